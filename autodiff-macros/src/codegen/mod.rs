@@ -1,0 +1,325 @@
+//! Code generation: from the IR to the items `#[differentiable]` emits next
+//! to the user's function.
+
+pub mod forward;
+pub mod graph;
+pub mod names;
+pub mod reverse;
+pub mod tangent;
+pub mod custom;
+
+use crate::ir::Function;
+use crate::passes::activity;
+use crate::signature::Signature;
+use crate::sym::{with_float_ty, Real, Sym};
+use names::Names;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+/// The generated items: `NAME_grad` and its struct, `NAME_jvp`, `NAME_trace`,
+/// `NAME_graph`, and the hidden `__NAME_pullback` / `__NAME_tangent` that
+/// callers' generated code composes with.
+pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
+    with_float_ty(f.float_ty, || {
+        let names = Names::new(f);
+        let varied = activity::varied(f);
+        let parts = Parts::new(sig);
+        let grad = grad_fn(f, sig, &names, &varied, &parts);
+        let pullback = pullback_fn(f, sig, &names, &varied, &parts);
+        let tangent = tangent_fns(f, &names, &varied, &parts);
+        let trace = trace_fn(f, &names, &varied, &parts);
+        let graph = graph_fn(sig, &graph::dot(f, &names, &varied));
+        quote!(#grad #pullback #tangent #trace #graph)
+    })
+}
+
+/// Pieces of the signature every generated function repeats.
+pub struct Parts {
+    pub vis: syn::Visibility,
+    pub ty: syn::Ident,
+    /// `x1: f64, n: usize` (without `#[constant]` or `mut`).
+    pub params: Vec<TokenStream>,
+    pub args: Vec<syn::Ident>,
+    pub grad_struct: syn::Ident,
+    pub name: syn::Ident,
+}
+
+impl Parts {
+    /// Collects the pieces from a checked signature.
+    pub fn new(sig: &Signature) -> Parts {
+        let params = sig
+            .params
+            .iter()
+            .map(|p| {
+                let (ident, ty) = (&p.ident, &p.ty);
+                quote!(#ident: #ty)
+            })
+            .collect();
+        Parts {
+            vis: sig.vis.clone(),
+            ty: format_ident!("{}", sig.float_ty.name()),
+            params,
+            args: sig.params.iter().map(|p| p.ident.clone()).collect(),
+            grad_struct: format_ident!("{}Grad", camel_case(&sig.name.to_string())),
+            name: sig.name.clone(),
+        }
+    }
+
+    /// The type of the pullback's output for each parameter: the float type
+    /// for floats, `Inactive` for other data.
+    pub fn adjoint_types(&self, sig: &Signature) -> Vec<TokenStream> {
+        let ty = &self.ty;
+        sig.params
+            .iter()
+            .map(|p| {
+                if p.float {
+                    quote!(#ty)
+                } else {
+                    quote!(::adjoint::__private::Inactive)
+                }
+            })
+            .collect()
+    }
+}
+
+/// `lint` attributes for generated functions: their locals follow the
+/// compiler's numbering, not the user's style.
+pub fn allow_lints() -> TokenStream {
+    quote!(#[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)])
+}
+
+fn camel_case(name: &str) -> String {
+    name.split('_')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let mut c = s.chars();
+            match c.next() {
+                Some(first) => first.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// The adjoint of each parameter at the end of a reverse sweep.
+fn param_adjoints(
+    f: &Function,
+    sig: &Signature,
+    names: &Names,
+    sweep: &reverse::ReverseSweep,
+) -> Vec<TokenStream> {
+    f.params
+        .iter()
+        .zip(&sig.params)
+        .map(|(p, sp)| {
+            if sweep.initialised.contains(&p.value) {
+                let bar = names.bar(p.value);
+                quote!(#bar)
+            } else if sp.float {
+                quote!(0.0)
+            } else {
+                quote!(::adjoint::__private::Inactive)
+            }
+        })
+        .collect()
+}
+
+fn grad_fn(f: &Function, sig: &Signature, names: &Names, varied: &[bool], parts: &Parts) -> TokenStream {
+    let sweep = reverse::reverse_sweep(f, names, varied, false, Sym::lit(1.0));
+    let forward = forward::forward_sweep(f, names, varied, &sweep.saves, false);
+    let reverse = &sweep.code;
+    let adjoints = param_adjoints(f, sig, names, &sweep);
+    let Parts {
+        vis,
+        ty,
+        params,
+        grad_struct,
+        name,
+        ..
+    } = parts;
+    let result = names.value(f.result);
+    let fields: Vec<_> = sig.active().map(|p| p.ident.clone()).collect();
+    let field_values: Vec<_> = sig
+        .params
+        .iter()
+        .zip(&adjoints)
+        .filter(|(p, _)| p.active)
+        .map(|(_, a)| a.clone())
+        .collect();
+    let grad_fn = format_ident!("{}_grad", name);
+    let struct_doc = format!(
+        "Value and gradient of [`{name}`], returned by [`{grad_fn}`]: one field per differentiated argument."
+    );
+    let fn_doc = format!(
+        "Value and gradient of [`{name}`] in one forward and one reverse sweep (generated by `#[differentiable]`)."
+    );
+    let field_docs = fields.iter().map(|f| format!("∂{name}/∂{f}"));
+    let lints = allow_lints();
+    quote! {
+        #[doc = #struct_doc]
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        #vis struct #grad_struct {
+            /// The function's value.
+            pub value: #ty,
+            #(#[doc = #field_docs] pub #fields: #ty,)*
+        }
+
+        #[doc = #fn_doc]
+        #lints
+        #vis fn #grad_fn(#(#params),*) -> #grad_struct {
+            #forward
+            #reverse
+            #grad_struct { value: #result, #(#fields: #field_values),* }
+        }
+    }
+}
+
+fn pullback_fn(f: &Function, sig: &Signature, names: &Names, varied: &[bool], parts: &Parts) -> TokenStream {
+    let seed = format_ident!("__adjoint_seed");
+    let sweep = reverse::reverse_sweep(f, names, varied, false, Sym::local(&seed));
+    let forward = forward::forward_sweep(f, names, varied, &sweep.saves, false);
+    let reverse = &sweep.code;
+    let adjoints = param_adjoints(f, sig, names, &sweep);
+    let types = parts.adjoint_types(sig);
+    let Parts { vis, ty, params, name, .. } = parts;
+    let fn_name = format_ident!("__{}_pullback", name);
+    let result = names.value(f.result);
+    let lints = allow_lints();
+    quote! {
+        /// The value and the pullback (vector-Jacobian product) of the
+        /// function: what a calling `#[differentiable]` function composes with.
+        #[doc(hidden)]
+        #lints
+        #vis fn #fn_name(#(#params),*) -> (#ty, impl FnOnce(#ty) -> (#(#types,)*)) {
+            #forward
+            (#result, move |#seed: #ty| {
+                #reverse
+                (#(#adjoints,)*)
+            })
+        }
+    }
+}
+
+fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> TokenStream {
+    let body = tangent::tangent_body(f, names, varied);
+    let Parts {
+        vis,
+        ty,
+        params,
+        args,
+        name,
+        ..
+    } = parts;
+    let jvp = format_ident!("{}_jvp", name);
+    let hidden = format_ident!("__{}_tangent", name);
+    let active_dots: Vec<_> = f
+        .params
+        .iter()
+        .filter(|p| p.active)
+        .map(|p| names.dot(p.value))
+        .collect();
+    let all_dots: Vec<TokenStream> = f
+        .params
+        .iter()
+        .map(|p| {
+            let d = names.dot(p.value);
+            if p.active {
+                quote!(#d: #ty)
+            } else {
+                quote!(#d: impl Sized)
+            }
+        })
+        .collect();
+    let dot_args: Vec<_> = f.params.iter().map(|p| names.dot(p.value)).collect();
+    let doc = format!(
+        "Forward mode: the value of [`{name}`] and its directional derivative along the given \
+         tangents of the differentiated arguments (`{}`), in one sweep.",
+        active_dots
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let constant_dots: Vec<_> = f
+        .params
+        .iter()
+        .filter(|p| !p.active)
+        .map(|p| names.dot(p.value))
+        .collect();
+    let lints = allow_lints();
+    quote! {
+        #[doc = #doc]
+        #lints
+        #vis fn #jvp(#(#params,)* #(#active_dots: #ty),*) -> (#ty, #ty) {
+            #(let #constant_dots = ();)*
+            #hidden(#(#args,)* #(#dot_args),*)
+        }
+
+        /// Forward mode with a tangent slot for every argument (ignored for
+        /// constants): what a calling `#[differentiable]` function composes with.
+        #[doc(hidden)]
+        #lints
+        #vis fn #hidden(#(#params,)* #(#all_dots),*) -> (#ty, #ty) {
+            #body
+        }
+    }
+}
+
+fn trace_fn(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> TokenStream {
+    let sweep = reverse::reverse_sweep(f, names, varied, true, Sym::lit(1.0));
+    let forward = forward::forward_sweep(f, names, varied, &sweep.saves, true);
+    let reverse = &sweep.code;
+    let Parts {
+        vis, params, name, ..
+    } = parts;
+    let active: Vec<_> = f.params.iter().filter(|p| p.active).collect();
+    let count = active.len();
+    let inputs = active.iter().map(|p| {
+        let (ident, num) = (&p.ident, names.num(p.value));
+        let label = ident.to_string();
+        quote!(let #num = __trace.input(#label, f64::from(#ident));)
+    });
+    let finals = active.iter().rev().map(|p| {
+        let num = names.num(p.value);
+        if sweep.initialised.contains(&p.value) {
+            let bar = names.bar(p.value);
+            quote!(__trace.adjoint(#num, f64::from(#bar));)
+        } else {
+            quote!(__trace.adjoint(#num, 0.0);)
+        }
+    });
+    let fn_name = format_ident!("{}_trace", name);
+    let doc = format!(
+        "The evaluation trace (v_-n..v_k with every elementary operation) and the reverse trace of \
+         adjoints of [`{name}`] at the given point, numbered as in Griewank & Walther; print it with `{{}}`."
+    );
+    let lints = allow_lints();
+    quote! {
+        #[doc = #doc]
+        #lints
+        #vis fn #fn_name(#(#params),*) -> ::adjoint::Trace {
+            let mut __trace = ::adjoint::Trace::new(#count);
+            #(#inputs)*
+            #forward
+            #reverse
+            #(#finals)*
+            __trace
+        }
+    }
+}
+
+fn graph_fn(sig: &Signature, dot: &str) -> TokenStream {
+    let vis = &sig.vis;
+    let name = format_ident!("{}_graph", sig.name);
+    let doc = format!(
+        "The computation graph of [`{}`] as the compiler built it, in Graphviz DOT \
+         (render with `dot -Tsvg`).",
+        sig.name
+    );
+    quote! {
+        #[doc = #doc]
+        #vis fn #name() -> &'static str {
+            #dot
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The reverse (adjoint) sweep.
+//!
+//! Regions are walked backwards. Each value's adjoint is declared with `let`
+//! at its first contribution and accumulated with `+=` only where the value
+//! has several uses; a value whose adjoint received no contribution is dead
+//! and its rule is skipped. A nested region (a branch or a loop body) pops
+//! the values it needs from the storage its forward sweep pushed them to:
+//! this pass also decides that save set, which the forward sweep then uses.
+
+use crate::codegen::names::Names;
+use crate::ir::{Function, Kind, Op, Region, RegionId, Stmt, ValueId};
+use crate::rules::{adjoint, has_adjoint};
+use crate::sym::Sym;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Something the reverse sweep reads that the forward sweep computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Item {
+    /// A value.
+    Value(ValueId),
+    /// The pullback closure of a call.
+    Pullback(ValueId),
+    /// A value's number in a trace.
+    Number(ValueId),
+}
+
+impl Item {
+    /// The local the item lives in.
+    pub fn ident(&self, names: &Names) -> syn::Ident {
+        match *self {
+            Item::Value(v) => names.value(v).clone(),
+            Item::Pullback(v) => names.pullback(v),
+            Item::Number(v) => names.num(v),
+        }
+    }
+}
+
+/// The name of the storage a nested region saves to.
+pub fn storage_ident(region: RegionId) -> syn::Ident {
+    format_ident!("__save_{}", region.0)
+}
+
+/// The reverse sweep of a function, and what each nested region saves.
+pub struct ReverseSweep {
+    pub code: TokenStream,
+    /// The params whose adjoint local exists at the end of `code`.
+    pub initialised: HashSet<ValueId>,
+    pub saves: HashMap<RegionId, Vec<Item>>,
+}
+
+/// Generates the reverse sweep seeded with `seed` as the result's adjoint.
+pub fn reverse_sweep(
+    f: &Function,
+    names: &Names,
+    varied: &[bool],
+    trace: bool,
+    seed: Sym,
+) -> ReverseSweep {
+    let mut mutable = HashSet::new();
+    // Run twice: the first run finds which adjoints are accumulated into, so
+    // the second declares only those `mut`.
+    for _ in 0..2 {
+        let mut emitter = Emitter {
+            f,
+            names,
+            varied,
+            trace,
+            float_ty: format_ident!("{}", f.float_ty.name()),
+            mutable: &mutable,
+            accumulated: HashSet::new(),
+            saves: HashMap::new(),
+        };
+        let top_defined: Vec<ValueId> = f.params.iter().map(|p| p.value).collect();
+        let state = emitter.region(&f.body, &top_defined, vec![(f.result, seed.clone())], &[]);
+        let accumulated = emitter.accumulated;
+        let saves = emitter.saves;
+        if accumulated.is_subset(&mutable) {
+            let code = state.code.into_iter().collect();
+            return ReverseSweep {
+                code,
+                initialised: state.init,
+                saves,
+            };
+        }
+        mutable = accumulated;
+    }
+    unreachable!("the accumulated set is stable after one pass")
+}
+
+struct Emitter<'a> {
+    f: &'a Function,
+    names: &'a Names,
+    varied: &'a [bool],
+    trace: bool,
+    float_ty: syn::Ident,
+    mutable: &'a HashSet<ValueId>,
+    accumulated: HashSet<ValueId>,
+    saves: HashMap<RegionId, Vec<Item>>,
+}
+
+/// The reverse sweep of one region while it is being generated.
+struct RegionState {
+    defined: HashSet<ValueId>,
+    init: HashSet<ValueId>,
+    reads: BTreeSet<Item>,
+    /// Values defined outside the region that it contributes adjoints to.
+    outer: BTreeSet<ValueId>,
+    code: Vec<TokenStream>,
+}
+
+impl Emitter<'_> {
+    fn is_active(&self, v: ValueId) -> bool {
+        self.varied[v.0] && self.f.kind(v) == Kind::Float
+    }
+
+    fn region(
+        &mut self,
+        region: &Region,
+        extra_defined: &[ValueId],
+        seeds: Vec<(ValueId, Sym)>,
+        finish: &[(syn::Ident, ValueId)],
+    ) -> RegionState {
+        let mut defined: HashSet<ValueId> = extra_defined.iter().copied().collect();
+        for stmt in &region.stmts {
+            match stmt {
+                Stmt::Let { value, .. } => {
+                    defined.insert(*value);
+                }
+                Stmt::If { merges, .. } => defined.extend(merges.iter().map(|m| m.out)),
+                Stmt::For { carried, .. } => defined.extend(carried.iter().map(|c| c.out)),
+            }
+        }
+        let mut st = RegionState {
+            defined,
+            init: HashSet::new(),
+            reads: BTreeSet::new(),
+            outer: BTreeSet::new(),
+            code: Vec::new(),
+        };
+        for (target, seed) in seeds {
+            self.contribute(&mut st, target, seed);
+        }
+        for stmt in region.stmts.iter().rev() {
+            match stmt {
+                Stmt::Let { value, op, args } => self.let_stmt(&mut st, *value, op, args),
+                Stmt::If {
+                    cond,
+                    then_region,
+                    else_region,
+                    merges,
+                } => {
+                    st.reads.insert(Item::Value(*cond));
+                    let cond = self.names.value(*cond);
+                    let mut branches = Vec::new();
+                    for (branch, then_side) in [(then_region, true), (else_region, false)] {
+                        let seeds = merges
+                            .iter()
+                            .filter(|m| self.is_active(m.out) && st.init.contains(&m.out))
+                            .map(|m| {
+                                let v = if then_side { m.then_value } else { m.else_value };
+                                (v, Sym::local(&self.names.bar(m.out)))
+                            })
+                            .collect();
+                        branches.push(self.nested(&mut st, branch, &[], seeds, &[]));
+                    }
+                    let (then_code, else_code) = (&branches[0], &branches[1]);
+                    st.code.push(quote! {
+                        if #cond { #then_code } else { #else_code }
+                    });
+                }
+                Stmt::For {
+                    index,
+                    lo,
+                    hi,
+                    inclusive,
+                    carried,
+                    body,
+                } => {
+                    st.reads.insert(Item::Value(*lo));
+                    st.reads.insert(Item::Value(*hi));
+                    let active: Vec<_> = carried.iter().filter(|c| self.is_active(c.out)).collect();
+                    let ty = &self.float_ty;
+                    let mut slots = Vec::new();
+                    for c in &active {
+                        let slot = self.names.bar(c.out);
+                        let start = if st.init.contains(&c.out) {
+                            quote!(#slot)
+                        } else {
+                            quote!(0.0)
+                        };
+                        st.code.push(quote!(let mut #slot: #ty = #start;));
+                        slots.push((slot, c));
+                    }
+                    let mut extra = vec![*index];
+                    extra.extend(carried.iter().map(|c| c.phi));
+                    let seeds = slots
+                        .iter()
+                        .map(|(slot, c)| (c.next, Sym::local(slot)))
+                        .collect();
+                    let finish: Vec<_> = slots.iter().map(|(s, c)| (s.clone(), c.phi)).collect();
+                    let body_code = self.nested(&mut st, body, &extra, seeds, &finish);
+                    let (lo, hi) = (self.names.value(*lo), self.names.value(*hi));
+                    let range = if *inclusive {
+                        quote!(#lo..=#hi)
+                    } else {
+                        quote!(#lo..#hi)
+                    };
+                    st.code.push(quote! {
+                        for _ in #range { #body_code }
+                    });
+                    for (slot, c) in &slots {
+                        self.contribute(&mut st, c.init, Sym::local(slot));
+                    }
+                }
+            }
+        }
+        for (slot, phi) in finish {
+            let value = if st.init.contains(phi) {
+                let bar = self.names.bar(*phi);
+                quote!(#bar)
+            } else {
+                quote!(0.0)
+            };
+            st.code.push(quote!(#slot = #value;));
+        }
+        st
+    }
+
+    /// Generates a nested region's reverse code, records its save set, and
+    /// declares in the parent the adjoints it accumulates into.
+    fn nested(
+        &mut self,
+        parent: &mut RegionState,
+        region: &Region,
+        extra_defined: &[ValueId],
+        seeds: Vec<(ValueId, Sym)>,
+        finish: &[(syn::Ident, ValueId)],
+    ) -> TokenStream {
+        let sub = self.region(region, extra_defined, seeds, finish);
+        let saved: Vec<Item> = sub
+            .reads
+            .iter()
+            .filter(|item| match item {
+                Item::Value(v) | Item::Pullback(v) | Item::Number(v) => sub.defined.contains(v),
+            })
+            .copied()
+            .collect();
+        parent.reads.extend(sub.reads.iter().filter(|i| !saved.contains(i)).copied());
+        let ty = &self.float_ty;
+        for v in &sub.outer {
+            if parent.defined.contains(v) {
+                if !parent.init.contains(v) {
+                    let bar = self.names.bar(*v);
+                    parent.code.push(quote!(let mut #bar: #ty = 0.0;));
+                    parent.init.insert(*v);
+                }
+            } else {
+                parent.outer.insert(*v);
+            }
+        }
+        let pop = if saved.is_empty() {
+            quote!()
+        } else {
+            let storage = storage_ident(region.id);
+            let idents: Vec<_> = saved.iter().map(|i| i.ident(self.names)).collect();
+            quote!(let (#(#idents,)*) = #storage.pop();)
+        };
+        self.saves.insert(region.id, saved);
+        let code = &sub.code;
+        quote!(#pop #(#code)*)
+    }
+
+    fn let_stmt(&mut self, st: &mut RegionState, value: ValueId, op: &Op, args: &[ValueId]) {
+        if !self.is_active(value) {
+            return;
+        }
+        let bar = self.names.bar(value);
+        if self.trace {
+            st.reads.insert(Item::Number(value));
+            let num = self.names.num(value);
+            let adjoint = if st.init.contains(&value) {
+                quote!(f64::from(#bar))
+            } else {
+                quote!(0.0)
+            };
+            st.code.push(quote!(__trace.adjoint(#num, #adjoint);));
+        }
+        if !st.init.contains(&value) {
+            return;
+        }
+        if let Op::Call(_) = op {
+            st.reads.insert(Item::Pullback(value));
+            let pullback = self.names.pullback(value);
+            let outs: Vec<TokenStream> = args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    if self.is_active(*a) {
+                        let d = format_ident!("{}_d{}", self.names.value(value), i);
+                        quote!(#d)
+                    } else {
+                        quote!(_)
+                    }
+                })
+                .collect();
+            st.code.push(quote!(let (#(#outs,)*) = #pullback(#bar);));
+            for (i, a) in args.iter().enumerate() {
+                if self.is_active(*a) {
+                    let d = format_ident!("{}_d{}", self.names.value(value), i);
+                    self.contribute(st, *a, Sym::local(&d));
+                }
+            }
+            return;
+        }
+        let x: Vec<Sym> = args
+            .iter()
+            .map(|a| Sym::value(*a, self.names.value(*a)))
+            .collect();
+        let y = Sym::value(value, self.names.value(value));
+        let g = Sym::local(&bar);
+        for (i, a) in args.iter().enumerate() {
+            if self.is_active(*a) && has_adjoint(op, i) {
+                let contribution = adjoint(op, &x, &y, &g, i);
+                self.contribute(st, *a, contribution);
+            }
+        }
+    }
+
+    fn contribute(&mut self, st: &mut RegionState, target: ValueId, expr: Sym) {
+        if !self.is_active(target) {
+            return;
+        }
+        st.reads.extend(expr.reads.iter().map(|v| Item::Value(*v)));
+        let bar = self.names.bar(target);
+        let tokens = expr.tokens();
+        if st.defined.contains(&target) && !st.init.contains(&target) {
+            let ty = &self.float_ty;
+            let m = if self.mutable.contains(&target) {
+                quote!(mut)
+            } else {
+                quote!()
+            };
+            st.code.push(quote!(let #m #bar: #ty = #tokens;));
+            st.init.insert(target);
+        } else {
+            st.code.push(quote!(#bar += #tokens;));
+            self.accumulated.insert(target);
+            if !st.defined.contains(&target) {
+                st.outer.insert(target);
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Forward mode: the primal computation with a tangent alongside every
+//! varying value (`v3_dot`), from the same rule table as the adjoint.
+
+use crate::codegen::forward::generated_path;
+use crate::codegen::names::Names;
+use crate::ir::{Function, Kind, Op, Region, Stmt, ValueId};
+use crate::rules::{forward, tangent};
+use crate::sym::Sym;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+/// The body of a tangent function: computes `(value, tangent)` of the result
+/// from the arguments and the tangents of the active ones (`x_dot`).
+pub fn tangent_body(f: &Function, names: &Names, varied: &[bool]) -> TokenStream {
+    let emitter = Tangent {
+        f,
+        names,
+        varied,
+        float_ty: format_ident!("{}", f.float_ty.name()),
+    };
+    let code = emitter.region(&f.body);
+    let result = names.value(f.result);
+    let result_dot = emitter.dot_or_zero(f.result);
+    quote! {
+        #code
+        (#result, #result_dot)
+    }
+}
+
+struct Tangent<'a> {
+    f: &'a Function,
+    names: &'a Names,
+    varied: &'a [bool],
+    float_ty: syn::Ident,
+}
+
+impl Tangent<'_> {
+    fn is_active(&self, v: ValueId) -> bool {
+        self.varied[v.0] && self.f.kind(v) == Kind::Float
+    }
+
+    fn dot_or_zero(&self, v: ValueId) -> TokenStream {
+        if self.is_active(v) {
+            let d = self.names.dot(v);
+            quote!(#d)
+        } else {
+            quote!(0.0)
+        }
+    }
+
+    fn region(&self, region: &Region) -> TokenStream {
+        region.stmts.iter().map(|s| self.stmt(s)).collect()
+    }
+
+    fn stmt(&self, stmt: &Stmt) -> TokenStream {
+        match stmt {
+            Stmt::Let { value, op, args } => self.let_stmt(*value, op, args),
+            Stmt::If {
+                cond,
+                then_region,
+                else_region,
+                merges,
+            } => {
+                let cond = self.names.value(*cond);
+                let mut outs = Vec::new();
+                let mut then_vals = Vec::new();
+                let mut else_vals = Vec::new();
+                for m in merges {
+                    let (out, t, e) = (
+                        self.names.value(m.out),
+                        self.names.value(m.then_value),
+                        self.names.value(m.else_value),
+                    );
+                    outs.push(quote!(#out));
+                    then_vals.push(quote!(#t));
+                    else_vals.push(quote!(#e));
+                    if self.is_active(m.out) {
+                        let d = self.names.dot(m.out);
+                        outs.push(quote!(#d));
+                        then_vals.push(self.dot_or_zero(m.then_value));
+                        else_vals.push(self.dot_or_zero(m.else_value));
+                    }
+                }
+                let then_code = self.region(then_region);
+                let else_code = self.region(else_region);
+                quote! {
+                    let (#(#outs,)*) = if #cond {
+                        #then_code (#(#then_vals,)*)
+                    } else {
+                        #else_code (#(#else_vals,)*)
+                    };
+                }
+            }
+            Stmt::For {
+                index,
+                lo,
+                hi,
+                inclusive,
+                carried,
+                body,
+            } => {
+                let ty = &self.float_ty;
+                let mut decls = TokenStream::new();
+                let mut slots = Vec::new();
+                let mut nexts = Vec::new();
+                let mut outs = TokenStream::new();
+                for c in carried {
+                    let (phi, init, next, out) = (
+                        self.names.value(c.phi),
+                        self.names.value(c.init),
+                        self.names.value(c.next),
+                        self.names.value(c.out),
+                    );
+                    decls.extend(quote!(let mut #phi = #init;));
+                    slots.push(quote!(#phi));
+                    nexts.push(quote!(#next));
+                    outs.extend(quote!(let #out = #phi;));
+                    if self.is_active(c.out) {
+                        let (phi_d, out_d) = (self.names.dot(c.phi), self.names.dot(c.out));
+                        let init_d = self.dot_or_zero(c.init);
+                        decls.extend(quote!(let mut #phi_d: #ty = #init_d;));
+                        slots.push(quote!(#phi_d));
+                        nexts.push(self.dot_or_zero(c.next));
+                        outs.extend(quote!(let #out_d = #phi_d;));
+                    }
+                }
+                let (index, lo, hi) = (
+                    self.names.value(*index),
+                    self.names.value(*lo),
+                    self.names.value(*hi),
+                );
+                let range = if *inclusive {
+                    quote!(#lo..=#hi)
+                } else {
+                    quote!(#lo..#hi)
+                };
+                let body_code = self.region(body);
+                let assign = match slots.len() {
+                    0 => quote!(),
+                    1 => quote!(#(#slots)* = #(#nexts)*;),
+                    _ => quote!((#(#slots),*) = (#(#nexts),*);),
+                };
+                quote! {
+                    #decls
+                    for #index in #range {
+                        #body_code
+                        #assign
+                    }
+                    #outs
+                }
+            }
+        }
+    }
+
+    fn let_stmt(&self, value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
+        let v = self.names.value(value);
+        let arg_idents: Vec<_> = args.iter().map(|a| self.names.value(*a)).collect();
+        match op {
+            Op::Const(tokens) => {
+                let tokens = self.names.resolve(tokens);
+                if self.f.kind(value) == Kind::Float {
+                    let ty = &self.float_ty;
+                    quote!(let #v: #ty = #tokens;)
+                } else {
+                    quote!(let #v = #tokens;)
+                }
+            }
+            Op::Call(path) if self.is_active(value) => {
+                let d = self.names.dot(value);
+                let callee = generated_path(path, "__", "_tangent");
+                let tangents = args.iter().map(|a| match self.f.kind(*a) {
+                    Kind::Float => self.dot_or_zero(*a),
+                    _ => quote!(()),
+                });
+                quote!(let (#v, #d) = #callee(#(#arg_idents,)* #(#tangents),*);)
+            }
+            Op::Call(path) => quote!(let #v = #path(#(#arg_idents),*);),
+            op => {
+                let x: Vec<Sym> = args
+                    .iter()
+                    .map(|a| Sym::value(*a, self.names.value(*a)))
+                    .collect();
+                let y = Sym::value(value, v);
+                let primal = forward(op, &x);
+                let primal = primal.tokens();
+                if !self.is_active(value) {
+                    return quote!(let #v = #primal;);
+                }
+                let dx: Vec<Option<Sym>> = args
+                    .iter()
+                    .map(|a| {
+                        self.is_active(*a)
+                            .then(|| Sym::local(&self.names.dot(*a)))
+                    })
+                    .collect();
+                let t = tangent(op, &x, &y, &dx);
+                let t = t.tokens();
+                let d = self.names.dot(value);
+                quote! {
+                    let #v = #primal;
+                    let #d = #t;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The two attribute macros' expansion: parse, check, lower, generate, or
+//! report every error with its span (plus stubs of the generated functions so
+//! that callers do not drown in follow-on errors).
+
+use crate::codegen;
+use crate::diagnostics::Errors;
+use crate::parse;
+use crate::signature::{self, strip_constant_attrs};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+
+/// `#[differentiable]`, or `#[custom_adjoint(backward)]` when `custom` is set.
+pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>) -> TokenStream {
+    let mut errors = Errors::default();
+    let mut item: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            let err = syn::Error::new(
+                item.clone().into_iter().next().map(|t| t.span()).unwrap_or_else(proc_macro2::Span::call_site),
+                "#[differentiable] applies to free functions (`fn name(x: f64, ...) -> f64 { ... }`)",
+            );
+            let err = err.to_compile_error();
+            return quote!(#err #item);
+        }
+    };
+    let mut backward: Option<syn::Path> = None;
+    match custom {
+        Some(tokens) => match syn::parse2::<syn::Path>(tokens) {
+            Ok(p) => backward = Some(p),
+            Err(e) => errors.push(e.span(), "expected the path of the backward function: `#[custom_adjoint(my_backward)]`"),
+        },
+        None => {
+            if !attr.is_empty() {
+                errors.push(attr.span(), "#[differentiable] takes no arguments; for a hand-written adjoint use `#[custom_adjoint(backward_fn)]`");
+            }
+        }
+    }
+    // The other attribute of the pair, if present, is consumed here.
+    let mut kept = Vec::new();
+    for a in item.attrs.drain(..) {
+        if a.path().is_ident("custom_adjoint") {
+            match a.parse_args::<syn::Path>() {
+                Ok(p) => backward = Some(p),
+                Err(e) => errors.push_error(e),
+            }
+        } else if a.path().is_ident("differentiable") {
+        } else {
+            kept.push(a);
+        }
+    }
+    item.attrs = kept;
+    let original = strip_constant_attrs(&item);
+    let sig = signature::check(&item, &mut errors);
+    let generated = match (&sig, &backward) {
+        (Some(sig), Some(backward)) => Some(codegen::custom::generate(sig, backward)),
+        (Some(sig), None) => parse::lower(&item, sig, &mut errors).map(|f| codegen::generate(&f, sig)),
+        (None, _) => None,
+    };
+    if errors.is_empty() {
+        if let Some(generated) = generated {
+            dump(&item.sig.ident, &original, &generated);
+            return quote!(#original #generated);
+        }
+    }
+    let compile_errors = errors.to_compile_errors();
+    let stubs = sig.map(|s| stubs(&s)).unwrap_or_default();
+    quote!(#compile_errors #original #stubs)
+}
+
+/// Placeholder items with the generated names, so a function with errors
+/// reports only its own errors, not every caller's missing `NAME_grad`.
+fn stubs(sig: &signature::Signature) -> TokenStream {
+    let parts = codegen::Parts::new(sig);
+    let codegen::Parts {
+        vis,
+        ty,
+        params,
+        grad_struct,
+        name,
+        ..
+    } = &parts;
+    let fields: Vec<_> = sig.active().map(|p| p.ident.clone()).collect();
+    let grad = format_ident!("{}_grad", name);
+    let jvp = format_ident!("{}_jvp", name);
+    let trace = format_ident!("{}_trace", name);
+    let graph = format_ident!("{}_graph", name);
+    let dots: Vec<_> = sig.active().map(|p| format_ident!("{}_dot", p.ident)).collect();
+    let message = "#[differentiable] function has compile errors";
+    quote! {
+        #[allow(dead_code)]
+        #vis struct #grad_struct { pub value: #ty, #(pub #fields: #ty,)* }
+        #[allow(unused_variables, dead_code)]
+        #vis fn #grad(#(#params),*) -> #grad_struct { ::core::panic!(#message) }
+        #[allow(unused_variables, dead_code)]
+        #vis fn #jvp(#(#params,)* #(#dots: #ty),*) -> (#ty, #ty) { ::core::panic!(#message) }
+        #[allow(unused_variables, dead_code)]
+        #vis fn #trace(#(#params),*) -> ::adjoint::Trace { ::core::panic!(#message) }
+        #[allow(dead_code)]
+        #vis fn #graph() -> &'static str { #message }
+    }
+}
+
+/// With `ADJOINT_DUMP=dir` set at build time, writes each expansion to
+/// `dir/NAME.rs` for reading (`rustfmt` it to taste).
+fn dump(name: &syn::Ident, original: &syn::ItemFn, generated: &TokenStream) {
+    if let Some(dir) = std::env::var_os("ADJOINT_DUMP") {
+        let path = std::path::Path::new(&dir).join(format!("{name}.rs"));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(path, quote!(#original #generated).to_string());
+    }
+}

@@ -1,0 +1,217 @@
+//! The compiler's intermediate representation: a structured SSA program.
+//!
+//! A function body is a [`Region`]: a list of statements, each defining SSA
+//! values. Control flow stays structured: an [`Stmt::If`] holds two regions and
+//! merges the values its branches assign, a [`Stmt::For`] holds a body region
+//! with loop-carried values. Mutable Rust variables exist only in the parser's
+//! environment; in the IR every assignment is a fresh value.
+
+use proc_macro2::{Span, TokenStream};
+
+/// Index of an SSA value in [`Function::values`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ValueId(pub usize);
+
+/// Index of a region, unique within a function (the body is region 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RegionId(pub usize);
+
+/// What kind of Rust value an SSA value holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The function's float type: may carry derivatives.
+    Float,
+    /// Integers, booleans and other data: never differentiated.
+    Other,
+    /// A constant whose type the macro cannot see (a `const` item, an unknown
+    /// path); it becomes a float constant when used in float arithmetic.
+    Untyped,
+}
+
+/// The float type a function computes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatTy {
+    F32,
+    F64,
+}
+
+impl FloatTy {
+    /// The Rust type name, `f32` or `f64`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FloatTy::F32 => "f32",
+            FloatTy::F64 => "f64",
+        }
+    }
+}
+
+/// Facts about one SSA value.
+#[derive(Clone, Debug)]
+pub struct ValueInfo {
+    pub kind: Kind,
+    /// Where the value came from in the user's code (for diagnostics).
+    pub span: Span,
+}
+
+/// An elementary operation. Each has a forward and an adjoint rule in
+/// `rules.rs`, except [`Op::Const`] (no derivative) and [`Op::Call`]
+/// (the callee's own generated pullback).
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Rust code evaluated as is (literals, constants, casts, integer and boolean
+    /// arithmetic). Values it reads appear as placeholder idents, see
+    /// [`value_placeholder`].
+    Const(TokenStream),
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Neg,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Atan2,
+    Sinh,
+    Cosh,
+    Tanh,
+    Exp,
+    Exp2,
+    Ln,
+    Log10,
+    Log2,
+    Log,
+    Sqrt,
+    Cbrt,
+    Powi,
+    Powf,
+    Abs,
+    Recip,
+    Hypot,
+    Max,
+    Min,
+    MulAdd,
+    Sigmoid,
+    Relu,
+    /// A call of another `#[differentiable]` function.
+    Call(syn::Path),
+}
+
+/// A merge of one variable at the end of an `if`: `out` is `then_value` or
+/// `else_value` depending on the branch taken.
+#[derive(Clone, Debug)]
+pub struct Merge {
+    pub out: ValueId,
+    pub then_value: ValueId,
+    pub else_value: ValueId,
+}
+
+/// A loop-carried variable: `phi` is its value at the start of an iteration
+/// (`init` on the first), `next` its value at the end, `out` after the loop.
+#[derive(Clone, Debug)]
+pub struct Carried {
+    pub init: ValueId,
+    pub phi: ValueId,
+    pub next: ValueId,
+    pub out: ValueId,
+}
+
+/// One statement of a region.
+#[derive(Clone, Debug)]
+pub enum Stmt {
+    /// `value = op(args)`.
+    Let {
+        value: ValueId,
+        op: Op,
+        args: Vec<ValueId>,
+    },
+    /// A two-way branch on a run-time condition.
+    If {
+        cond: ValueId,
+        then_region: Region,
+        else_region: Region,
+        merges: Vec<Merge>,
+    },
+    /// `for index in lo..hi` (or `..=`), bounds known at run time.
+    For {
+        index: ValueId,
+        lo: ValueId,
+        hi: ValueId,
+        inclusive: bool,
+        carried: Vec<Carried>,
+        body: Region,
+    },
+}
+
+/// A straight-line list of statements with nested control flow.
+#[derive(Clone, Debug)]
+pub struct Region {
+    pub id: RegionId,
+    pub stmts: Vec<Stmt>,
+}
+
+/// A function argument.
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub ident: syn::Ident,
+    pub ty: syn::Type,
+    pub value: ValueId,
+    /// Differentiated with respect to (a float argument without `#[constant]`).
+    pub active: bool,
+}
+
+/// A lowered `#[differentiable]` function.
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub name: syn::Ident,
+    pub float_ty: FloatTy,
+    pub params: Vec<Param>,
+    pub body: Region,
+    pub result: ValueId,
+    pub values: Vec<ValueInfo>,
+    pub region_count: usize,
+}
+
+impl Function {
+    /// The kind of a value.
+    pub fn kind(&self, v: ValueId) -> Kind {
+        self.values[v.0].kind
+    }
+}
+
+/// The ident under which `Op::Const` code refers to value `v` before codegen
+/// gives values their final names.
+pub fn value_placeholder(v: ValueId) -> syn::Ident {
+    syn::Ident::new(&format!("__adjoint_value_{}", v.0), Span::call_site())
+}
+
+/// The value a placeholder ident stands for, if it is one.
+pub fn parse_placeholder(ident: &syn::Ident) -> Option<ValueId> {
+    ident
+        .to_string()
+        .strip_prefix("__adjoint_value_")
+        .and_then(|n| n.parse().ok())
+        .map(ValueId)
+}
+
+/// Calls `f` on every statement of `region` and of all regions nested in it,
+/// outer statements before inner ones.
+pub fn walk_stmts<'a>(region: &'a Region, f: &mut impl FnMut(&'a Stmt)) {
+    for stmt in &region.stmts {
+        f(stmt);
+        match stmt {
+            Stmt::Let { .. } => {}
+            Stmt::If {
+                then_region,
+                else_region,
+                ..
+            } => {
+                walk_stmts(then_region, f);
+                walk_stmts(else_region, f);
+            }
+            Stmt::For { body, .. } => walk_stmts(body, f),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The `#[differentiable]` compiler of adjoint.
+//!
+//! A thin proc-macro layer over a parse → IR → passes → codegen core:
+//! [`parse`] lowers the function body to a structured SSA IR ([`ir`]),
+//! rejecting unsupported syntax with spanned errors; [`passes`] analyse it;
+//! [`codegen`] emits the reverse-mode, forward-mode, trace and graph
+//! functions from the derivative rule table in [`rules`]. Use it through the
+//! `adjoint` crate, which re-exports these macros.
+
+use proc_macro::TokenStream;
+
+mod codegen;
+mod diagnostics;
+mod env;
+mod expand;
+mod ir;
+mod parse;
+mod passes;
+mod rules;
+mod signature;
+mod sym;
+
+#[cfg(test)]
+mod tests;
+
+/// Differentiates a scalar function at compile time.
+///
+/// Next to `fn NAME(x1: f64, ...) -> f64` it generates `NAME_grad` (value and
+/// gradient, reverse mode, returning `NameGrad`), `NAME_jvp` (forward mode),
+/// `NAME_trace` (evaluation and adjoint traces) and `NAME_graph` (the DAG as
+/// Graphviz DOT). Arguments marked `#[constant]` are not differentiated.
+/// See the `adjoint` crate for the supported syntax and examples.
+#[proc_macro_attribute]
+pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::expand(attr.into(), item.into(), None).into()
+}
+
+/// Like `#[differentiable]`, but the function is one op whose adjoint is the
+/// given hand-written function:
+/// `backward(args..., value, value_adjoint) -> adjoint(s) of the active args`.
+#[proc_macro_attribute]
+pub fn custom_adjoint(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::expand(TokenStream::new().into(), item.into(), Some(attr.into())).into()
+}

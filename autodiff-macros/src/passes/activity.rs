@@ -1,0 +1,44 @@
+//! Activity analysis: which values vary with the active arguments. Only
+//! those get adjoint and tangent code; constants cost nothing in the sweeps.
+
+use crate::ir::{walk_stmts, Function, Kind, Op, Stmt};
+
+/// `varied[v]` is true when value `v` is a float that depends on an active
+/// argument. Loop-carried values make this a fixpoint.
+pub fn varied(f: &Function) -> Vec<bool> {
+    let mut varied = vec![false; f.values.len()];
+    for p in &f.params {
+        varied[p.value.0] = p.active && f.kind(p.value) == Kind::Float;
+    }
+    loop {
+        let snapshot = varied.clone();
+        let mut changed = false;
+        let mut mark = |v: crate::ir::ValueId, on: bool| {
+            if on && f.kind(v) == Kind::Float && !varied[v.0] {
+                varied[v.0] = true;
+                changed = true;
+            }
+        };
+        walk_stmts(&f.body, &mut |stmt| match stmt {
+            Stmt::Let { value, op, args } => {
+                let differentiable = !matches!(op, Op::Const(_));
+                mark(*value, differentiable && args.iter().any(|a| snapshot[a.0]));
+            }
+            Stmt::If { merges, .. } => {
+                for m in merges {
+                    mark(m.out, snapshot[m.then_value.0] || snapshot[m.else_value.0]);
+                }
+            }
+            Stmt::For { carried, .. } => {
+                for c in carried {
+                    let on = snapshot[c.init.0] || snapshot[c.next.0];
+                    mark(c.phi, on);
+                    mark(c.out, on);
+                }
+            }
+        });
+        if !changed {
+            return varied;
+        }
+    }
+}

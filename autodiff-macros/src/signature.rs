@@ -1,0 +1,208 @@
+//! Checks a `#[differentiable]` function's signature and classifies its
+//! arguments into active (differentiated) and constant ones.
+
+use crate::diagnostics::Errors;
+use crate::ir::FloatTy;
+use syn::spanned::Spanned;
+
+/// One argument of the function.
+#[derive(Clone, Debug)]
+pub struct SigParam {
+    pub ident: syn::Ident,
+    pub ty: syn::Type,
+    /// A float argument without `#[constant]`: gets a gradient.
+    pub active: bool,
+    /// Of the function's float type (active or constant).
+    pub float: bool,
+    /// Declared `mut` (the body may assign it).
+    pub mutable: bool,
+}
+
+/// The checked signature.
+#[derive(Clone, Debug)]
+pub struct Signature {
+    pub vis: syn::Visibility,
+    pub name: syn::Ident,
+    pub float_ty: FloatTy,
+    pub params: Vec<SigParam>,
+}
+
+impl Signature {
+    /// The active arguments, in order.
+    pub fn active(&self) -> impl Iterator<Item = &SigParam> {
+        self.params.iter().filter(|p| p.active)
+    }
+}
+
+/// The float type a type names, if it is `f32` or `f64`.
+pub fn float_ty_of(ty: &syn::Type) -> Option<FloatTy> {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => {
+            let ident = p.path.get_ident()?;
+            if ident == "f64" {
+                Some(FloatTy::F64)
+            } else if ident == "f32" {
+                Some(FloatTy::F32)
+            } else {
+                None
+            }
+        }
+        syn::Type::Paren(p) => float_ty_of(&p.elem),
+        syn::Type::Group(g) => float_ty_of(&g.elem),
+        _ => None,
+    }
+}
+
+/// Whether an argument carries `#[constant]`.
+pub fn is_constant_attr(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("constant")
+}
+
+/// Checks the signature, recording every problem in `errors`.
+pub fn check(item: &syn::ItemFn, errors: &mut Errors) -> Option<Signature> {
+    let sig = &item.sig;
+    let before = errors.len();
+    if let Some(c) = &sig.constness {
+        errors.push(c.span(), "`const fn` cannot be #[differentiable]: remove `const`");
+    }
+    if let Some(a) = &sig.asyncness {
+        errors.push(a.span(), "`async fn` cannot be #[differentiable]: remove `async`");
+    }
+    if let Some(u) = &sig.unsafety {
+        errors.push(
+            u.span(),
+            "`unsafe fn` cannot be #[differentiable]: the compiler differentiates safe scalar code only",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(abi.span(), "`extern` functions cannot be #[differentiable]");
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(
+            sig.generics.span(),
+            "generic functions cannot be #[differentiable]: write the function for `f64` or `f32`",
+        );
+    }
+    if let Some(v) = &sig.variadic {
+        errors.push(v.span(), "variadic functions cannot be #[differentiable]");
+    }
+    let float_ty = match &sig.output {
+        syn::ReturnType::Type(_, ty) => match float_ty_of(ty) {
+            Some(t) => Some(t),
+            None => {
+                errors.push(
+                    ty.span(),
+                    "a #[differentiable] function must return `f64` or `f32` (the value whose gradient is taken)",
+                );
+                None
+            }
+        },
+        syn::ReturnType::Default => {
+            errors.push(
+                sig.ident.span(),
+                "a #[differentiable] function must return `f64` or `f32` (the value whose gradient is taken)",
+            );
+            None
+        }
+    };
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            syn::FnArg::Receiver(r) => errors.push(
+                r.span(),
+                "methods cannot be #[differentiable]: write a free function and pass the receiver's fields as arguments",
+            ),
+            syn::FnArg::Typed(pt) => {
+                if let Some(p) = check_param(pt, float_ty, errors) {
+                    params.push(p);
+                }
+            }
+        }
+    }
+    for p in &params {
+        if p.ident == "value" {
+            errors.push(
+                p.ident.span(),
+                "an argument named `value` would clash with the `value` field of the generated gradient struct: rename it",
+            );
+        }
+    }
+    let float_ty = float_ty?;
+    if errors.len() > before {
+        return None;
+    }
+    Some(Signature {
+        vis: item.vis.clone(),
+        name: sig.ident.clone(),
+        float_ty,
+        params,
+    })
+}
+
+fn check_param(
+    pt: &syn::PatType,
+    float_ty: Option<FloatTy>,
+    errors: &mut Errors,
+) -> Option<SigParam> {
+    let constant = pt.attrs.iter().any(is_constant_attr);
+    let (ident, mutable) = match &*pt.pat {
+        syn::Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+            (pi.ident.clone(), pi.mutability.is_some())
+        }
+        other => {
+            errors.push(
+                other.span(),
+                "only plain identifiers are supported as #[differentiable] arguments (e.g. `x: f64`)",
+            );
+            return None;
+        }
+    };
+    let arg_ty = float_ty_of(&pt.ty);
+    let float = arg_ty.is_some() && arg_ty == float_ty;
+    if !constant {
+        match (arg_ty, float_ty) {
+            (None, _) => {
+                errors.push(
+                    pt.ty.span(),
+                    format!(
+                        "argument `{ident}` is not a float: differentiable arguments must be `f64` or `f32`; \
+                         mark non-differentiable data `#[constant]`"
+                    ),
+                );
+                return None;
+            }
+            (Some(a), Some(r)) if a != r => {
+                errors.push(
+                    pt.ty.span(),
+                    format!(
+                        "argument `{ident}` is `{}` but the function returns `{}`: a #[differentiable] \
+                         function computes in one float type",
+                        a.name(),
+                        r.name()
+                    ),
+                );
+                return None;
+            }
+            _ => {}
+        }
+    }
+    Some(SigParam {
+        ident,
+        ty: (*pt.ty).clone(),
+        active: !constant,
+        float,
+        mutable,
+    })
+}
+
+/// The function with `#[constant]` removed from its arguments, as it is
+/// emitted unchanged otherwise.
+pub fn strip_constant_attrs(item: &syn::ItemFn) -> syn::ItemFn {
+    let mut item = item.clone();
+    for input in item.sig.inputs.iter_mut() {
+        if let syn::FnArg::Typed(pt) = input {
+            pt.attrs.retain(|a| !is_constant_attr(a));
+        }
+    }
+    item
+}

@@ -1,0 +1,19 @@
+//! Runtime support for `adjoint`, the compile-time automatic differentiation compiler.
+//!
+//! The `#[differentiable]` macro rewrites functions into straight-line adjoint code at
+//! compile time; that code still needs a handful of small run-time pieces, which live here:
+//!
+//! - [`scalar`]: the elementary functions (free-function forms and [`scalar::ScalarExt`])
+//!   that differentiable code may call.
+//! - [`saves`]: stacks and slots holding forward values that the reverse sweep consumes.
+//! - [`trace`]: a Griewank–Walther evaluation/adjoint trace recorder for teaching and
+//!   debugging.
+//! - [`tape`]: a conventional tape-based reverse-mode implementation, used as the run-time
+//!   baseline in benchmarks and as an independent oracle in tests.
+//! - [`check`]: finite-difference gradient checking.
+
+pub mod check;
+pub mod saves;
+pub mod scalar;
+pub mod tape;
+pub mod trace;
