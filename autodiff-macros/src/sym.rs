@@ -147,6 +147,8 @@ pub struct Sym {
     tokens: TokenStream,
     prec: Prec,
     literal: Option<f64>,
+    /// `x` when this expression is `-x`.
+    negation_of: Option<Box<Sym>>,
     /// The values this expression reads: the reverse sweep must have them.
     pub reads: BTreeSet<ValueId>,
 }
@@ -158,6 +160,7 @@ impl Sym {
             tokens: quote!(#ident),
             prec: Prec::Atom,
             literal: None,
+            negation_of: None,
             reads: BTreeSet::from([v]),
         }
     }
@@ -168,6 +171,7 @@ impl Sym {
             tokens: quote!(#ident),
             prec: Prec::Atom,
             literal: None,
+            negation_of: None,
             reads: BTreeSet::new(),
         }
     }
@@ -177,11 +181,17 @@ impl Sym {
         &self.tokens
     }
 
+    /// `x` if this expression is `-x`.
+    pub fn negated(&self) -> Option<Sym> {
+        strip_neg(self)
+    }
+
     fn merged(&self, other: &Sym, tokens: TokenStream, prec: Prec) -> Sym {
         Sym {
             tokens,
             prec,
             literal: None,
+            negation_of: None,
             reads: self.reads.union(&other.reads).copied().collect(),
         }
     }
@@ -213,6 +223,7 @@ impl Sym {
             tokens: quote!(::core::#ty::consts::#ident),
             prec: Prec::Atom,
             literal: None,
+            negation_of: None,
             reads: BTreeSet::new(),
         }
     }
@@ -234,6 +245,9 @@ impl Add for Sym {
         }
         if rhs.is_lit(0.0) {
             return self;
+        }
+        if let Some(negated) = strip_neg(&rhs) {
+            return self - negated;
         }
         self.binary(rhs, quote!(+), Prec::Sum)
     }
@@ -295,42 +309,30 @@ impl Neg for Sym {
             tokens: quote!(-#operand),
             prec: Prec::Prefix,
             literal: None,
-            reads: self.reads,
+            reads: self.reads.clone(),
+            negation_of: Some(Box::new(self)),
         }
     }
 }
 
 /// `x` if `sym` is `-x`.
 fn strip_neg(sym: &Sym) -> Option<Sym> {
-    if sym.prec != Prec::Prefix {
-        return None;
-    }
-    let mut tokens = sym.tokens.clone().into_iter();
-    match tokens.next() {
-        Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '-' => {}
-        _ => return None,
-    }
-    let rest: TokenStream = tokens.collect();
-    Some(Sym {
-        tokens: rest,
-        prec: Prec::Prefix,
-        literal: None,
-        reads: sym.reads.clone(),
-    })
+    sym.negation_of.as_deref().cloned()
 }
 
 impl Real for Sym {
     fn lit(x: f64) -> Self {
         let magnitude = Literal::f64_unsuffixed(x.abs());
-        let (tokens, prec) = if x < 0.0 {
-            (quote!(-#magnitude), Prec::Prefix)
+        let (tokens, prec, negation_of) = if x < 0.0 {
+            (quote!(-#magnitude), Prec::Prefix, Some(Box::new(Sym::lit(-x))))
         } else {
-            (quote!(#magnitude), Prec::Atom)
+            (quote!(#magnitude), Prec::Atom, None)
         };
         Sym {
             tokens,
             prec,
             literal: Some(x),
+            negation_of,
             reads: BTreeSet::new(),
         }
     }
@@ -342,6 +344,7 @@ impl Real for Sym {
             tokens: quote!(#receiver.#name()),
             prec: Prec::Atom,
             literal: None,
+            negation_of: None,
             reads: self.reads,
         }
     }
@@ -373,6 +376,7 @@ impl Real for Sym {
             tokens: quote!((#n - 1)),
             prec: Prec::Atom,
             literal: None,
+            negation_of: None,
             reads: self.reads,
         }
     }
@@ -384,6 +388,7 @@ impl Real for Sym {
             tokens: quote!((#n as #ty)),
             prec: Prec::Atom,
             literal: None,
+            negation_of: None,
             reads: self.reads,
         }
     }
@@ -402,6 +407,7 @@ impl Real for Sym {
             tokens: quote!(::adjoint::__private::sigmoid(#arg)),
             prec: Prec::Atom,
             literal: None,
+            negation_of: None,
             reads: self.reads,
         }
     }
@@ -412,6 +418,7 @@ impl Real for Sym {
             tokens: quote!(::adjoint::__private::relu(#arg)),
             prec: Prec::Atom,
             literal: None,
+            negation_of: None,
             reads: self.reads,
         }
     }
@@ -437,6 +444,7 @@ fn select(a: Sym, b: Sym, cmp: TokenStream, then: Sym, otherwise: Sym) -> Sym {
         tokens,
         prec: Prec::Atom,
         literal: None,
+        negation_of: None,
         reads,
     }
 }

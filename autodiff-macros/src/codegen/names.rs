@@ -95,11 +95,7 @@ impl Names {
             .into_iter()
             .map(|tt| match tt {
                 TokenTree::Ident(i) => match parse_placeholder(&i) {
-                    Some(v) => {
-                        let mut ident = self.idents[v.0].clone();
-                        ident.set_span(i.span());
-                        TokenTree::Ident(ident)
-                    }
+                    Some(v) => TokenTree::Ident(self.idents[v.0].clone()),
                     None => TokenTree::Ident(i),
                 },
                 TokenTree::Group(g) => {

@@ -345,7 +345,13 @@ impl Emitter<'_> {
             st.code.push(quote!(let #m #bar: #ty = #tokens;));
             st.init.insert(target);
         } else {
-            st.code.push(quote!(#bar += #tokens;));
+            match expr.negated() {
+                Some(negated) => {
+                    let tokens = negated.tokens();
+                    st.code.push(quote!(#bar -= #tokens;));
+                }
+                None => st.code.push(quote!(#bar += #tokens;)),
+            }
             self.accumulated.insert(target);
             if !st.defined.contains(&target) {
                 st.outer.insert(target);
