@@ -49,8 +49,6 @@ impl FloatTy {
 #[derive(Clone, Debug)]
 pub struct ValueInfo {
     pub kind: Kind,
-    /// Where the value came from in the user's code (for diagnostics).
-    pub span: Span,
 }
 
 /// An elementary operation. Each has a forward and an adjoint rule in
@@ -156,7 +154,6 @@ pub struct Region {
 #[derive(Clone, Debug)]
 pub struct Param {
     pub ident: syn::Ident,
-    pub ty: syn::Type,
     pub value: ValueId,
     /// Differentiated with respect to (a float argument without `#[constant]`).
     pub active: bool,
@@ -171,7 +168,6 @@ pub struct Function {
     pub body: Region,
     pub result: ValueId,
     pub values: Vec<ValueInfo>,
-    pub region_count: usize,
 }
 
 impl Function {

@@ -61,7 +61,6 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         env.declare(p.ident.to_string(), value, p.mutable);
         params.push(Param {
             ident: p.ident.clone(),
-            ty: p.ty.clone(),
             value,
             active: p.active,
         });
@@ -79,7 +78,6 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         body,
         result,
         values: lowerer.values,
-        region_count: lowerer.region_count,
     })
 }
 
@@ -119,8 +117,8 @@ enum Tail {
 impl Lowerer<'_> {
     // ----- values and regions -------------------------------------------------
 
-    fn new_value(&mut self, kind: Kind, span: Span) -> ValueId {
-        self.values.push(ValueInfo { kind, span });
+    fn new_value(&mut self, kind: Kind, _span: Span) -> ValueId {
+        self.values.push(ValueInfo { kind });
         ValueId(self.values.len() - 1)
     }
 

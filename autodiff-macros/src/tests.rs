@@ -1,1 +1,11 @@
+//! Compiler-level tests: random expression DAGs lowered from tokens and run
+//! through an IR interpreter that uses the same rule table as codegen
+//! (checked against finite differences and forward mode), generated code
+//! that must parse, and a snapshot of the Griewank expansion.
 
+#[path = "tests/interp.rs"]
+mod interp;
+#[path = "tests/random_dags.rs"]
+mod random_dags;
+#[path = "tests/snapshot.rs"]
+mod snapshot;

@@ -101,6 +101,7 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
     quote! {
         #[doc = concat!("Value and gradient of [`", stringify!(#name), "`] (hand-written adjoint).")]
         #[derive(Debug, Clone, Copy, PartialEq)]
+        #[allow(dead_code)]
         #vis struct #grad_struct {
             /// The function's value.
             pub value: #ty,
@@ -154,6 +155,7 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
         }
 
         #[doc = concat!("The graph of [`", stringify!(#name), "`]: one custom op.")]
+        #[allow(dead_code)]
         #vis fn #graph() -> &'static str {
             #dot
         }

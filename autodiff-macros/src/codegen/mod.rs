@@ -29,7 +29,8 @@ pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
         let tangent = tangent_fns(f, &names, &varied, &parts);
         let trace = trace_fn(f, &names, &varied, &parts);
         let graph = graph_fn(sig, &graph::dot(f, &names, &varied));
-        quote!(#grad #pullback #tangent #trace #graph)
+        let used = mark_used(sig);
+        quote!(#grad #pullback #tangent #trace #graph #used)
     })
 }
 
@@ -85,7 +86,16 @@ impl Parts {
 /// `lint` attributes for generated functions: their locals follow the
 /// compiler's numbering, not the user's style.
 pub fn allow_lints() -> TokenStream {
-    quote!(#[allow(unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)])
+    quote!(#[allow(dead_code, unused_variables, unused_mut, unused_parens, non_snake_case, clippy::all)])
+}
+
+/// Marks the user's function as used: its derivatives are generated from it,
+/// so calling only `NAME_grad` should not warn that `NAME` is dead code.
+pub fn mark_used(sig: &Signature) -> TokenStream {
+    let name = &sig.name;
+    let tys = sig.params.iter().map(|p| &p.ty);
+    let ty = format_ident!("{}", sig.float_ty.name());
+    quote!(const _: fn(#(#tys),*) -> #ty = #name;)
 }
 
 fn camel_case(name: &str) -> String {
@@ -158,6 +168,7 @@ fn grad_fn(f: &Function, sig: &Signature, names: &Names, varied: &[bool], parts:
     quote! {
         #[doc = #struct_doc]
         #[derive(Debug, Clone, Copy, PartialEq)]
+        #[allow(dead_code)]
         #vis struct #grad_struct {
             /// The function's value.
             pub value: #ty,
@@ -318,6 +329,7 @@ fn graph_fn(sig: &Signature, dot: &str) -> TokenStream {
     );
     quote! {
         #[doc = #doc]
+        #[allow(dead_code)]
         #vis fn #name() -> &'static str {
             #dot
         }
