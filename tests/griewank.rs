@@ -105,3 +105,24 @@ fn forward_and_reverse_mode_agree_on_the_forward_sheet() {
     check_gradient(f, &[g.x1, g.x2, g.x3], &[x1, x2, x3], Tolerance::default())
         .expect("gradient agrees with finite differences");
 }
+
+#[test]
+fn forward_mode_trace_lists_every_tangent() {
+    // The sheet's table: v_i and v̇_i = ∂v_i/∂x2 at (1, 1.5, 2).
+    let trace = forward_sheet_jvp_trace(1.0, 1.5, 2.0, 0.0, 1.0, 0.0);
+    let expected = [
+        (-2, 1.0, 0.0),
+        (-1, 1.5, 1.0),
+        (0, 2.0, 0.0),
+        (1, 1.5, 1.0),
+        (2, 0.9093, 0.0),
+        (3, 1.3639, 0.9093),
+        (4, 4.4817, 4.4817),
+        (5, 5.8456, 5.3910),
+        (6, 2.9228, 2.6955),
+    ];
+    for (i, v, dv) in expected {
+        let (value, tangent) = (trace.value(i).unwrap_or(f64::NAN), trace.tangent_of(i).unwrap_or(f64::NAN));
+        assert!(close(value, v, 1e-4) && close(tangent, dv, 1e-4), "v_{i} = {value}, v̇ = {tangent}");
+    }
+}

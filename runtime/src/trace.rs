@@ -36,6 +36,7 @@ pub struct Trace {
     next_op: i64,
     forward: Vec<TraceStep>,
     reverse: Vec<TraceStep>,
+    tangents: Vec<(i64, f64)>,
 }
 
 impl Trace {
@@ -47,6 +48,7 @@ impl Trace {
             next_op: 1,
             forward: Vec::new(),
             reverse: Vec::new(),
+            tangents: Vec::new(),
         }
     }
 
@@ -90,6 +92,20 @@ impl Trace {
             expr: adjoint_label(index),
             value,
         });
+    }
+
+    /// Records the tangent `v̇_index` computed by a forward-mode sweep.
+    pub fn tangent(&mut self, index: i64, value: f64) {
+        self.tangents.push((index, value));
+    }
+
+    /// The tangent `v̇_index` (the last one recorded under that index), if any.
+    pub fn tangent_of(&self, index: i64) -> Option<f64> {
+        self.tangents
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == index)
+            .map(|(_, v)| *v)
     }
 
     /// The forward value of `v_index` (the last one recorded under that index), if any.
@@ -140,14 +156,21 @@ impl fmt::Display for Trace {
 
         writeln!(f, "forward (evaluation) trace")?;
         for (label, step) in forward_labels.iter().zip(&self.forward) {
-            writeln!(
+            write!(
                 f,
                 "  {} = {} = {:>w$.4}",
                 pad(label, label_width),
                 pad(&step.expr, expr_width),
-                step.value,
+                step.value + 0.0,
                 w = value_width
             )?;
+            match self.tangent_of(step.index) {
+                Some(t) => writeln!(f, "    v̇ = {:>w$.4}", t + 0.0, w = value_width)?,
+                _ => writeln!(f)?,
+            }
+        }
+        if self.reverse.is_empty() {
+            return Ok(());
         }
         writeln!(f, "reverse (adjoint) trace")?;
         for step in &self.reverse {

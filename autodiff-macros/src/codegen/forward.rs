@@ -195,18 +195,8 @@ impl Forward<'_> {
         }
     }
 
-    /// The trace number of a value, recording a constant as an operation when
-    /// it has none.
     fn number_of(&self, v: ValueId) -> (syn::Ident, TokenStream) {
-        let num = self.names.num(v);
-        if self.is_active(v) {
-            return (num, quote!());
-        }
-        let value = self.names.value(v);
-        let code = quote! {
-            let #num = __trace.op("{0}", &[::adjoint::__private::TraceArg::Const(f64::from(#value))], f64::from(#value));
-        };
-        (num, code)
+        trace_number(self.names, self.is_active(v), v)
     }
 
     fn let_stmt(&self, value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
@@ -240,23 +230,43 @@ impl Forward<'_> {
         if !(self.trace && self.is_active(value)) {
             return body;
         }
-        let num = self.names.num(value);
-        let template = trace_template(op, args.len());
-        let trace_args = args.iter().map(|a| {
-            let ident = self.names.value(*a);
-            if self.is_active(*a) {
-                let n = self.names.num(*a);
-                quote!(::adjoint::__private::TraceArg::Var(#n))
-            } else if self.f.kind(*a) == Kind::Float {
-                quote!(::adjoint::__private::TraceArg::Const(f64::from(#ident)))
-            } else {
-                quote!(::adjoint::__private::TraceArg::Const(#ident as f64))
-            }
-        });
-        quote! {
-            #body
-            let #num = __trace.op(#template, &[#(#trace_args),*], f64::from(#v));
+        let record = trace_op(self.f, self.names, self.varied, value, op, args);
+        quote!(#body #record)
+    }
+}
+
+/// The trace number of value `v`, recording it as a constant operation when
+/// it does not vary (and so has no number yet).
+pub fn trace_number(names: &Names, active: bool, v: ValueId) -> (syn::Ident, TokenStream) {
+    let num = names.num(v);
+    if active {
+        return (num, quote!());
+    }
+    let value = names.value(v);
+    let code = quote! {
+        let #num = __trace.op("{0}", &[::adjoint::__private::TraceArg::Const(f64::from(#value))], f64::from(#value));
+    };
+    (num, code)
+}
+
+/// Records `value = op(args)` in the trace, binding its number `value_n`.
+pub fn trace_op(f: &Function, names: &Names, varied: &[bool], value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
+    let active = |v: ValueId| varied[v.0] && f.kind(v) == Kind::Float;
+    let (v, num) = (names.value(value), names.num(value));
+    let template = trace_template(op, args.len());
+    let trace_args = args.iter().map(|a| {
+        let ident = names.value(*a);
+        if active(*a) {
+            let n = names.num(*a);
+            quote!(::adjoint::__private::TraceArg::Var(#n))
+        } else if f.kind(*a) == Kind::Float {
+            quote!(::adjoint::__private::TraceArg::Const(f64::from(#ident)))
+        } else {
+            quote!(::adjoint::__private::TraceArg::Const(#ident as f64))
         }
+    });
+    quote! {
+        let #num = __trace.op(#template, &[#(#trace_args),*], f64::from(#v));
     }
 }
 

@@ -212,7 +212,8 @@ fn pullback_fn(f: &Function, sig: &Signature, names: &Names, varied: &[bool], pa
 }
 
 fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> TokenStream {
-    let body = tangent::tangent_body(f, names, varied);
+    let body = tangent::tangent_body(f, names, varied, false);
+    let trace_body = tangent::tangent_body(f, names, varied, true);
     let Parts {
         vis,
         ty,
@@ -222,6 +223,21 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
         ..
     } = parts;
     let jvp = format_ident!("{}_jvp", name);
+    let jvp_trace = format_ident!("{}_jvp_trace", name);
+    let active: Vec<_> = f.params.iter().filter(|p| p.active).collect();
+    let count = active.len();
+    let inputs = active.iter().map(|p| {
+        let (ident, num, dot) = (&p.ident, names.num(p.value), names.dot(p.value));
+        let label = ident.to_string();
+        quote! {
+            let #num = __trace.input(#label, f64::from(#ident));
+            __trace.tangent(#num, f64::from(#dot));
+        }
+    });
+    let jvp_trace_doc = format!(
+        "Forward mode, traced: the evaluation trace of [`{name}`] with the tangent `v̇_i` of every \
+         intermediate along the given tangents; print it with `{{}}`."
+    );
     let hidden = format_ident!("__{}_tangent", name);
     let active_dots: Vec<_> = f
         .params
@@ -264,6 +280,16 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
         #vis fn #jvp(#(#params,)* #(#active_dots: #ty),*) -> (#ty, #ty) {
             #(let #constant_dots = ();)*
             #hidden(#(#args,)* #(#dot_args),*)
+        }
+
+        #[doc = #jvp_trace_doc]
+        #lints
+        #vis fn #jvp_trace(#(#params,)* #(#active_dots: #ty),*) -> ::adjoint::Trace {
+            #(let #constant_dots = ();)*
+            let mut __trace = ::adjoint::Trace::new(#count);
+            #(#inputs)*
+            let _ = { #trace_body };
+            __trace
         }
 
         /// Forward mode with a tangent slot for every argument (ignored for

@@ -1,7 +1,7 @@
 //! Forward mode: the primal computation with a tangent alongside every
 //! varying value (`v3_dot`), from the same rule table as the adjoint.
 
-use crate::codegen::forward::generated_path;
+use crate::codegen::forward::{generated_path, trace_number, trace_op};
 use crate::codegen::names::Names;
 use crate::ir::{Function, Kind, Op, Region, Stmt, ValueId};
 use crate::rules::{forward, tangent};
@@ -11,11 +11,15 @@ use quote::{format_ident, quote};
 
 /// The body of a tangent function: computes `(value, tangent)` of the result
 /// from the arguments and the tangents of the active ones (`x_dot`).
-pub fn tangent_body(f: &Function, names: &Names, varied: &[bool]) -> TokenStream {
+///
+/// With `trace`, every varying value is also recorded, with its tangent, in
+/// a `Trace` named `__trace` (the seed sheet's table of `v_i` and `v̇_i`).
+pub fn tangent_body(f: &Function, names: &Names, varied: &[bool], trace: bool) -> TokenStream {
     let emitter = Tangent {
         f,
         names,
         varied,
+        trace,
         float_ty: format_ident!("{}", f.float_ty.name()),
     };
     let code = emitter.region(&f.body);
@@ -31,6 +35,7 @@ struct Tangent<'a> {
     f: &'a Function,
     names: &'a Names,
     varied: &'a [bool],
+    trace: bool,
     float_ty: syn::Ident,
 }
 
@@ -46,6 +51,16 @@ impl Tangent<'_> {
         } else {
             quote!(0.0)
         }
+    }
+
+    /// In trace mode, records a varying value and its tangent.
+    fn record(&self, value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
+        if !self.trace {
+            return quote!();
+        }
+        let record = trace_op(self.f, self.names, self.varied, value, op, args);
+        let (num, dot) = (self.names.num(value), self.names.dot(value));
+        quote!(#record __trace.tangent(#num, f64::from(#dot));)
     }
 
     fn region(&self, region: &Region) -> TokenStream {
@@ -79,6 +94,14 @@ impl Tangent<'_> {
                         outs.push(quote!(#d));
                         then_vals.push(self.dot_or_zero(m.then_value));
                         else_vals.push(self.dot_or_zero(m.else_value));
+                        if self.trace {
+                            let n = self.names.num(m.out);
+                            outs.push(quote!(#n));
+                            let (tn, tcode) = trace_number(self.names, self.is_active(m.then_value), m.then_value);
+                            let (en, ecode) = trace_number(self.names, self.is_active(m.else_value), m.else_value);
+                            then_vals.push(quote!({ #tcode #tn }));
+                            else_vals.push(quote!({ #ecode #en }));
+                        }
                     }
                 }
                 let then_code = self.region(then_region);
@@ -122,6 +145,15 @@ impl Tangent<'_> {
                         slots.push(quote!(#phi_d));
                         nexts.push(self.dot_or_zero(c.next));
                         outs.extend(quote!(let #out_d = #phi_d;));
+                        if self.trace {
+                            let (phi_n, out_n) = (self.names.num(c.phi), self.names.num(c.out));
+                            let (init_n, icode) = trace_number(self.names, self.is_active(c.init), c.init);
+                            let (next_n, ncode) = trace_number(self.names, self.is_active(c.next), c.next);
+                            decls.extend(quote!(#icode let mut #phi_n = #init_n;));
+                            slots.push(quote!(#phi_n));
+                            nexts.push(quote!({ #ncode #next_n }));
+                            outs.extend(quote!(let #out_n = #phi_n;));
+                        }
                     }
                 }
                 let (index, lo, hi) = (
@@ -172,7 +204,8 @@ impl Tangent<'_> {
                     Kind::Float => self.dot_or_zero(*a),
                     _ => quote!(()),
                 });
-                quote!(let (#v, #d) = #callee(#(#arg_idents,)* #(#tangents),*);)
+                let record = self.record(value, op, args);
+                quote!(let (#v, #d) = #callee(#(#arg_idents,)* #(#tangents),*); #record)
             }
             Op::Call(path) => quote!(let #v = #path(#(#arg_idents),*);),
             op => {
@@ -196,9 +229,11 @@ impl Tangent<'_> {
                 let t = tangent(op, &x, &y, &dx);
                 let t = t.tokens();
                 let d = self.names.dot(value);
+                let record = self.record(value, op, args);
                 quote! {
                     let #v = #primal;
                     let #d = #t;
+                    #record
                 }
             }
         }
