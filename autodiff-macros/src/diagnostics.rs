@@ -16,6 +16,11 @@ impl Errors {
         self.errors.push(syn::Error::new(span, message));
     }
 
+    /// Records an error underlining all of `tokens` (not just the first).
+    pub fn push_spanned(&mut self, tokens: impl quote::ToTokens, message: impl Display) {
+        self.errors.push(syn::Error::new_spanned(tokens, message));
+    }
+
     /// Records an already built error.
     pub fn push_error(&mut self, error: syn::Error) {
         self.errors.push(error);

@@ -54,7 +54,16 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
     let sig = signature::check(&item, &mut errors);
     let generated = match (&sig, &backward) {
         (Some(sig), Some(backward)) => Some(codegen::custom::generate(sig, backward)),
-        (Some(sig), None) => parse::lower(&item, sig, &mut errors).map(|f| codegen::generate(&f, sig)),
+        (Some(sig), None) => {
+            let lowered = parse::lower(&item, sig, &mut errors);
+            if lowered.is_none() && errors.is_empty() {
+                errors.push(
+                    item.sig.ident.span(),
+                    "adjoint internal error: lowering failed without a diagnostic; please report this function",
+                );
+            }
+            lowered.map(|f| codegen::generate(&f, sig))
+        }
         (None, _) => None,
     };
     if errors.is_empty() {
@@ -64,7 +73,15 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
         }
     }
     let compile_errors = errors.to_compile_errors();
-    let stubs = sig.map(|s| stubs(&s)).unwrap_or_default();
+    let Some(sig) = sig else {
+        return quote!(#compile_errors #original);
+    };
+    // The body has errors: rustc need not type-check it and repeat them.
+    let mut original = original;
+    let message = "#[differentiable] function has compile errors";
+    original.block = syn::parse_quote!({ ::core::panic!(#message) });
+    original.attrs.push(syn::parse_quote!(#[allow(unused_variables, unreachable_code)]));
+    let stubs = stubs(&sig);
     quote!(#compile_errors #original #stubs)
 }
 

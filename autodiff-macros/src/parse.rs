@@ -207,16 +207,19 @@ impl Lowerer<'_> {
         }
     }
 
-    /// Runs `f` as a trial whose values, regions and errors are thrown away
-    /// (used to find which variables a loop body assigns).
-    fn trial<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+    /// Runs `f` as a trial whose values and regions are thrown away (used to
+    /// find which variables a loop body assigns). Its errors are kept when it
+    /// fails, and dropped when it succeeds (the real pass reports them again).
+    fn trial<T>(&mut self, f: impl FnOnce(&mut Self) -> Lowered<T>) -> Lowered<T> {
         let (values, regions, errors) = (self.values.len(), self.region_count, self.errors.len());
         let depth = self.regions.len();
         let out = f(self);
         self.values.truncate(values);
         self.region_count = regions;
-        self.errors.truncate(errors);
         self.regions.truncate(depth);
+        if out.is_ok() {
+            self.errors.truncate(errors);
+        }
         out
     }
 
@@ -651,8 +654,8 @@ impl Lowerer<'_> {
         let range = match strip_parens(&f.expr) {
             syn::Expr::Range(r) => r,
             other => {
-                self.error(
-                    other.span(),
+                self.errors.push_spanned(
+                    other,
                     "only integer ranges can be looped over: `for i in start..end` or `start..=end` \
                      (bounds may be run-time values)",
                 );
@@ -971,7 +974,9 @@ impl Lowerer<'_> {
         }
         let mut operands = vec![receiver];
         operands.extend(args);
-        self.lower_op_call(&name, operands, span, m.span())
+        let mut spans = vec![m.receiver.span()];
+        spans.extend(m.args.iter().map(|a| a.span()));
+        self.lower_op_call(&name, operands, &spans, span, m.span())
     }
 
     fn method_tokens(&self, receiver: ValueId, method: &syn::Ident, args: &[ValueId]) -> TokenStream {
@@ -990,6 +995,7 @@ impl Lowerer<'_> {
         &mut self,
         name: &str,
         operands: Vec<ValueId>,
+        operand_spans: &[Span],
         name_span: Span,
         span: Span,
     ) -> Lowered<ValueId> {
@@ -1012,14 +1018,15 @@ impl Lowerer<'_> {
         }
         let mut lowered = Vec::new();
         for (i, v) in operands.into_iter().enumerate() {
+            let operand_span = operand_spans.get(i).copied().unwrap_or(span);
             if matches!(op, Op::Powi) && i == 1 {
                 if self.kind(v) == Kind::Float {
-                    self.error(span, "the exponent of `powi` must be an integer; use `powf` for a float exponent");
+                    self.error(operand_span, "the exponent of `powi` must be an integer; use `powf` for a float exponent");
                     return Err(());
                 }
                 lowered.push(v);
             } else {
-                lowered.push(self.as_float(v, span)?);
+                lowered.push(self.as_float(v, operand_span)?);
             }
         }
         Ok(self.emit(op, lowered, Kind::Float, span))
@@ -1053,7 +1060,8 @@ impl Lowerer<'_> {
                 self.error(path.span(), format!("the function computes in `{}`", self.float_ty.name()));
                 return Err(());
             }
-            return self.lower_op_call(&last.to_string(), args, last.span(), c.span());
+            let spans: Vec<Span> = c.args.iter().map(|a| a.span()).collect();
+            return self.lower_op_call(&last.to_string(), args, &spans, last.span(), c.span());
         }
         if path.segments.iter().any(|s| !s.arguments.is_empty()) {
             self.error(path.span(), "generic function calls are not supported");

@@ -108,8 +108,8 @@ pub fn check(item: &syn::ItemFn, errors: &mut Errors) -> Option<Signature> {
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {
-            syn::FnArg::Receiver(r) => errors.push(
-                r.span(),
+            syn::FnArg::Receiver(r) => errors.push_spanned(
+                r,
                 "methods cannot be #[differentiable]: write a free function and pass the receiver's fields as arguments",
             ),
             syn::FnArg::Typed(pt) => {

@@ -1,0 +1,8 @@
+use adjoint::differentiable;
+
+#[differentiable]
+fn f(x: f64, y: f64) -> f64 {
+    x % y
+}
+
+fn main() {}
