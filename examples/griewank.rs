@@ -18,7 +18,10 @@ fn main() {
     let (x1, x2) = (1.5, 0.5);
     let g = griewank_grad(x1, x2);
     println!("y(1.5, 0.5)  = {:.4}", g.value);
-    println!("∂y/∂x1 = {:.4}   ∂y/∂x2 = {:.4}   (reverse mode)", g.x1, g.x2);
+    println!(
+        "∂y/∂x1 = {:.4}   ∂y/∂x2 = {:.4}   (reverse mode)",
+        g.x1, g.x2
+    );
     let (_, d1) = griewank_jvp(x1, x2, 1.0, 0.0);
     let (_, d2) = griewank_jvp(x1, x2, 0.0, 1.0);
     println!("∂y/∂x1 = {d1:.4}   ∂y/∂x2 = {d2:.4}   (forward mode)");

@@ -3,6 +3,9 @@
 //! central finite differences at many random points, and forward mode must
 //! agree with reverse mode (⟨J v, w⟩ = ⟨v, Jᵀ w⟩ for scalar output).
 
+// Plain `a = a op b` assignments are exercised on purpose (compound ones too).
+#![allow(clippy::assign_op_pattern)]
+
 use adjoint::check::{check_gradient, Tolerance};
 use adjoint::differentiable;
 use adjoint::scalar::ScalarExt;
@@ -114,8 +117,13 @@ dual!(return_in_loop, return_in_loop_tape, (x, y), (n: usize), {
 dual!(many_ops, many_ops_tape, (x, y), (), {
     let a = x.tanh() + y.sigmoid() + (x * y).relu();
     let b = x.atan2(y) + x.hypot(y) + x.max(y) - x.min(y);
-    let c = (x * x + 1.0).ln() + (y * y + 2.0).sqrt() + (x * x + 1.0).log10() + (y * y + 1.0).log2();
-    let d = x.powi(3) + (y * y + 1.0).powf(x * 0.5) + x.mul_add(y, 1.0) + x.abs() + (x * x + 0.5).recip();
+    let c =
+        (x * x + 1.0).ln() + (y * y + 2.0).sqrt() + (x * x + 1.0).log10() + (y * y + 1.0).log2();
+    let d = x.powi(3)
+        + (y * y + 1.0).powf(x * 0.5)
+        + x.mul_add(y, 1.0)
+        + x.abs()
+        + (x * x + 0.5).recip();
     let e = (x * 0.3).asin() + (y * 0.3).acos() + x.atan() + x.sinh() + y.cosh() + (x * 0.5).tan();
     let f = x.exp2() + (y * y + 1.0).cbrt() + (x * x + 2.0).log(y * y + 2.0) - x / (y * y + 1.0);
     a + b + c + d + e + f
@@ -160,7 +168,11 @@ fn outer_tape<'t>(x: Var<'t, f64>, y: Var<'t, f64>, n: usize) -> Var<'t, f64> {
 }
 
 /// The tape's value and gradient of a two-argument function.
-fn tape_grad(f: impl for<'t> Fn(Var<'t, f64>, Var<'t, f64>) -> Var<'t, f64>, x: f64, y: f64) -> (f64, f64, f64) {
+fn tape_grad(
+    f: impl for<'t> Fn(Var<'t, f64>, Var<'t, f64>) -> Var<'t, f64>,
+    x: f64,
+    y: f64,
+) -> (f64, f64, f64) {
     let tape = Tape::new();
     let (vx, vy) = (tape.var(x), tape.var(y));
     let out = f(vx, vy);
@@ -180,13 +192,31 @@ fn agree(
 ) -> Result<(), TestCaseError> {
     let (value, gx, gy) = generated;
     let rel = |a: f64, b: f64| (a - b).abs() / (1.0 + a.abs().max(b.abs()));
-    prop_assert!(rel(value, tape.0) < 1e-12, "{name}: value {value} vs tape {}", tape.0);
-    prop_assert!(rel(gx, tape.1) < 1e-10, "{name}: d/dx {gx} vs tape {}", tape.1);
-    prop_assert!(rel(gy, tape.2) < 1e-10, "{name}: d/dy {gy} vs tape {}", tape.2);
+    prop_assert!(
+        rel(value, tape.0) < 1e-12,
+        "{name}: value {value} vs tape {}",
+        tape.0
+    );
+    prop_assert!(
+        rel(gx, tape.1) < 1e-10,
+        "{name}: d/dx {gx} vs tape {}",
+        tape.1
+    );
+    prop_assert!(
+        rel(gy, tape.2) < 1e-10,
+        "{name}: d/dy {gy} vs tape {}",
+        tape.2
+    );
     let (v, w) = (0.3, -0.7);
     let (_, directional) = jvp(v, w);
-    prop_assert!(rel(directional, gx * v + gy * w) < 1e-10, "{name}: jvp {directional} vs vjp");
-    let tol = Tolerance { rtol: 1e-5, atol: 1e-6 };
+    prop_assert!(
+        rel(directional, gx * v + gy * w) < 1e-10,
+        "{name}: jvp {directional} vs vjp"
+    );
+    let tol = Tolerance {
+        rtol: 1e-5,
+        atol: 1e-6,
+    };
     if let Err(e) = check_gradient(primal, &[gx, gy], &[x, y], tol) {
         return Err(TestCaseError::fail(format!("{name} at ({x}, {y}): {e}")));
     }

@@ -45,13 +45,22 @@ fn custom_adjoints_are_used_and_compose() {
     let g = uses_custom_grad(x, y);
     let by_hand_x = y * sigmoid(x * y) + 3.0 * y.sin();
     let by_hand_y = x * sigmoid(x * y) + 3.0 * x * y.cos();
-    assert!((g.x - by_hand_x).abs() < 1e-12 && (g.y - by_hand_y).abs() < 1e-12, "{g:?}");
+    assert!(
+        (g.x - by_hand_x).abs() < 1e-12 && (g.y - by_hand_y).abs() < 1e-12,
+        "{g:?}"
+    );
     let (_, t) = uses_custom_jvp(x, y, 0.25, -2.0);
-    assert!((t - (0.25 * g.x - 2.0 * g.y)).abs() < 1e-12, "forward mode through custom ops");
+    assert!(
+        (t - (0.25 * g.x - 2.0 * g.y)).abs() < 1e-12,
+        "forward mode through custom ops"
+    );
     let sp = scaled_product_grad(2.0, 5.0, 3.0);
     assert_eq!((sp.value, sp.a, sp.b), (30.0, 15.0, 10.0));
     let trace = uses_custom_trace(x, y).to_string();
-    assert!(trace.contains("softplus(") && trace.contains("scaled_product("), "{trace}");
+    assert!(
+        trace.contains("softplus(") && trace.contains("scaled_product("),
+        "{trace}"
+    );
 }
 
 const SCALE: f64 = 0.5;
@@ -95,15 +104,25 @@ fn f32_functions_differentiate_in_f32() {
         };
         adjoint::check::central_difference(f, &[x as f64, y as f64], 1e-6)
     };
-    assert!((g.x as f64 - g64[0]).abs() < 1e-4 * (1.0 + g64[0].abs()), "{} vs {}", g.x, g64[0]);
-    assert!((g.y as f64 - g64[1]).abs() < 1e-4 * (1.0 + g64[1].abs()), "{} vs {}", g.y, g64[1]);
+    assert!(
+        (g.x as f64 - g64[0]).abs() < 1e-4 * (1.0 + g64[0].abs()),
+        "{} vs {}",
+        g.x,
+        g64[0]
+    );
+    assert!(
+        (g.y as f64 - g64[1]).abs() < 1e-4 * (1.0 + g64[1].abs()),
+        "{} vs {}",
+        g.y,
+        g64[1]
+    );
 }
 
 #[differentiable]
 fn looped(x: f64, #[constant] n: usize) -> f64 {
     let mut acc = x;
     for _ in 0..n {
-        acc = acc * x;
+        acc *= x;
     }
     acc
 }

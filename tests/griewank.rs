@@ -70,12 +70,22 @@ fn griewank_traces_match_the_sheets_tables() {
     ];
     for (i, expected) in adjoints {
         let v = trace.adjoint_of(i).unwrap_or(f64::NAN);
-        assert!(close(v, expected, 1e-4), "adjoint of v_{i} = {v}, sheet {expected}");
+        assert!(
+            close(v, expected, 1e-4),
+            "adjoint of v_{i} = {v}, sheet {expected}"
+        );
     }
     let order: Vec<i64> = trace.reverse_steps().iter().map(|s| s.index).collect();
     assert_eq!(order, vec![6, 5, 4, 3, 2, 1, 0, -1]);
     let text = trace.to_string();
-    for line in ["v_1  = v_-1 / v_0", "v_2  = sin(v_1)", "v_3  = exp(v_0)", "v_4  = v_1 - v_3", "v_5  = v_2 + v_4", "v_6  = v_5 * v_4"] {
+    for line in [
+        "v_1  = v_-1 / v_0",
+        "v_2  = sin(v_1)",
+        "v_3  = exp(v_0)",
+        "v_4  = v_1 - v_3",
+        "v_5  = v_2 + v_4",
+        "v_6  = v_5 * v_4",
+    ] {
         assert!(text.contains(line), "trace lacks {line:?}:\n{text}");
     }
 }
@@ -84,7 +94,18 @@ fn griewank_traces_match_the_sheets_tables() {
 fn griewank_graph_is_the_sheets_dag() {
     let dot = griewank_graph();
     assert!(dot.starts_with("digraph griewank {"));
-    for edge in ["x1 -> v1;", "x2 -> v1;", "v1 -> v2;", "x2 -> v3;", "v1 -> v4;", "v3 -> v4;", "v2 -> v5;", "v4 -> v5;", "v5 -> v6;", "v4 -> v6;"] {
+    for edge in [
+        "x1 -> v1;",
+        "x2 -> v1;",
+        "v1 -> v2;",
+        "x2 -> v3;",
+        "v1 -> v4;",
+        "v3 -> v4;",
+        "v2 -> v5;",
+        "v4 -> v5;",
+        "v5 -> v6;",
+        "v4 -> v6;",
+    ] {
         assert!(dot.contains(edge), "graph lacks {edge}:\n{dot}");
     }
     // Common subexpressions appear once: six operations.
@@ -122,7 +143,13 @@ fn forward_mode_trace_lists_every_tangent() {
         (6, 2.9228, 2.6955),
     ];
     for (i, v, dv) in expected {
-        let (value, tangent) = (trace.value(i).unwrap_or(f64::NAN), trace.tangent_of(i).unwrap_or(f64::NAN));
-        assert!(close(value, v, 1e-4) && close(tangent, dv, 1e-4), "v_{i} = {value}, v̇ = {tangent}");
+        let (value, tangent) = (
+            trace.value(i).unwrap_or(f64::NAN),
+            trace.tangent_of(i).unwrap_or(f64::NAN),
+        );
+        assert!(
+            close(value, v, 1e-4) && close(tangent, dv, 1e-4),
+            "v_{i} = {value}, v̇ = {tangent}"
+        );
     }
 }

@@ -28,7 +28,10 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
     match custom {
         Some(tokens) => match syn::parse2::<syn::Path>(tokens) {
             Ok(p) => backward = Some(p),
-            Err(e) => errors.push(e.span(), "expected the path of the backward function: `#[custom_adjoint(my_backward)]`"),
+            Err(e) => errors.push(
+                e.span(),
+                "expected the path of the backward function: `#[custom_adjoint(my_backward)]`",
+            ),
         },
         None => {
             if !attr.is_empty() {
@@ -80,7 +83,9 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
     let mut original = original;
     let message = "#[differentiable] function has compile errors";
     original.block = syn::parse_quote!({ ::core::panic!(#message) });
-    original.attrs.push(syn::parse_quote!(#[allow(unused_variables, unreachable_code)]));
+    original
+        .attrs
+        .push(syn::parse_quote!(#[allow(unused_variables, unreachable_code)]));
     let stubs = stubs(&sig);
     quote!(#compile_errors #original #stubs)
 }
@@ -102,7 +107,10 @@ fn stubs(sig: &signature::Signature) -> TokenStream {
     let jvp = format_ident!("{}_jvp", name);
     let trace = format_ident!("{}_trace", name);
     let graph = format_ident!("{}_graph", name);
-    let dots: Vec<_> = sig.active().map(|p| format_ident!("{}_dot", p.ident)).collect();
+    let dots: Vec<_> = sig
+        .active()
+        .map(|p| format_ident!("{}_dot", p.ident))
+        .collect();
     let message = "#[differentiable] function has compile errors";
     quote! {
         #[allow(dead_code)]

@@ -7,8 +7,8 @@
 use crate::diagnostics::Errors;
 use crate::env::{Env, Slot};
 use crate::ir::{
-    value_placeholder, Carried, FloatTy, Function, Kind, Merge, Op, Param, Region, RegionId,
-    Stmt, ValueId, ValueInfo,
+    value_placeholder, Carried, FloatTy, Function, Kind, Merge, Op, Param, Region, RegionId, Stmt,
+    ValueId, ValueInfo,
 };
 use crate::rules::{method_op, SUPPORTED_METHODS};
 use crate::signature::{float_ty_of, Signature};
@@ -18,7 +18,8 @@ use std::collections::HashMap;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 
-const SUPPORTED_SUMMARY: &str = "supported are float arithmetic (+ - * /, unary -), literals and consts, \
+const SUPPORTED_SUMMARY: &str =
+    "supported are float arithmetic (+ - * /, unary -), literals and consts, \
      the math methods, `let`/`let mut` with `=` `+=` `-=` `*=` `/=`, `if`/`else`, \
      `for i in a..b` loops, `return`, and calls to other #[differentiable] functions";
 
@@ -231,10 +232,7 @@ impl Lowerer<'_> {
 
     fn lower_body(&mut self, block: &syn::Block, env: &mut Env) -> Lowered<ValueId> {
         let stmts = &block.stmts;
-        let last_is_return = matches!(
-            stmts.last(),
-            Some(syn::Stmt::Expr(syn::Expr::Return(_), _))
-        );
+        let last_is_return = matches!(stmts.last(), Some(syn::Stmt::Expr(syn::Expr::Return(_), _)));
         let returns_early = stmts
             .iter()
             .enumerate()
@@ -313,7 +311,9 @@ impl Lowerer<'_> {
             }
             self.lower_stmt(stmt, env)?;
             if self.early_return.is_some() && contains_return(stmt) && !rest.is_empty() {
-                self.guarded(env, |this, env| this.lower_stmts(rest, env, tail).map(|_| ()))?;
+                self.guarded(env, |this, env| {
+                    this.lower_stmts(rest, env, tail).map(|_| ())
+                })?;
                 return Ok(None);
             }
         }
@@ -357,7 +357,10 @@ impl Lowerer<'_> {
         let done_name = match &self.early_return {
             Some(names) => names.done.clone(),
             None => {
-                self.error(ret.span(), "`return` is supported in statement position only");
+                self.error(
+                    ret.span(),
+                    "`return` is supported in statement position only",
+                );
                 return Err(());
             }
         };
@@ -501,7 +504,10 @@ impl Lowerer<'_> {
         env: &mut Env,
         want_value: bool,
     ) -> Lowered<Option<ValueId>> {
-        if want_value && self.early_return.is_some() && contains_return_expr(&syn::Expr::If(expr.clone())) {
+        if want_value
+            && self.early_return.is_some()
+            && contains_return_expr(&syn::Expr::If(expr.clone()))
+        {
             self.error(
                 expr.if_token.span(),
                 "`return` inside an `if` used as a value is not supported: use an `if` statement",
@@ -514,7 +520,11 @@ impl Lowerer<'_> {
             return Err(());
         }
         let then_block = &expr.then_branch;
-        let tail = if want_value { Tail::Value } else { Tail::Discard };
+        let tail = if want_value {
+            Tail::Value
+        } else {
+            Tail::Discard
+        };
         let else_branch = expr.else_branch.as_ref().map(|(_, e)| &**e);
         if want_value && else_branch.is_none() {
             self.error(
@@ -541,7 +551,11 @@ impl Lowerer<'_> {
         )
     }
 
-    fn lower_block_stmts(&mut self, stmts: &[syn::Stmt], env: &mut Env) -> Lowered<Option<ValueId>> {
+    fn lower_block_stmts(
+        &mut self,
+        stmts: &[syn::Stmt],
+        env: &mut Env,
+    ) -> Lowered<Option<ValueId>> {
         self.lower_stmts(stmts, env, Tail::Value)
     }
 
@@ -575,7 +589,10 @@ impl Lowerer<'_> {
             match (then_value, else_value) {
                 (Some(t), Some(e)) => pairs.push((None, t, e)),
                 _ => {
-                    self.error(span, "both branches of an `if` used as a value must end in a value");
+                    self.error(
+                        span,
+                        "both branches of an `if` used as a value must end in a value",
+                    );
                     return Err(());
                 }
             }
@@ -647,7 +664,10 @@ impl Lowerer<'_> {
             }
             syn::Pat::Wild(_) => None,
             other => {
-                self.error(other.span(), "the loop variable must be a plain name or `_`");
+                self.error(
+                    other.span(),
+                    "the loop variable must be a plain name or `_`",
+                );
                 return Err(());
             }
         };
@@ -723,7 +743,10 @@ impl Lowerer<'_> {
         for ((slot, init), phi) in carried_slots.into_iter().zip(phis) {
             let mut next = after.get(slot).value;
             if self.kind(phi) == Kind::Float && self.kind(next) == Kind::Untyped {
-                self.error(f.span(), "internal: untyped value carried through a float loop variable");
+                self.error(
+                    f.span(),
+                    "internal: untyped value carried through a float loop variable",
+                );
                 return Err(());
             }
             if self.kind(next) != self.kind(phi) && self.kind(next) != Kind::Untyped {
@@ -768,7 +791,10 @@ impl Lowerer<'_> {
             },
             syn::Expr::Block(b) if b.label.is_none() => {
                 if self.early_return.is_some() && contains_return_block(&b.block) {
-                    self.error(b.span(), "`return` inside a block used as a value is not supported");
+                    self.error(
+                        b.span(),
+                        "`return` inside a block used as a value is not supported",
+                    );
                     return Err(());
                 }
                 env.push_scope();
@@ -777,7 +803,10 @@ impl Lowerer<'_> {
                 match out? {
                     Some(v) => Ok(v),
                     None => {
-                        self.error(b.span(), "this block has no value: end it with an expression");
+                        self.error(
+                            b.span(),
+                            "this block has no value: end it with an expression",
+                        );
                         Err(())
                     }
                 }
@@ -909,7 +938,9 @@ impl Lowerer<'_> {
         let operand = self.lower_expr(&u.expr, env)?;
         let x = value_placeholder(operand);
         match (&u.op, self.kind(operand)) {
-            (syn::UnOp::Neg(_), Kind::Float) => Ok(self.emit(Op::Neg, vec![operand], Kind::Float, u.span())),
+            (syn::UnOp::Neg(_), Kind::Float) => {
+                Ok(self.emit(Op::Neg, vec![operand], Kind::Float, u.span()))
+            }
             (syn::UnOp::Neg(_), kind) => Ok(self.constant(quote!((-#x)), kind, u.span())),
             (syn::UnOp::Not(_), Kind::Float) => {
                 self.error(u.op.span(), "`!` cannot be applied to a float");
@@ -979,13 +1010,24 @@ impl Lowerer<'_> {
         self.lower_op_call(&name, operands, &spans, span, m.span())
     }
 
-    fn method_tokens(&self, receiver: ValueId, method: &syn::Ident, args: &[ValueId]) -> TokenStream {
+    fn method_tokens(
+        &self,
+        receiver: ValueId,
+        method: &syn::Ident,
+        args: &[ValueId],
+    ) -> TokenStream {
         let r = value_placeholder(receiver);
         let args = args.iter().map(|a| value_placeholder(*a));
         quote!(#r.#method(#(#args),*))
     }
 
-    fn opaque_method(&mut self, receiver: ValueId, method: &syn::Ident, args: &[ValueId], span: Span) -> ValueId {
+    fn opaque_method(
+        &mut self,
+        receiver: ValueId,
+        method: &syn::Ident,
+        args: &[ValueId],
+        span: Span,
+    ) -> ValueId {
         let tokens = self.method_tokens(receiver, method, args);
         self.opaque(tokens, span)
     }
@@ -1012,7 +1054,10 @@ impl Lowerer<'_> {
         if operands.len() != arity {
             self.error(
                 span,
-                format!("`{name}` takes {} argument(s) besides the receiver", arity - 1),
+                format!(
+                    "`{name}` takes {} argument(s) besides the receiver",
+                    arity - 1
+                ),
             );
             return Err(());
         }
@@ -1053,11 +1098,15 @@ impl Lowerer<'_> {
             .last()
             .map(|s| s.ident.clone())
             .expect("a path has at least one segment");
-        let is_float_ty_path = segments.len() == 2 && (segments[0] == "f64" || segments[0] == "f32");
+        let is_float_ty_path =
+            segments.len() == 2 && (segments[0] == "f64" || segments[0] == "f32");
         let is_runtime_fn = segments.len() == 1 && method_op(&segments[0]).is_some();
         if is_float_ty_path || is_runtime_fn {
             if is_float_ty_path && segments[0] != self.float_ty.name() {
-                self.error(path.span(), format!("the function computes in `{}`", self.float_ty.name()));
+                self.error(
+                    path.span(),
+                    format!("the function computes in `{}`", self.float_ty.name()),
+                );
                 return Err(());
             }
             let spans: Vec<Span> = c.args.iter().map(|a| a.span()).collect();

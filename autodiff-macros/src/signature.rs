@@ -63,10 +63,16 @@ pub fn check(item: &syn::ItemFn, errors: &mut Errors) -> Option<Signature> {
     let sig = &item.sig;
     let before = errors.len();
     if let Some(c) = &sig.constness {
-        errors.push(c.span(), "`const fn` cannot be #[differentiable]: remove `const`");
+        errors.push(
+            c.span(),
+            "`const fn` cannot be #[differentiable]: remove `const`",
+        );
     }
     if let Some(a) = &sig.asyncness {
-        errors.push(a.span(), "`async fn` cannot be #[differentiable]: remove `async`");
+        errors.push(
+            a.span(),
+            "`async fn` cannot be #[differentiable]: remove `async`",
+        );
     }
     if let Some(u) = &sig.unsafety {
         errors.push(

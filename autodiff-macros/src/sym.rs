@@ -205,7 +205,6 @@ impl Sym {
         }
     }
 
-
     fn binary(self, other: Sym, op: TokenStream, prec: Prec) -> Sym {
         let lhs = self.at_least(prec);
         let rhs = other.at_least(next_prec(prec));
@@ -239,6 +238,8 @@ fn next_prec(prec: Prec) -> Prec {
 
 impl Add for Sym {
     type Output = Sym;
+    /// `a + b`, printed as `a - x` when `b` is `-x`.
+    #[allow(clippy::suspicious_arithmetic_impl)]
     fn add(self, rhs: Sym) -> Sym {
         if self.is_lit(0.0) {
             return rhs;
@@ -324,7 +325,11 @@ impl Real for Sym {
     fn lit(x: f64) -> Self {
         let magnitude = Literal::f64_unsuffixed(x.abs());
         let (tokens, prec, negation_of) = if x < 0.0 {
-            (quote!(-#magnitude), Prec::Prefix, Some(Box::new(Sym::lit(-x))))
+            (
+                quote!(-#magnitude),
+                Prec::Prefix,
+                Some(Box::new(Sym::lit(-x))),
+            )
         } else {
             (quote!(#magnitude), Prec::Atom, None)
         };

@@ -24,7 +24,10 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
         name,
     } = &parts;
     let types = parts.adjoint_types(sig);
-    let active: Vec<_> = sig.active().map(|p| format_ident!("{}_bar", p.ident)).collect();
+    let active: Vec<_> = sig
+        .active()
+        .map(|p| format_ident!("{}_bar", p.ident))
+        .collect();
     let destructure = destructure_with(&active, ty);
     let per_param_pat: Vec<TokenStream> = sig
         .params
@@ -59,7 +62,10 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
     let trace = format_ident!("{}_trace", name);
     let graph = format_ident!("{}_graph", name);
     let fields: Vec<_> = sig.active().map(|p| p.ident.clone()).collect();
-    let dots: Vec<_> = sig.active().map(|p| format_ident!("{}_dot", p.ident)).collect();
+    let dots: Vec<_> = sig
+        .active()
+        .map(|p| format_ident!("{}_dot", p.ident))
+        .collect();
     let all_dots: Vec<TokenStream> = sig
         .params
         .iter()
@@ -72,7 +78,11 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
             }
         })
         .collect();
-    let all_dot_args: Vec<_> = sig.params.iter().map(|p| format_ident!("{}_dot", p.ident)).collect();
+    let all_dot_args: Vec<_> = sig
+        .params
+        .iter()
+        .map(|p| format_ident!("{}_dot", p.ident))
+        .collect();
     let constant_dots: Vec<_> = sig
         .params
         .iter()
@@ -80,7 +90,10 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
         .map(|p| format_ident!("{}_dot", p.ident))
         .collect();
     let count = active.len();
-    let input_indices: Vec<i64> = (0..count as i64).rev().map(|k| k + 1 - count as i64).collect();
+    let input_indices: Vec<i64> = (0..count as i64)
+        .rev()
+        .map(|k| k + 1 - count as i64)
+        .collect();
     let reversed_active: Vec<_> = active.iter().rev().collect();
     let inputs: Vec<_> = sig
         .active()
@@ -91,7 +104,10 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
         .collect();
     let template = format!(
         "{name}({})",
-        (0..count).map(|i| format!("{{{i}}}")).collect::<Vec<_>>().join(", ")
+        (0..count)
+            .map(|i| format!("{{{i}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let dot = format!(
         "digraph {name} {{\n  node [shape=box];\n  {name} [label=\"{name} (custom adjoint: {})\"];\n}}\n",

@@ -250,7 +250,14 @@ pub fn trace_number(names: &Names, active: bool, v: ValueId) -> (syn::Ident, Tok
 }
 
 /// Records `value = op(args)` in the trace, binding its number `value_n`.
-pub fn trace_op(f: &Function, names: &Names, varied: &[bool], value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
+pub fn trace_op(
+    f: &Function,
+    names: &Names,
+    varied: &[bool],
+    value: ValueId,
+    op: &Op,
+    args: &[ValueId],
+) -> TokenStream {
     let active = |v: ValueId| varied[v.0] && f.kind(v) == Kind::Float;
     let (v, num) = (names.value(value), names.num(value));
     let template = trace_template(op, args.len());

@@ -138,14 +138,24 @@ fn region(
                 region(f, names, varied, body, out, clusters, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
                 for c in carried {
-                    let _ = writeln!(out, "{pad}{} -> {};", names.value(c.init), names.value(c.phi));
+                    let _ = writeln!(
+                        out,
+                        "{pad}{} -> {};",
+                        names.value(c.init),
+                        names.value(c.phi)
+                    );
                     let _ = writeln!(
                         out,
                         "{pad}{} -> {} [style=dotted, label=\"next\"];",
                         names.value(c.next),
                         names.value(c.phi)
                     );
-                    let _ = writeln!(out, "{pad}{} -> {};", names.value(c.next), names.value(c.out));
+                    let _ = writeln!(
+                        out,
+                        "{pad}{} -> {};",
+                        names.value(c.next),
+                        names.value(c.out)
+                    );
                 }
             }
         }

@@ -1,12 +1,12 @@
 //! Code generation: from the IR to the items `#[differentiable]` emits next
 //! to the user's function.
 
+pub mod custom;
 pub mod forward;
 pub mod graph;
 pub mod names;
 pub mod reverse;
 pub mod tangent;
-pub mod custom;
 
 use crate::ir::Function;
 use crate::passes::activity;
@@ -134,7 +134,13 @@ fn param_adjoints(
         .collect()
 }
 
-fn grad_fn(f: &Function, sig: &Signature, names: &Names, varied: &[bool], parts: &Parts) -> TokenStream {
+fn grad_fn(
+    f: &Function,
+    sig: &Signature,
+    names: &Names,
+    varied: &[bool],
+    parts: &Parts,
+) -> TokenStream {
     let sweep = reverse::reverse_sweep(f, names, varied, false, Sym::lit(1.0));
     let forward = forward::forward_sweep(f, names, varied, &sweep.saves, false);
     let reverse = &sweep.code;
@@ -185,14 +191,26 @@ fn grad_fn(f: &Function, sig: &Signature, names: &Names, varied: &[bool], parts:
     }
 }
 
-fn pullback_fn(f: &Function, sig: &Signature, names: &Names, varied: &[bool], parts: &Parts) -> TokenStream {
+fn pullback_fn(
+    f: &Function,
+    sig: &Signature,
+    names: &Names,
+    varied: &[bool],
+    parts: &Parts,
+) -> TokenStream {
     let seed = format_ident!("__adjoint_seed");
     let sweep = reverse::reverse_sweep(f, names, varied, false, Sym::local(&seed));
     let forward = forward::forward_sweep(f, names, varied, &sweep.saves, false);
     let reverse = &sweep.code;
     let adjoints = param_adjoints(f, sig, names, &sweep);
     let types = parts.adjoint_types(sig);
-    let Parts { vis, ty, params, name, .. } = parts;
+    let Parts {
+        vis,
+        ty,
+        params,
+        name,
+        ..
+    } = parts;
     let fn_name = format_ident!("__{}_pullback", name);
     let result = names.value(f.result);
     let lints = allow_lints();

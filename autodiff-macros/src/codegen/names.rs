@@ -47,9 +47,7 @@ impl Names {
         walk_stmts(&f.body, &mut |stmt| match stmt {
             Stmt::Let { value, .. } => name(*value, &mut idents),
             Stmt::If { merges, .. } => merges.iter().for_each(|m| name(m.out, &mut idents)),
-            Stmt::For {
-                index, carried, ..
-            } => {
+            Stmt::For { index, carried, .. } => {
                 name(*index, &mut idents);
                 carried.iter().for_each(|c| name(c.phi, &mut idents));
                 carried.iter().for_each(|c| name(c.out, &mut idents));
@@ -99,7 +97,8 @@ impl Names {
                     None => TokenTree::Ident(i),
                 },
                 TokenTree::Group(g) => {
-                    let mut group = proc_macro2::Group::new(g.delimiter(), self.resolve(&g.stream()));
+                    let mut group =
+                        proc_macro2::Group::new(g.delimiter(), self.resolve(&g.stream()));
                     group.set_span(g.span());
                     TokenTree::Group(group)
                 }

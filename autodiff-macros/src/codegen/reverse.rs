@@ -159,7 +159,11 @@ impl Emitter<'_> {
                             .iter()
                             .filter(|m| self.is_active(m.out) && st.init.contains(&m.out))
                             .map(|m| {
-                                let v = if then_side { m.then_value } else { m.else_value };
+                                let v = if then_side {
+                                    m.then_value
+                                } else {
+                                    m.else_value
+                                };
                                 (v, Sym::local(&self.names.bar(m.out)))
                             })
                             .collect();
@@ -247,7 +251,9 @@ impl Emitter<'_> {
             })
             .copied()
             .collect();
-        parent.reads.extend(sub.reads.iter().filter(|i| !saved.contains(i)).copied());
+        parent
+            .reads
+            .extend(sub.reads.iter().filter(|i| !saved.contains(i)).copied());
         let ty = &self.float_ty;
         for v in &sub.outer {
             if parent.defined.contains(v) {

@@ -97,8 +97,16 @@ impl Tangent<'_> {
                         if self.trace {
                             let n = self.names.num(m.out);
                             outs.push(quote!(#n));
-                            let (tn, tcode) = trace_number(self.names, self.is_active(m.then_value), m.then_value);
-                            let (en, ecode) = trace_number(self.names, self.is_active(m.else_value), m.else_value);
+                            let (tn, tcode) = trace_number(
+                                self.names,
+                                self.is_active(m.then_value),
+                                m.then_value,
+                            );
+                            let (en, ecode) = trace_number(
+                                self.names,
+                                self.is_active(m.else_value),
+                                m.else_value,
+                            );
                             then_vals.push(quote!({ #tcode #tn }));
                             else_vals.push(quote!({ #ecode #en }));
                         }
@@ -147,8 +155,10 @@ impl Tangent<'_> {
                         outs.extend(quote!(let #out_d = #phi_d;));
                         if self.trace {
                             let (phi_n, out_n) = (self.names.num(c.phi), self.names.num(c.out));
-                            let (init_n, icode) = trace_number(self.names, self.is_active(c.init), c.init);
-                            let (next_n, ncode) = trace_number(self.names, self.is_active(c.next), c.next);
+                            let (init_n, icode) =
+                                trace_number(self.names, self.is_active(c.init), c.init);
+                            let (next_n, ncode) =
+                                trace_number(self.names, self.is_active(c.next), c.next);
                             decls.extend(quote!(#icode let mut #phi_n = #init_n;));
                             slots.push(quote!(#phi_n));
                             nexts.push(quote!({ #ncode #next_n }));
@@ -221,10 +231,7 @@ impl Tangent<'_> {
                 }
                 let dx: Vec<Option<Sym>> = args
                     .iter()
-                    .map(|a| {
-                        self.is_active(*a)
-                            .then(|| Sym::local(&self.names.dot(*a)))
-                    })
+                    .map(|a| self.is_active(*a).then(|| Sym::local(&self.names.dot(*a))))
                     .collect();
                 let t = tangent(op, &x, &y, &dx);
                 let t = t.tokens();

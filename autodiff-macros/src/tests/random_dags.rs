@@ -95,7 +95,11 @@ fn random_dags_match_finite_differences_and_forward_mode() {
     for case in 0..300 {
         let source = random_function(&mut rng);
         let f = lower(&source);
-        let point = [rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5)];
+        let point = [
+            rng.uniform(-1.5, 1.5),
+            rng.uniform(-1.5, 1.5),
+            rng.uniform(-1.5, 1.5),
+        ];
         let (value, grad) = gradient(&f, &point);
         if !value.is_finite() || grad.iter().any(|g| !g.is_finite()) {
             continue;
