@@ -151,3 +151,17 @@ fn constant_arguments_get_no_gradient_but_steer_control_flow() {
     assert_eq!(inactive_branch_grad(3.0, true).x, 6.0);
     assert_eq!(inactive_branch_grad(3.0, false).x, 0.0);
 }
+
+/// Argument names shaped like the generated ones (`v1`, `x_bar`).
+#[differentiable]
+fn clashing_names(x: f64, x_bar: f64, v1: f64) -> f64 {
+    let t = x * x_bar;
+    t * v1 + x.sin()
+}
+
+#[test]
+fn argument_names_never_collide_with_generated_ones() {
+    let g = clashing_names_grad(2.0, 3.0, 5.0);
+    assert_eq!(g.value, 30.0 + 2f64.sin());
+    assert_eq!((g.x, g.x_bar, g.v1), (15.0 + 2f64.cos(), 10.0, 6.0));
+}

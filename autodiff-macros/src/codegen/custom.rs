@@ -26,7 +26,7 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
     let types = parts.adjoint_types(sig);
     let active: Vec<_> = sig
         .active()
-        .map(|p| format_ident!("{}_bar", p.ident))
+        .map(|p| format_ident!("__adjoint_of_{}", p.ident))
         .collect();
     let destructure = destructure_with(&active, ty);
     let per_param_pat: Vec<TokenStream> = sig
@@ -34,7 +34,7 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
         .iter()
         .map(|p| {
             if p.active {
-                let bar = format_ident!("{}_bar", p.ident);
+                let bar = format_ident!("__adjoint_of_{}", p.ident);
                 quote!(#bar)
             } else {
                 quote!(_)
@@ -46,7 +46,7 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
         .iter()
         .map(|p| {
             if p.active {
-                let bar = format_ident!("{}_bar", p.ident);
+                let bar = format_ident!("__adjoint_of_{}", p.ident);
                 quote!(#bar)
             } else if p.float {
                 quote!(0.0)
@@ -64,13 +64,13 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
     let fields: Vec<_> = sig.active().map(|p| p.ident.clone()).collect();
     let dots: Vec<_> = sig
         .active()
-        .map(|p| format_ident!("{}_dot", p.ident))
+        .map(|p| format_ident!("__tangent_of_{}", p.ident))
         .collect();
     let all_dots: Vec<TokenStream> = sig
         .params
         .iter()
         .map(|p| {
-            let d = format_ident!("{}_dot", p.ident);
+            let d = format_ident!("__tangent_of_{}", p.ident);
             if p.active {
                 quote!(#d: #ty)
             } else {
@@ -81,13 +81,13 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
     let all_dot_args: Vec<_> = sig
         .params
         .iter()
-        .map(|p| format_ident!("{}_dot", p.ident))
+        .map(|p| format_ident!("__tangent_of_{}", p.ident))
         .collect();
     let constant_dots: Vec<_> = sig
         .params
         .iter()
         .filter(|p| !p.active)
-        .map(|p| format_ident!("{}_dot", p.ident))
+        .map(|p| format_ident!("__tangent_of_{}", p.ident))
         .collect();
     let count = active.len();
     let input_indices: Vec<i64> = (0..count as i64)

@@ -10,21 +10,37 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::format_ident;
 use syn::Ident;
 
+/// Whether an argument's name has the shape of a generated name (`v3`,
+/// `k2`, `x_bar`, ...), in which case generated names get a prefix.
+fn could_clash(name: &str) -> bool {
+    let numbered = |s: &str| {
+        let digits = s.get(1..).unwrap_or("");
+        (s.starts_with('v') || s.starts_with('k'))
+            && !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit())
+    };
+    numbered(name)
+        || ["_bar", "_dot", "_n", "_pb", "_carry"]
+            .iter()
+            .any(|s| name.ends_with(s))
+        || name.starts_with("t_")
+        || name
+            .rsplit_once("_d")
+            .is_some_and(|(_, d)| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// Names of every value of one function.
 pub struct Names {
     idents: Vec<Ident>,
+    /// When some argument's own name could collide with a generated one,
+    /// names derived from argument `i` become `__a{i}_bar` instead of `x_bar`.
+    param_prefix: Vec<Option<String>>,
 }
 
 impl Names {
     /// Numbers the values of `f` in program order.
     pub fn new(f: &Function) -> Names {
-        let clash = f.params.iter().any(|p| {
-            let s = p.ident.to_string();
-            let digits = s.get(1..).unwrap_or("");
-            (s.starts_with('v') || s.starts_with('k'))
-                && !digits.is_empty()
-                && digits.chars().all(|c| c.is_ascii_digit())
-        });
+        let clash = f.params.iter().any(|p| could_clash(&p.ident.to_string()));
         let prefix = if clash { "t_" } else { "" };
         let mut idents: Vec<Option<Ident>> = vec![None; f.values.len()];
         for p in &f.params {
@@ -58,7 +74,23 @@ impl Names {
             .enumerate()
             .map(|(i, n)| n.unwrap_or_else(|| format_ident!("{}u{}", prefix, i)))
             .collect();
-        Names { idents }
+        let mut param_prefix = vec![None; f.values.len()];
+        if clash {
+            for (i, p) in f.params.iter().enumerate() {
+                param_prefix[p.value.0] = Some(format!("__a{i}_"));
+            }
+        }
+        Names {
+            idents,
+            param_prefix,
+        }
+    }
+
+    fn derived(&self, v: ValueId, suffix: &str) -> Ident {
+        match &self.param_prefix[v.0] {
+            Some(prefix) => format_ident!("{}{}", prefix, suffix),
+            None => format_ident!("{}_{}", self.idents[v.0], suffix),
+        }
     }
 
     /// The value's own name.
@@ -68,22 +100,22 @@ impl Names {
 
     /// Its adjoint: `v3_bar`.
     pub fn bar(&self, v: ValueId) -> Ident {
-        format_ident!("{}_bar", self.idents[v.0])
+        self.derived(v, "bar")
     }
 
     /// Its tangent: `v3_dot`.
     pub fn dot(&self, v: ValueId) -> Ident {
-        format_ident!("{}_dot", self.idents[v.0])
+        self.derived(v, "dot")
     }
 
     /// Its number in a trace: `v3_n`.
     pub fn num(&self, v: ValueId) -> Ident {
-        format_ident!("{}_n", self.idents[v.0])
+        self.derived(v, "n")
     }
 
     /// The pullback of the call that defined it: `v3_pb`.
     pub fn pullback(&self, v: ValueId) -> Ident {
-        format_ident!("{}_pb", self.idents[v.0])
+        self.derived(v, "pb")
     }
 
     /// `tokens` with value placeholders replaced by the values' names.
