@@ -58,7 +58,7 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
     lowerer.open_region();
     for p in &sig.params {
         let kind = if p.float { Kind::Float } else { Kind::Other };
-        let value = lowerer.new_value(kind, p.ident.span());
+        let value = lowerer.new_value(kind);
         env.declare(p.ident.to_string(), value, p.mutable);
         params.push(Param {
             ident: p.ident.clone(),
@@ -118,7 +118,7 @@ enum Tail {
 impl Lowerer<'_> {
     // ----- values and regions -------------------------------------------------
 
-    fn new_value(&mut self, kind: Kind, _span: Span) -> ValueId {
+    fn new_value(&mut self, kind: Kind) -> ValueId {
         self.values.push(ValueInfo { kind });
         ValueId(self.values.len() - 1)
     }
@@ -156,7 +156,7 @@ impl Lowerer<'_> {
     }
 
     /// Emits `op(args)`, reusing an identical earlier value in scope (CSE).
-    fn emit(&mut self, op: Op, args: Vec<ValueId>, kind: Kind, span: Span) -> ValueId {
+    fn emit(&mut self, op: Op, args: Vec<ValueId>, kind: Kind) -> ValueId {
         let key = match &op {
             Op::Call(_) => None,
             Op::Const(tokens) => Some(format!("const {kind:?} {tokens}")),
@@ -167,7 +167,7 @@ impl Lowerer<'_> {
                 return *v;
             }
         }
-        let value = self.new_value(kind, span);
+        let value = self.new_value(kind);
         if let Op::Const(tokens) = &op {
             self.const_tokens.insert(value, tokens.clone());
         }
@@ -178,8 +178,8 @@ impl Lowerer<'_> {
         value
     }
 
-    fn constant(&mut self, tokens: TokenStream, kind: Kind, span: Span) -> ValueId {
-        self.emit(Op::Const(tokens), Vec::new(), kind, span)
+    fn constant(&mut self, tokens: TokenStream, kind: Kind) -> ValueId {
+        self.emit(Op::Const(tokens), Vec::new(), kind)
     }
 
     /// `v` as a float operand: untyped constants become float constants,
@@ -193,7 +193,7 @@ impl Lowerer<'_> {
                     .get(&v)
                     .cloned()
                     .unwrap_or_else(|| value_placeholder(v).into_token_stream());
-                Ok(self.constant(tokens, Kind::Float, span))
+                Ok(self.constant(tokens, Kind::Float))
             }
             Kind::Other => {
                 self.errors.push(
@@ -262,8 +262,8 @@ impl Lowerer<'_> {
             value: "\u{0}return".into(),
             done: "\u{0}returned".into(),
         };
-        let zero = self.constant(quote!(0.0), Kind::Float, block.span());
-        let not_done = self.constant(quote!(false), Kind::Other, block.span());
+        let zero = self.constant(quote!(0.0), Kind::Float);
+        let not_done = self.constant(quote!(false), Kind::Other);
         env.declare(names.value.clone(), zero, true);
         env.declare(names.done.clone(), not_done, true);
         let value_name = names.value.clone();
@@ -335,7 +335,7 @@ impl Lowerer<'_> {
             .map(|s| env.get(s).value)
             .expect("adjoint-macros internal error: return flag missing");
         let placeholder = value_placeholder(done);
-        let cond = self.constant(quote!(!#placeholder), Kind::Other, Span::call_site());
+        let cond = self.constant(quote!(!#placeholder), Kind::Other);
         self.lower_branches(
             cond,
             env,
@@ -364,7 +364,7 @@ impl Lowerer<'_> {
                 return Err(());
             }
         };
-        let done = self.constant(quote!(true), Kind::Other, ret.span());
+        let done = self.constant(quote!(true), Kind::Other);
         let slot = env.find(&done_name).expect("return flag declared");
         env.set(slot, done);
         Ok(())
@@ -601,7 +601,7 @@ impl Lowerer<'_> {
         let mut result = None;
         for (slot, t, e) in pairs {
             let (t, e, kind) = self.join_kinds(t, e, span)?;
-            let out = self.new_value(kind, span);
+            let out = self.new_value(kind);
             merges.push(Merge {
                 out,
                 then_value: t,
@@ -711,7 +711,7 @@ impl Lowerer<'_> {
         };
         // Trial pass: which outer variables does the body assign?
         let assigned = self.trial(|this| {
-            let index = this.new_value(Kind::Other, f.pat.span());
+            let index = this.new_value(Kind::Other);
             let (_, after, out) = this.lower_nested(env, |this, env| lower_body(this, env, index));
             out.map(|_| env.changed_in(&after))
         })?;
@@ -724,7 +724,7 @@ impl Lowerer<'_> {
             }
             carried_slots.push((*slot, init));
         }
-        let index = self.new_value(Kind::Other, f.pat.span());
+        let index = self.new_value(Kind::Other);
         let mut body_env = env.clone();
         let mut phis = Vec::new();
         for (slot, init) in &carried_slots {
@@ -732,7 +732,7 @@ impl Lowerer<'_> {
                 Kind::Untyped => Kind::Other,
                 k => k,
             };
-            let phi = self.new_value(kind, f.span());
+            let phi = self.new_value(kind);
             body_env.set(*slot, phi);
             phis.push(phi);
         }
@@ -752,7 +752,7 @@ impl Lowerer<'_> {
             if self.kind(next) != self.kind(phi) && self.kind(next) != Kind::Untyped {
                 next = self.as_float(next, f.span())?;
             }
-            let out = self.new_value(self.kind(phi), f.span());
+            let out = self.new_value(self.kind(phi));
             env.set(slot, out);
             carried.push(Carried {
                 init,
@@ -845,7 +845,7 @@ impl Lowerer<'_> {
                 return Err(());
             }
         };
-        Ok(self.constant(lit.to_token_stream(), kind, lit.span()))
+        Ok(self.constant(lit.to_token_stream(), kind))
     }
 
     fn lower_path(&mut self, p: &syn::ExprPath, env: &Env) -> Lowered<ValueId> {
@@ -854,11 +854,11 @@ impl Lowerer<'_> {
                 return Ok(env.get(slot).value);
             }
         }
-        Ok(self.constant(p.to_token_stream(), Kind::Untyped, p.span()))
+        Ok(self.constant(p.to_token_stream(), Kind::Untyped))
     }
 
-    fn opaque(&mut self, tokens: TokenStream, span: Span) -> ValueId {
-        self.constant(tokens, Kind::Other, span)
+    fn opaque(&mut self, tokens: TokenStream) -> ValueId {
+        self.constant(tokens, Kind::Other)
     }
 
     fn lower_binary(&mut self, b: &syn::ExprBinary, env: &mut Env) -> Lowered<ValueId> {
@@ -903,7 +903,7 @@ impl Lowerer<'_> {
                     return Err(());
                 }
                 let (l, r) = (value_placeholder(lhs), value_placeholder(rhs));
-                Ok(self.opaque(quote!((#l #sym #r)), b.span()))
+                Ok(self.opaque(quote!((#l #sym #r))))
             }
         }
     }
@@ -922,7 +922,7 @@ impl Lowerer<'_> {
         if float {
             let lhs = self.as_float(lhs, span)?;
             let rhs = self.as_float(rhs, span)?;
-            Ok(self.emit(op, vec![lhs, rhs], Kind::Float, span))
+            Ok(self.emit(op, vec![lhs, rhs], Kind::Float))
         } else {
             let (l, r) = (value_placeholder(lhs), value_placeholder(rhs));
             let kind = if self.kind(lhs) == Kind::Untyped && self.kind(rhs) == Kind::Untyped {
@@ -930,7 +930,7 @@ impl Lowerer<'_> {
             } else {
                 Kind::Other
             };
-            Ok(self.constant(quote!((#l #sym #r)), kind, span))
+            Ok(self.constant(quote!((#l #sym #r)), kind))
         }
     }
 
@@ -938,15 +938,13 @@ impl Lowerer<'_> {
         let operand = self.lower_expr(&u.expr, env)?;
         let x = value_placeholder(operand);
         match (&u.op, self.kind(operand)) {
-            (syn::UnOp::Neg(_), Kind::Float) => {
-                Ok(self.emit(Op::Neg, vec![operand], Kind::Float, u.span()))
-            }
-            (syn::UnOp::Neg(_), kind) => Ok(self.constant(quote!((-#x)), kind, u.span())),
+            (syn::UnOp::Neg(_), Kind::Float) => Ok(self.emit(Op::Neg, vec![operand], Kind::Float)),
+            (syn::UnOp::Neg(_), kind) => Ok(self.constant(quote!((-#x)), kind)),
             (syn::UnOp::Not(_), Kind::Float) => {
                 self.error(u.op.span(), "`!` cannot be applied to a float");
                 Err(())
             }
-            (syn::UnOp::Not(_), _) => Ok(self.opaque(quote!((!#x)), u.span())),
+            (syn::UnOp::Not(_), _) => Ok(self.opaque(quote!((!#x)))),
             (other, _) => {
                 self.error(
                     other.span(),
@@ -974,9 +972,9 @@ impl Lowerer<'_> {
                 Err(())
             }
             (Some(t), _) if t == self.float_ty => {
-                Ok(self.constant(quote!((#x as #ty)), Kind::Float, c.span()))
+                Ok(self.constant(quote!((#x as #ty)), Kind::Float))
             }
-            _ => Ok(self.opaque(quote!((#x as #ty)), c.span())),
+            _ => Ok(self.opaque(quote!((#x as #ty)))),
         }
     }
 
@@ -993,15 +991,15 @@ impl Lowerer<'_> {
         let name = m.method.to_string();
         let span = m.method.span();
         if self.kind(receiver) == Kind::Other {
-            return Ok(self.opaque_method(receiver, &m.method, &args, span));
+            return Ok(self.opaque_method(receiver, &m.method, &args));
         }
         if PIECEWISE_CONSTANT.contains(&name.as_str()) && args.is_empty() {
             let receiver = self.as_float(receiver, span)?;
             let tokens = self.method_tokens(receiver, &m.method, &args);
-            return Ok(self.constant(tokens, Kind::Float, span));
+            return Ok(self.constant(tokens, Kind::Float));
         }
         if INSPECTIONS.contains(&name.as_str()) {
-            return Ok(self.opaque_method(receiver, &m.method, &args, span));
+            return Ok(self.opaque_method(receiver, &m.method, &args));
         }
         let mut operands = vec![receiver];
         operands.extend(args);
@@ -1026,10 +1024,9 @@ impl Lowerer<'_> {
         receiver: ValueId,
         method: &syn::Ident,
         args: &[ValueId],
-        span: Span,
     ) -> ValueId {
         let tokens = self.method_tokens(receiver, method, args);
-        self.opaque(tokens, span)
+        self.opaque(tokens)
     }
 
     /// A known math op by name, with the receiver as first operand.
@@ -1074,7 +1071,7 @@ impl Lowerer<'_> {
                 lowered.push(self.as_float(v, operand_span)?);
             }
         }
-        Ok(self.emit(op, lowered, Kind::Float, span))
+        Ok(self.emit(op, lowered, Kind::Float))
     }
 
     fn lower_call(&mut self, c: &syn::ExprCall, env: &mut Env) -> Lowered<ValueId> {
@@ -1116,7 +1113,7 @@ impl Lowerer<'_> {
             self.error(path.span(), "generic function calls are not supported");
             return Err(());
         }
-        Ok(self.emit(Op::Call(path), args, Kind::Float, c.span()))
+        Ok(self.emit(Op::Call(path), args, Kind::Float))
     }
 }
 
