@@ -27,15 +27,21 @@
 //! The runtime pieces live in [`tape`] (the tape-based baseline and test
 //! oracle), [`check`] (finite-difference gradient checks) and [`scalar`]
 //! (`sigmoid`, `relu` and free-function forms of the math functions).
+//! [`tensor`] holds the CPU [`Tensor`] and its ops, each with its adjoint.
 
-pub use adjoint_macros::{custom_adjoint, differentiable};
+pub use adjoint_macros::{custom_adjoint, differentiable, Parameters};
+pub use adjoint_runtime::params::Parameters;
+pub use adjoint_runtime::tensor::{Element, Labels, ShapeError, Tensor};
 pub use adjoint_runtime::trace::Trace;
-pub use adjoint_runtime::{check, saves, scalar, tape, trace};
+pub use adjoint_runtime::{check, params, saves, scalar, tape, tensor, trace};
 
-/// The names most programs need: the macros and the scalar helpers.
+/// The names most programs need: the macros, the scalar helpers, and the
+/// tensor type with its free-function ops.
 pub mod prelude {
     pub use crate::scalar::ScalarExt;
-    pub use crate::{custom_adjoint, differentiable, Trace};
+    pub use crate::tensor::{concat, cross_entropy, l1, mse};
+    pub use crate::{custom_adjoint, differentiable, Parameters, Trace};
+    pub use crate::{Element, Labels, ShapeError, Tensor};
 }
 
 /// What generated code refers to. Not a public API.

@@ -10,6 +10,7 @@
 use proc_macro::TokenStream;
 
 mod codegen;
+mod derive;
 mod diagnostics;
 mod env;
 mod expand;
@@ -41,4 +42,13 @@ pub fn differentiable(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn custom_adjoint(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(TokenStream::new().into(), item.into(), Some(attr.into())).into()
+}
+
+/// Implements `adjoint::params::Parameters` for a model struct: a visitor
+/// over its tensors (fields that are tensors, other `Parameters` structs, or
+/// `Vec`s of them), used by optimisers, gradient zeroing, counting and
+/// checkpoints. The gradient of a model is a value of the same type.
+#[proc_macro_derive(Parameters)]
+pub fn derive_parameters(item: TokenStream) -> TokenStream {
+    derive::derive_parameters(item.into()).into()
 }

@@ -1,9 +1,24 @@
 //! CPU kernels of adjoint: loops over contiguous buffers, no graphs, no
 //! shapes beyond what a kernel needs.
 //!
-//! - [`gemm`]: matrix products on matrixmultiply's micro-kernels, split across
-//!   cores for the shapes networks use.
+//! - [`mod@gemm`]: matrix products on matrixmultiply's micro-kernels, split across
+//!   cores for the shapes networks use;
+//! - [`elementwise`]: fused one-pass maps over slices (`map_inplace`,
+//!   `zip_map`, `axpy`, ...);
+//! - [`reduce`]: accurate sums (whole, per row, per column) and the maximum.
+//!
+//! Work is split across rayon's threads only above sizes measured to pay
+//! (each module documents its threshold); results never depend on the
+//! thread count.
 
+#![warn(missing_docs)]
+
+pub mod elementwise;
+pub mod float;
 pub mod gemm;
+mod parallel;
+pub mod reduce;
 
+pub use float::Float;
 pub use gemm::{gemm, gemm_single_threaded, Gemm, MatRef};
+pub use parallel::threads;

@@ -4,6 +4,7 @@
 //! [`tape`](crate::tape)) with central differences and reports the element that violates the
 //! tolerance the most, which is usually enough to locate a wrong derivative rule.
 
+use crate::tensor::Tensor;
 use std::error::Error;
 use std::fmt;
 
@@ -170,6 +171,71 @@ pub fn check_gradient<G: Fn(&[f64]) -> f64>(
     let base = f64::EPSILON.cbrt();
     let numeric = difference_quotients(&f, x, |xi| base * xi.abs().max(1.0));
     compare_gradients(analytic, &numeric, tol)
+}
+
+/// A gradient check of a function of several tensors failed: which input,
+/// and the worst element of its gradient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorGradcheckError {
+    /// The position of the input whose gradient is wrong.
+    pub input: usize,
+    /// The input's shape.
+    pub shape: Vec<usize>,
+    /// What went wrong, with the worst element as a flat (row-major) index.
+    pub error: GradcheckError,
+}
+
+impl std::fmt::Display for TensorGradcheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "input {} (shape {:?}): {}",
+            self.input, self.shape, self.error
+        )
+    }
+}
+
+impl std::error::Error for TensorGradcheckError {}
+
+/// Checks the gradients of a scalar function of several `f64` tensors
+/// (`analytic[k]` is ∂f/∂inputs[k], from a tape, generated code or a
+/// hand-written adjoint) against central finite differences, input by input.
+///
+/// ```
+/// use adjoint_runtime::check::{gradcheck, Tolerance};
+/// use adjoint_runtime::tensor::Tensor;
+///
+/// let x = Tensor::from_vec(vec![1.0, -2.0, 3.0], &[3]).unwrap();
+/// let f = |t: &[Tensor<f64>]| t[0].square().sum();
+/// let grad = &x * 2.0;
+/// gradcheck(f, &[x], &[grad], Tolerance::default()).unwrap();
+/// ```
+pub fn gradcheck<G: Fn(&[Tensor<f64>]) -> f64>(
+    f: G,
+    inputs: &[Tensor<f64>],
+    analytic: &[Tensor<f64>],
+    tol: Tolerance,
+) -> Result<(), TensorGradcheckError> {
+    for (k, (input, grad)) in inputs.iter().zip(analytic).enumerate() {
+        let wrap = |error| TensorGradcheckError {
+            input: k,
+            shape: input.shape().to_vec(),
+            error,
+        };
+        if grad.shape() != input.shape() {
+            return Err(wrap(GradcheckError::LengthMismatch {
+                analytic: grad.len(),
+                numeric: input.len(),
+            }));
+        }
+        let partial = |x: &[f64]| {
+            let mut args = inputs.to_vec();
+            args[k] = Tensor::from_vec(x.to_vec(), input.shape()).expect("same shape as the input");
+            f(&args)
+        };
+        check_gradient(partial, grad.data(), input.data(), tol).map_err(wrap)?;
+    }
+    Ok(())
 }
 
 /// Central differences of `f` at `x` with the step for each coordinate chosen by `step_at`

@@ -11,9 +11,15 @@
 //! - [`tape`]: a conventional tape-based reverse-mode implementation, used as the run-time
 //!   baseline in benchmarks and as an independent oracle in tests.
 //! - [`check`]: finite-difference gradient checking.
+//! - [`tensor`]: dense CPU tensors and their differentiable ops, each op's forward next to its
+//!   adjoint.
 
 pub mod check;
+pub mod params;
 pub mod saves;
 pub mod scalar;
 pub mod tape;
+pub mod tensor;
 pub mod trace;
+
+pub use tensor::{ShapeError, Tensor};

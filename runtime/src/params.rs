@@ -1,0 +1,141 @@
+//! [`Parameters`]: a visitor over the tensors of a model, so optimisers,
+//! gradient zeroing, counting and checkpointing work on any model struct.
+//!
+//! `#[derive(Parameters)]` (from `adjoint`) implements it for structs whose
+//! fields are tensors, other `Parameters` structs, or `Vec`s of them. The
+//! gradient of a model is a value of the same type, so `zip_mut` walks a
+//! model and its gradient together.
+//!
+//! ```
+//! use adjoint_runtime::params::Parameters;
+//! use adjoint_runtime::tensor::Tensor;
+//!
+//! let layers = vec![Tensor::<f32>::zeros(&[2, 3]), Tensor::zeros(&[3])];
+//! assert_eq!(layers.num_parameters(), 9);
+//! let names: Vec<String> = layers.named_tensors().into_iter().map(|(n, _)| n).collect();
+//! assert_eq!(names, ["0", "1"]);
+//! ```
+
+use crate::tensor::{Element, Tensor};
+
+/// A callback pairing a model's tensor with the one at the same place in
+/// another model (see [`Parameters::zip_mut`]).
+pub type ZipFn<'a, E> = dyn FnMut(&mut Tensor<E>, &Tensor<E>) + 'a;
+
+/// A callback building one tensor from another (see [`Parameters::map`]).
+pub type MapFn<'a, E> = dyn FnMut(&Tensor<E>) -> Tensor<E> + 'a;
+
+/// A model: a fixed tree of tensors.
+pub trait Parameters {
+    /// The element type of every tensor in the model.
+    type Elem: Element;
+
+    /// Calls `f` on every tensor with its path (`"w1"`, `"layers.0.w"`), in
+    /// a fixed order. `path` holds the prefix of this node.
+    fn visit(&self, path: &mut String, f: &mut dyn FnMut(&str, &Tensor<Self::Elem>));
+
+    /// Like [`visit`](Parameters::visit), with mutable access.
+    fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&str, &mut Tensor<Self::Elem>));
+
+    /// Calls `f` on each tensor of `self` paired with the tensor at the same
+    /// place in `other` (a gradient, a moment estimate, ...).
+    ///
+    /// # Panics
+    /// If `other` has a different structure (a `Vec` of another length).
+    fn zip_mut(&mut self, other: &Self, f: &mut ZipFn<'_, Self::Elem>);
+
+    /// A model of the same structure whose tensors are `f` of this one's.
+    fn map(&self, f: &mut MapFn<'_, Self::Elem>) -> Self
+    where
+        Self: Sized;
+
+    /// The same structure filled with zeros (a gradient accumulator).
+    fn zeros_like(&self) -> Self
+    where
+        Self: Sized,
+    {
+        self.map(&mut |t| Tensor::zeros(t.shape()))
+    }
+
+    /// The number of scalar parameters.
+    fn num_parameters(&self) -> usize {
+        let mut n = 0;
+        self.visit(&mut String::new(), &mut |_, t| n += t.len());
+        n
+    }
+
+    /// Every tensor with its path, in visiting order (for saving and
+    /// printing).
+    fn named_tensors(&self) -> Vec<(String, Tensor<Self::Elem>)> {
+        let mut out = Vec::new();
+        self.visit(&mut String::new(), &mut |name, t| {
+            out.push((name.to_string(), t.clone()))
+        });
+        out
+    }
+}
+
+/// Appends `segment` to a dotted path for the duration of `f`.
+pub fn with_segment<R>(path: &mut String, segment: &str, f: impl FnOnce(&mut String) -> R) -> R {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(segment);
+    let out = f(path);
+    path.truncate(len);
+    out
+}
+
+impl<E: Element> Parameters for Tensor<E> {
+    type Elem = E;
+
+    fn visit(&self, path: &mut String, f: &mut dyn FnMut(&str, &Tensor<E>)) {
+        f(path, self);
+    }
+
+    fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&str, &mut Tensor<E>)) {
+        f(path, self);
+    }
+
+    fn zip_mut(&mut self, other: &Self, f: &mut ZipFn<'_, E>) {
+        f(self, other);
+    }
+
+    fn map(&self, f: &mut MapFn<'_, E>) -> Self {
+        f(self)
+    }
+}
+
+impl<P: Parameters> Parameters for Vec<P> {
+    type Elem = P::Elem;
+
+    fn visit(&self, path: &mut String, f: &mut dyn FnMut(&str, &Tensor<P::Elem>)) {
+        for (i, p) in self.iter().enumerate() {
+            with_segment(path, &i.to_string(), |path| p.visit(path, f));
+        }
+    }
+
+    fn visit_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&str, &mut Tensor<P::Elem>)) {
+        for (i, p) in self.iter_mut().enumerate() {
+            with_segment(path, &i.to_string(), |path| p.visit_mut(path, f));
+        }
+    }
+
+    fn zip_mut(&mut self, other: &Self, f: &mut ZipFn<'_, P::Elem>) {
+        assert_eq!(
+            self.len(),
+            other.len(),
+            "Parameters::zip_mut: a Vec of {} against one of {}",
+            self.len(),
+            other.len()
+        );
+        for (p, o) in self.iter_mut().zip(other) {
+            p.zip_mut(o, f);
+        }
+    }
+
+    fn map(&self, f: &mut MapFn<'_, P::Elem>) -> Self {
+        self.iter().map(|p| p.map(f)).collect()
+    }
+}

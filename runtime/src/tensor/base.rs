@@ -1,0 +1,206 @@
+//! The [`Tensor`] type: storage, shape, constructors and accessors.
+
+use std::sync::Arc;
+
+use super::error::or_panic;
+use super::shape::{numel, row_major_strides};
+use super::{Element, ShapeError};
+
+/// An n-dimensional array of `T`, row-major and contiguous.
+///
+/// The elements live in an [`Arc`], so `clone()` is O(1) and shape-only ops
+/// (`reshape`, `squeeze`, `unsqueeze`) share storage. Mutation goes through
+/// [`Tensor::data_mut`], which copies the buffer first only when it is shared
+/// (copy-on-write), so in-place updates of a uniquely held tensor allocate
+/// nothing.
+#[derive(Clone, PartialEq)]
+pub struct Tensor<T: Element = f32> {
+    data: Arc<Vec<T>>,
+    shape: Vec<usize>,
+}
+
+impl<T: Element> Tensor<T> {
+    /// A tensor of `shape` holding `data` in row-major order; fails when the
+    /// length of `data` is not the product of `shape`.
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self, ShapeError> {
+        let expected = numel(shape);
+        if data.len() != expected {
+            return Err(ShapeError::DataLength {
+                op: "from_vec",
+                len: data.len(),
+                shape: shape.to_vec(),
+                expected,
+            });
+        }
+        Ok(Self::from_parts(data, shape.to_vec()))
+    }
+
+    /// Builds a tensor from parts the caller has already checked to agree.
+    pub(crate) fn from_parts(data: Vec<T>, shape: Vec<usize>) -> Self {
+        debug_assert_eq!(
+            data.len(),
+            numel(&shape),
+            "tensor buffer does not fit its shape"
+        );
+        Self {
+            data: Arc::new(data),
+            shape,
+        }
+    }
+
+    /// A tensor sharing this one's storage under another shape with the
+    /// same number of elements (checked by the caller).
+    pub(crate) fn with_shape(&self, shape: Vec<usize>) -> Self {
+        debug_assert_eq!(
+            numel(&shape),
+            self.len(),
+            "reshaped tensor must keep its element count"
+        );
+        Self {
+            data: Arc::clone(&self.data),
+            shape,
+        }
+    }
+
+    /// A 0-dimensional tensor holding `x` (shape `[]`).
+    pub fn scalar(x: T) -> Self {
+        Self::from_parts(vec![x], Vec::new())
+    }
+
+    /// A tensor of `shape` filled with zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// A tensor of `shape` filled with ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// A tensor of `shape` with every element equal to `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self::from_parts(vec![value; numel(shape)], shape.to_vec())
+    }
+
+    /// The length of each axis.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The row-major strides, in elements: how far apart consecutive
+    /// indices of each axis lie in [`Tensor::data`].
+    pub fn strides(&self) -> Vec<usize> {
+        row_major_strides(&self.shape)
+    }
+
+    /// The number of axes (0 for a scalar).
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether the tensor has no elements (some axis has length 0).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The elements in row-major order.
+    pub fn data(&self) -> &[T] {
+        &self.data
+    }
+
+    /// The elements in row-major order, mutably; copies the buffer first if
+    /// another tensor shares it (copy-on-write).
+    pub fn data_mut(&mut self) -> &mut [T] {
+        Arc::make_mut(&mut self.data).as_mut_slice()
+    }
+
+    /// A copy of the elements in row-major order.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.data.as_ref().clone()
+    }
+
+    /// The elements in row-major order, without a copy when this tensor
+    /// holds the only reference to its storage.
+    pub fn into_vec(self) -> Vec<T> {
+        Arc::try_unwrap(self.data).unwrap_or_else(|shared| shared.as_ref().clone())
+    }
+
+    /// The single element of a one-element tensor (any shape whose lengths
+    /// are all 1), or an error naming the shape.
+    pub fn try_item(&self) -> Result<T, ShapeError> {
+        match self.data.as_slice() {
+            [x] => Ok(*x),
+            _ => Err(ShapeError::NotOneElement {
+                op: "item",
+                shape: self.shape.clone(),
+            }),
+        }
+    }
+
+    /// The single element of a one-element tensor.
+    ///
+    /// # Panics
+    /// If the tensor does not hold exactly one element.
+    #[track_caller]
+    pub fn item(&self) -> T {
+        or_panic(self.try_item())
+    }
+
+    /// Applies `f` to every element, keeping the shape.
+    pub(crate) fn map(&self, f: impl Fn(T) -> T) -> Self {
+        Self::from_parts(
+            self.data.iter().map(|&x| f(x)).collect(),
+            self.shape.clone(),
+        )
+    }
+
+    /// Applies `f` to every element in place (copy-on-write).
+    pub(crate) fn map_inplace(&mut self, f: impl Fn(T) -> T) {
+        for x in self.data_mut() {
+            *x = f(*x);
+        }
+    }
+
+    /// Combines two tensors of the same shape element by element; panics
+    /// with a shape error naming `op` when the shapes differ.
+    #[track_caller]
+    pub(crate) fn zip_map(op: &'static str, a: &Self, b: &Self, f: impl Fn(T, T) -> T) -> Self {
+        expect_same_shape(op, a.shape(), b.shape());
+        let data = a
+            .data
+            .iter()
+            .zip(b.data.iter())
+            .map(|(&x, &y)| f(x, y))
+            .collect();
+        Self::from_parts(data, a.shape.clone())
+    }
+}
+
+impl<T: Element> From<Vec<T>> for Tensor<T> {
+    /// A 1-D tensor holding the vector's elements.
+    fn from(data: Vec<T>) -> Self {
+        let shape = vec![data.len()];
+        Self::from_parts(data, shape)
+    }
+}
+
+/// Panics with a [`ShapeError::Mismatch`] naming `op` unless the shapes are
+/// equal: the check the adjoint functions make on their incoming gradient.
+#[track_caller]
+pub(crate) fn expect_same_shape(op: &'static str, a: &[usize], b: &[usize]) {
+    if a != b {
+        panic!(
+            "{}",
+            ShapeError::Mismatch {
+                op,
+                lhs: a.to_vec(),
+                rhs: b.to_vec(),
+            }
+        );
+    }
+}

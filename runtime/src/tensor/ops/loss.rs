@@ -1,0 +1,260 @@
+//! Losses that reduce to a scalar: `cross_entropy`, `mse`, `l1`, and their
+//! adjoints, which take the incoming scalar gradient `g` (1 for the loss
+//! itself).
+//!
+//! - `cross_entropy(x, p) = -(1/n) Σ_rows Σ_j p_j log_softmax(x)_j`, with `p`
+//!   one-hot for class labels: `dx = (g/n) (softmax(x) Σ_j p_j - p)`.
+//! - `mse(a, b) = mean((a - b)²)`: `da = 2g (a - b) / N`, `db = -da`.
+//! - `l1(a, b) = mean(|a - b|)`: `da = g sign(a - b) / N`, `db = -da`.
+//!
+//! Labels and targets are data here: `cross_entropy`'s adjoint returns the
+//! gradient of the logits only.
+
+use super::softmax::softmax_slice;
+use crate::tensor::error::or_panic;
+use crate::tensor::{Element, ShapeError, Tensor};
+
+/// The targets of [`try_cross_entropy`]: one class index per row, or a
+/// tensor of per-class probabilities (one-hot or soft) shaped like the
+/// logits. Built with `.into()` from `&[usize]`, `&Vec<usize>`,
+/// `&[usize; N]` or `&Tensor`.
+#[derive(Debug, Clone, Copy)]
+pub enum Labels<'a, T: Element = f32> {
+    /// The class of each row, `0 <= label < c`.
+    Classes(&'a [usize]),
+    /// Class probabilities, shape `[n, c]`.
+    Probs(&'a Tensor<T>),
+}
+
+impl<'a, T: Element> From<&'a [usize]> for Labels<'a, T> {
+    /// Class indices, one per row.
+    fn from(labels: &'a [usize]) -> Self {
+        Labels::Classes(labels)
+    }
+}
+
+impl<'a, T: Element> From<&'a Vec<usize>> for Labels<'a, T> {
+    /// Class indices, one per row.
+    fn from(labels: &'a Vec<usize>) -> Self {
+        Labels::Classes(labels)
+    }
+}
+
+impl<'a, T: Element, const N: usize> From<&'a [usize; N]> for Labels<'a, T> {
+    /// Class indices, one per row.
+    fn from(labels: &'a [usize; N]) -> Self {
+        Labels::Classes(labels)
+    }
+}
+
+impl<'a, T: Element> From<&'a Tensor<T>> for Labels<'a, T> {
+    /// Per-class probabilities shaped like the logits.
+    fn from(probs: &'a Tensor<T>) -> Self {
+        Labels::Probs(probs)
+    }
+}
+
+/// The mean cross-entropy of `[n, c]` logits against `labels` (class
+/// indices or probabilities), via a stable log-softmax. Fails for logits
+/// that are not 2-D, a label count other than `n`, a class index `>= c`, or
+/// probabilities of another shape.
+pub fn try_cross_entropy<'a, T: Element>(
+    logits: &Tensor<T>,
+    labels: impl Into<Labels<'a, T>>,
+) -> Result<T, ShapeError> {
+    let labels = labels.into();
+    let (n, c) = check_labels("cross_entropy", logits, labels)?;
+    if n == 0 || c == 0 {
+        return Ok(T::zero());
+    }
+    let mut total = T::zero();
+    let mut logp = Vec::with_capacity(c);
+    for (r, row) in logits.data().chunks_exact(c).enumerate() {
+        logp.clear();
+        softmax_slice(row, true, &mut logp);
+        total = total
+            - match labels {
+                Labels::Classes(classes) => logp[classes[r]],
+                Labels::Probs(p) => {
+                    let p_row = &p.data()[r * c..(r + 1) * c];
+                    p_row
+                        .iter()
+                        .zip(&logp)
+                        .fold(T::zero(), |acc, (&p, &l)| acc + p * l)
+                }
+            };
+    }
+    Ok(total / T::cast_usize(n))
+}
+
+/// [`try_cross_entropy`], panicking with the error's message (e.g.
+/// `cross_entropy: 99 labels for 100 rows`).
+#[track_caller]
+pub fn cross_entropy<'a, T: Element>(logits: &Tensor<T>, labels: impl Into<Labels<'a, T>>) -> T {
+    or_panic(try_cross_entropy(logits, labels))
+}
+
+/// Adjoint of [`try_cross_entropy`] with respect to the logits:
+/// `(g / n) (softmax(x) Σ_j p_j - p)` row by row (`softmax(x) - onehot` for
+/// class labels).
+#[track_caller]
+pub fn cross_entropy_backward<'a, T: Element>(
+    logits: &Tensor<T>,
+    labels: impl Into<Labels<'a, T>>,
+    grad: T,
+) -> Tensor<T> {
+    let labels = labels.into();
+    let (n, c) = or_panic(check_labels("cross_entropy_backward", logits, labels));
+    let mut dx = Vec::with_capacity(logits.len());
+    if n > 0 && c > 0 {
+        let scale = grad / T::cast_usize(n);
+        for (r, row) in logits.data().chunks_exact(c).enumerate() {
+            let start = dx.len();
+            softmax_slice(row, false, &mut dx);
+            let d = &mut dx[start..];
+            match labels {
+                Labels::Classes(classes) => {
+                    d[classes[r]] = d[classes[r]] - T::one();
+                    d.iter_mut().for_each(|v| *v = *v * scale);
+                }
+                Labels::Probs(p) => {
+                    let p_row = &p.data()[r * c..(r + 1) * c];
+                    let mass = p_row.iter().fold(T::zero(), |acc, &v| acc + v);
+                    for (v, &pj) in d.iter_mut().zip(p_row) {
+                        *v = (*v * mass - pj) * scale;
+                    }
+                }
+            }
+        }
+    }
+    Tensor::from_parts(dx, logits.shape().to_vec())
+}
+
+/// The mean squared error `mean((pred - target)²)`; fails unless the shapes
+/// are equal.
+pub fn try_mse<T: Element>(pred: &Tensor<T>, target: &Tensor<T>) -> Result<T, ShapeError> {
+    check_same("mse", pred, target)?;
+    let total = pred
+        .data()
+        .iter()
+        .zip(target.data())
+        .fold(T::zero(), |acc, (&a, &b)| {
+            let d = a - b;
+            acc + d * d
+        });
+    Ok(total / T::cast_usize(pred.len()))
+}
+
+/// [`try_mse`], panicking with the error's message.
+#[track_caller]
+pub fn mse<T: Element>(pred: &Tensor<T>, target: &Tensor<T>) -> T {
+    or_panic(try_mse(pred, target))
+}
+
+/// Adjoint of [`try_mse`]: `(2g (pred - target) / N, -2g (pred - target) / N)`.
+#[track_caller]
+pub fn mse_backward<T: Element>(
+    pred: &Tensor<T>,
+    target: &Tensor<T>,
+    grad: T,
+) -> (Tensor<T>, Tensor<T>) {
+    or_panic(check_same("mse_backward", pred, target));
+    let scale = T::cast_f64(2.0) * grad / T::cast_usize(pred.len());
+    let d = Tensor::zip_map("mse_backward", pred, target, |a, b| (a - b) * scale);
+    let neg = d.map(|v| -v);
+    (d, neg)
+}
+
+/// The mean absolute error `mean(|pred - target|)`; fails unless the shapes
+/// are equal.
+pub fn try_l1<T: Element>(pred: &Tensor<T>, target: &Tensor<T>) -> Result<T, ShapeError> {
+    check_same("l1", pred, target)?;
+    let total = pred
+        .data()
+        .iter()
+        .zip(target.data())
+        .fold(T::zero(), |acc, (&a, &b)| acc + (a - b).abs());
+    Ok(total / T::cast_usize(pred.len()))
+}
+
+/// [`try_l1`], panicking with the error's message.
+#[track_caller]
+pub fn l1<T: Element>(pred: &Tensor<T>, target: &Tensor<T>) -> T {
+    or_panic(try_l1(pred, target))
+}
+
+/// Adjoint of [`try_l1`]: `(g sign(pred - target) / N, -g sign(pred - target) / N)`,
+/// with sign 0 where they are equal.
+#[track_caller]
+pub fn l1_backward<T: Element>(
+    pred: &Tensor<T>,
+    target: &Tensor<T>,
+    grad: T,
+) -> (Tensor<T>, Tensor<T>) {
+    or_panic(check_same("l1_backward", pred, target));
+    let scale = grad / T::cast_usize(pred.len());
+    let d = Tensor::zip_map("l1_backward", pred, target, |a, b| {
+        if a > b {
+            scale
+        } else if a < b {
+            -scale
+        } else {
+            T::zero()
+        }
+    });
+    let neg = d.map(|v| -v);
+    (d, neg)
+}
+
+/// Checks logits and labels; returns `(rows, classes)`.
+fn check_labels<T: Element>(
+    op: &'static str,
+    logits: &Tensor<T>,
+    labels: Labels<'_, T>,
+) -> Result<(usize, usize), ShapeError> {
+    let &[n, c] = logits.shape() else {
+        return Err(ShapeError::Rank {
+            op,
+            expected: "logits of shape [n, c]",
+            shape: logits.shape().to_vec(),
+        });
+    };
+    match labels {
+        Labels::Classes(classes) => {
+            if classes.len() != n {
+                return Err(ShapeError::LabelCount {
+                    op,
+                    labels: classes.len(),
+                    rows: n,
+                });
+            }
+            if let Some((row, &label)) = classes.iter().enumerate().find(|(_, &l)| l >= c) {
+                return Err(ShapeError::LabelOutOfRange {
+                    op,
+                    label,
+                    row,
+                    classes: c,
+                });
+            }
+        }
+        Labels::Probs(p) => check_same(op, logits, p)?,
+    }
+    Ok((n, c))
+}
+
+/// Checks that two tensors have the same shape.
+fn check_same<T: Element>(
+    op: &'static str,
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+) -> Result<(), ShapeError> {
+    if a.shape() == b.shape() {
+        Ok(())
+    } else {
+        Err(ShapeError::Mismatch {
+            op,
+            lhs: a.shape().to_vec(),
+            rhs: b.shape().to_vec(),
+        })
+    }
+}

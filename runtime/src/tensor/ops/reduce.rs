@@ -1,0 +1,380 @@
+//! Reductions: `sum`, `mean`, `max` over all elements (to a scalar) or
+//! along one axis (to a tensor), and their adjoints.
+//!
+//! - `s = Σ x`: `dx = g` everywhere; `m = Σ x / n`: `dx = g / n`.
+//! - `M = max x`: the gradient goes to the first arg-max only.
+//! - Along an axis the same rules apply per slice: `sum_axis`'s adjoint
+//!   broadcasts `g` back along the axis.
+
+use crate::tensor::error::or_panic;
+use crate::tensor::shape::{check_axis, split_at_axis};
+use crate::tensor::{Element, ShapeError, Tensor};
+
+/// Sum of a slice, accumulated in eight lanes so the loop vectorises (and
+/// rounding error grows more slowly than with one running sum).
+pub(crate) fn sum_slice<T: Element>(xs: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = *lane + v;
+        }
+    }
+    let head = lanes.iter().fold(T::zero(), |acc, &v| acc + v);
+    rest.iter().fold(head, |acc, &v| acc + v)
+}
+
+/// `Σ f(a[i], b[i])` over two slices of equal length, in eight lanes like
+/// [`sum_slice`], without materialising the terms.
+pub(crate) fn sum_zip<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (xs, ys) in ca.zip(cb) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(xs).zip(ys) {
+            *lane = *lane + f(x, y);
+        }
+    }
+    let head = lanes.iter().fold(T::zero(), |acc, &v| acc + v);
+    ra.iter().zip(rb).fold(head, |acc, (&x, &y)| acc + f(x, y))
+}
+
+/// The sum of all elements (0 for an empty tensor).
+pub fn sum<T: Element>(x: &Tensor<T>) -> T {
+    sum_slice(x.data())
+}
+
+/// Adjoint of [`sum`]: `grad` in every position of the input's shape.
+pub fn sum_backward<T: Element>(input_shape: &[usize], grad: T) -> Tensor<T> {
+    Tensor::full(input_shape, grad)
+}
+
+/// The mean of all elements (NaN for an empty tensor).
+pub fn mean<T: Element>(x: &Tensor<T>) -> T {
+    sum(x) / T::cast_usize(x.len())
+}
+
+/// Adjoint of [`mean`]: `grad / n` in every position of the input's shape.
+pub fn mean_backward<T: Element>(input_shape: &[usize], grad: T) -> Tensor<T> {
+    let n: usize = input_shape.iter().product();
+    Tensor::full(input_shape, grad / T::cast_usize(n))
+}
+
+/// The largest element; fails for an empty tensor. NaNs are ignored unless
+/// every element is NaN.
+pub fn try_max<T: Element>(x: &Tensor<T>) -> Result<T, ShapeError> {
+    first_argmax(x.data())
+        .map(|i| x.data()[i])
+        .ok_or_else(|| empty_error("max", x.shape()))
+}
+
+/// Adjoint of [`try_max`]: `grad` at the first arg-max, zero elsewhere.
+#[track_caller]
+pub fn max_backward<T: Element>(x: &Tensor<T>, grad: T) -> Tensor<T> {
+    let i = or_panic(first_argmax(x.data()).ok_or_else(|| empty_error("max_backward", x.shape())));
+    let mut dx = vec![T::zero(); x.len()];
+    dx[i] = grad;
+    Tensor::from_parts(dx, x.shape().to_vec())
+}
+
+/// Sums along `axis`; with `keepdim` the axis stays with length 1 (so the
+/// result broadcasts against `x`), otherwise it is removed.
+pub fn try_sum_axis<T: Element>(
+    x: &Tensor<T>,
+    axis: usize,
+    keepdim: bool,
+) -> Result<Tensor<T>, ShapeError> {
+    check_axis("sum_axis", x.shape(), axis)?;
+    let dims = split_at_axis(x.shape(), axis);
+    Ok(Tensor::from_parts(
+        sum_along(x.data(), dims),
+        reduced_shape(x.shape(), axis, keepdim),
+    ))
+}
+
+/// Adjoint of [`try_sum_axis`]: `grad` (with or without the kept axis)
+/// repeated along `axis` to the input's shape.
+#[track_caller]
+pub fn sum_axis_backward<T: Element>(
+    input_shape: &[usize],
+    axis: usize,
+    grad: &Tensor<T>,
+) -> Tensor<T> {
+    check_reduced_grad("sum_axis_backward", input_shape, axis, grad);
+    Tensor::from_parts(
+        spread_along(grad.data(), split_at_axis(input_shape, axis), T::one()),
+        input_shape.to_vec(),
+    )
+}
+
+/// Means along `axis`, keeping it with length 1 when `keepdim`.
+pub fn try_mean_axis<T: Element>(
+    x: &Tensor<T>,
+    axis: usize,
+    keepdim: bool,
+) -> Result<Tensor<T>, ShapeError> {
+    check_axis("mean_axis", x.shape(), axis)?;
+    let dims = split_at_axis(x.shape(), axis);
+    let scale = T::one() / T::cast_usize(dims.1);
+    let mut data = sum_along(x.data(), dims);
+    data.iter_mut().for_each(|v| *v = *v * scale);
+    Ok(Tensor::from_parts(
+        data,
+        reduced_shape(x.shape(), axis, keepdim),
+    ))
+}
+
+/// Adjoint of [`try_mean_axis`]: `grad / len(axis)` repeated along `axis`.
+#[track_caller]
+pub fn mean_axis_backward<T: Element>(
+    input_shape: &[usize],
+    axis: usize,
+    grad: &Tensor<T>,
+) -> Tensor<T> {
+    check_reduced_grad("mean_axis_backward", input_shape, axis, grad);
+    let dims = split_at_axis(input_shape, axis);
+    let scale = T::one() / T::cast_usize(dims.1);
+    Tensor::from_parts(spread_along(grad.data(), dims, scale), input_shape.to_vec())
+}
+
+/// Maxima along `axis`, keeping it with length 1 when `keepdim`; fails when
+/// the axis is out of range or has length 0.
+pub fn try_max_axis<T: Element>(
+    x: &Tensor<T>,
+    axis: usize,
+    keepdim: bool,
+) -> Result<Tensor<T>, ShapeError> {
+    let idx = try_argmax_axis_named("max_axis", x, axis)?;
+    let (_, len, inner) = split_at_axis(x.shape(), axis);
+    let data = idx
+        .iter()
+        .enumerate()
+        .map(|(k, &j)| x.data()[source_offset(k, j, len, inner)])
+        .collect();
+    Ok(Tensor::from_parts(
+        data,
+        reduced_shape(x.shape(), axis, keepdim),
+    ))
+}
+
+/// Adjoint of [`try_max_axis`]: each element of `grad` goes to the first
+/// arg-max of its slice along `axis`; zero elsewhere.
+#[track_caller]
+pub fn max_axis_backward<T: Element>(x: &Tensor<T>, axis: usize, grad: &Tensor<T>) -> Tensor<T> {
+    check_reduced_grad("max_axis_backward", x.shape(), axis, grad);
+    let idx = or_panic(try_argmax_axis_named("max_axis_backward", x, axis));
+    let (_, len, inner) = split_at_axis(x.shape(), axis);
+    let mut dx = vec![T::zero(); x.len()];
+    for (k, (&j, &g)) in idx.iter().zip(grad.data()).enumerate() {
+        dx[source_offset(k, j, len, inner)] = g;
+    }
+    Tensor::from_parts(dx, x.shape().to_vec())
+}
+
+/// The index along `axis` of the first maximum of each slice, in row-major
+/// order of the remaining axes (e.g. the predicted class of each row of
+/// `[n, c]` logits for `axis = 1`). Not differentiable.
+pub fn try_argmax_axis<T: Element>(x: &Tensor<T>, axis: usize) -> Result<Vec<usize>, ShapeError> {
+    try_argmax_axis_named("argmax_axis", x, axis)
+}
+
+impl<T: Element> Tensor<T> {
+    /// The sum of all elements.
+    pub fn sum(&self) -> T {
+        sum(self)
+    }
+
+    /// The mean of all elements (NaN when empty).
+    pub fn mean(&self) -> T {
+        mean(self)
+    }
+
+    /// The largest element, or an error for an empty tensor.
+    pub fn try_max(&self) -> Result<T, ShapeError> {
+        try_max(self)
+    }
+
+    /// The largest element; panics for an empty tensor.
+    #[track_caller]
+    pub fn max(&self) -> T {
+        or_panic(try_max(self))
+    }
+
+    /// Sums along `axis` (kept with length 1 when `keepdim`), or an error
+    /// for a bad axis.
+    pub fn try_sum_axis(&self, axis: usize, keepdim: bool) -> Result<Self, ShapeError> {
+        try_sum_axis(self, axis, keepdim)
+    }
+
+    /// Sums along `axis` (kept with length 1 when `keepdim`); panics for a bad axis.
+    #[track_caller]
+    pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Self {
+        or_panic(try_sum_axis(self, axis, keepdim))
+    }
+
+    /// Means along `axis`, or an error for a bad axis.
+    pub fn try_mean_axis(&self, axis: usize, keepdim: bool) -> Result<Self, ShapeError> {
+        try_mean_axis(self, axis, keepdim)
+    }
+
+    /// Means along `axis`; panics for a bad axis.
+    #[track_caller]
+    pub fn mean_axis(&self, axis: usize, keepdim: bool) -> Self {
+        or_panic(try_mean_axis(self, axis, keepdim))
+    }
+
+    /// Maxima along `axis`, or an error for a bad or empty axis.
+    pub fn try_max_axis(&self, axis: usize, keepdim: bool) -> Result<Self, ShapeError> {
+        try_max_axis(self, axis, keepdim)
+    }
+
+    /// Maxima along `axis`; panics for a bad or empty axis.
+    #[track_caller]
+    pub fn max_axis(&self, axis: usize, keepdim: bool) -> Self {
+        or_panic(try_max_axis(self, axis, keepdim))
+    }
+
+    /// First arg-max along `axis` of each slice, or an error for a bad or empty axis.
+    pub fn try_argmax_axis(&self, axis: usize) -> Result<Vec<usize>, ShapeError> {
+        try_argmax_axis(self, axis)
+    }
+
+    /// First arg-max along `axis` of each slice; panics for a bad or empty axis.
+    #[track_caller]
+    pub fn argmax_axis(&self, axis: usize) -> Vec<usize> {
+        or_panic(try_argmax_axis(self, axis))
+    }
+}
+
+/// The error for a reduction over nothing.
+fn empty_error(op: &'static str, shape: &[usize]) -> ShapeError {
+    ShapeError::Empty {
+        op,
+        what: format!("a tensor of shape {shape:?}"),
+    }
+}
+
+/// Index of the first maximum of `xs` (NaNs skipped unless all are NaN), or
+/// `None` when empty.
+fn first_argmax<T: Element>(xs: &[T]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, &v) in xs.iter().enumerate() {
+        match best {
+            None => best = Some(i),
+            Some(b) if v > xs[b] || (xs[b].is_nan() && !v.is_nan()) => best = Some(i),
+            Some(_) => {}
+        }
+    }
+    best
+}
+
+/// [`try_argmax_axis`] reporting errors under the caller's op name.
+fn try_argmax_axis_named<T: Element>(
+    op: &'static str,
+    x: &Tensor<T>,
+    axis: usize,
+) -> Result<Vec<usize>, ShapeError> {
+    check_axis(op, x.shape(), axis)?;
+    let (outer, len, inner) = split_at_axis(x.shape(), axis);
+    if len == 0 {
+        return Err(ShapeError::Empty {
+            op,
+            what: format!("axis {axis} of shape {:?}", x.shape()),
+        });
+    }
+    let data = x.data();
+    let mut idx = vec![0usize; outer * inner];
+    for (o, out) in idx.chunks_exact_mut(inner.max(1)).enumerate().take(outer) {
+        let block = &data[o * len * inner..(o + 1) * len * inner];
+        for j in 1..len {
+            let row = &block[j * inner..(j + 1) * inner];
+            for (i, (best, &v)) in out.iter_mut().zip(row).enumerate() {
+                let current = block[*best * inner + i];
+                if v > current || (current.is_nan() && !v.is_nan()) {
+                    *best = j;
+                }
+            }
+        }
+    }
+    Ok(idx)
+}
+
+/// The position in the input of element `j` along the axis of the slice
+/// that produced the `k`-th reduced value.
+fn source_offset(k: usize, j: usize, len: usize, inner: usize) -> usize {
+    let (o, i) = (k / inner, k % inner);
+    (o * len + j) * inner + i
+}
+
+/// The shape after reducing `axis`.
+fn reduced_shape(shape: &[usize], axis: usize, keepdim: bool) -> Vec<usize> {
+    let mut out = shape.to_vec();
+    if keepdim {
+        out[axis] = 1;
+    } else {
+        out.remove(axis);
+    }
+    out
+}
+
+/// Panics unless `grad` has the reduced shape (either form) of `input_shape` along `axis`.
+#[track_caller]
+fn check_reduced_grad<T: Element>(
+    op: &'static str,
+    input_shape: &[usize],
+    axis: usize,
+    grad: &Tensor<T>,
+) {
+    or_panic(check_axis(op, input_shape, axis));
+    let kept = reduced_shape(input_shape, axis, true);
+    let dropped = reduced_shape(input_shape, axis, false);
+    if grad.shape() != kept && grad.shape() != dropped {
+        panic!(
+            "{}",
+            ShapeError::Mismatch {
+                op,
+                lhs: grad.shape().to_vec(),
+                rhs: dropped,
+            }
+        );
+    }
+}
+
+/// Sums the `len` rows of each of the `outer` blocks (`dims = (outer, len, inner)`).
+fn sum_along<T: Element>(x: &[T], (outer, len, inner): (usize, usize, usize)) -> Vec<T> {
+    if len == 0 || inner == 0 {
+        return vec![T::zero(); outer * inner];
+    }
+    if inner == 1 {
+        return x.chunks_exact(len).map(sum_slice).collect();
+    }
+    let mut out = vec![T::zero(); outer * inner];
+    for (acc, block) in out.chunks_exact_mut(inner).zip(x.chunks_exact(len * inner)) {
+        for row in block.chunks_exact(inner) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a = *a + v;
+            }
+        }
+    }
+    out
+}
+
+/// The adjoint of [`sum_along`] scaled by `scale`: each reduced value
+/// repeated over the `len` rows of its block.
+fn spread_along<T: Element>(
+    g: &[T],
+    (outer, len, inner): (usize, usize, usize),
+    scale: T,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(outer * len * inner);
+    if inner == 0 {
+        return out;
+    }
+    for row in g.chunks_exact(inner) {
+        for _ in 0..len {
+            out.extend(row.iter().map(|&v| v * scale));
+        }
+    }
+    out
+}

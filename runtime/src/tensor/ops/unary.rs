@@ -1,0 +1,171 @@
+//! Element-wise functions and their adjoints.
+//!
+//! Each adjoint takes whichever of the input `x` or the output `y` its
+//! derivative is cheaper in, so the forward pass saves one tensor and the
+//! backward pass recomputes nothing:
+//!
+//! | op | derivative | adjoint takes |
+//! |---|---|---|
+//! | `-x` | `-1` | — |
+//! | `exp x` | `y` | `y` |
+//! | `ln x` | `1 / x` | `x` |
+//! | `sqrt x` | `1 / (2y)` | `y` |
+//! | `x²` | `2x` | `x` |
+//! | `x^p` | `p x^(p-1)` | `x` |
+//! | `abs x` | `sign x` (0 at 0) | `x` |
+//! | `sin x` | `cos x` | `x` |
+//! | `cos x` | `-sin x` | `x` |
+//! | `tanh x` | `1 - y²` | `y` |
+//! | `sigmoid x` | `y (1 - y)` | `y` |
+//! | `relu x` | `1` if `x > 0` else `0` | `y` (or `x`: same sign pattern) |
+//! | `leaky_relu(x, a)` | `1` if `x > 0` else `a` | `x` |
+//!
+//! Every adjoint is one fused pass `dx[i] = g[i] · f'(...)` over contiguous
+//! slices.
+
+use crate::tensor::{Element, Tensor};
+
+/// Defines an element-wise op: its forward function, its `Tensor` method
+/// and its adjoint, which combines the saved tensor with the gradient.
+macro_rules! unary_op {
+    (
+        $name:ident: $doc:literal, |$x:ident| $forward:expr;
+        $backward:ident($saved:ident): $bdoc:literal, |$s:ident, $g:ident| $adjoint:expr
+    ) => {
+        #[doc = $doc]
+        pub fn $name<T: Element>(x: &Tensor<T>) -> Tensor<T> {
+            x.map(|$x| $forward)
+        }
+
+        #[doc = $bdoc]
+        #[track_caller]
+        pub fn $backward<T: Element>($saved: &Tensor<T>, grad: &Tensor<T>) -> Tensor<T> {
+            Tensor::zip_map(stringify!($backward), $saved, grad, |$s, $g| $adjoint)
+        }
+
+        impl<T: Element> Tensor<T> {
+            #[doc = $doc]
+            pub fn $name(&self) -> Self {
+                $name(self)
+            }
+        }
+    };
+}
+
+unary_op! {
+    exp: "`e^x` element-wise.", |x| x.exp();
+    exp_backward(y): "Adjoint of [`exp`] from its output `y`: `g · y`.", |y, g| g * y
+}
+
+unary_op! {
+    ln: "The natural logarithm element-wise.", |x| x.ln();
+    ln_backward(x): "Adjoint of [`ln`] from its input `x`: `g / x`.", |x, g| g / x
+}
+
+unary_op! {
+    sqrt: "The square root element-wise.", |x| x.sqrt();
+    sqrt_backward(y): "Adjoint of [`sqrt`] from its output `y`: `g / (2y)`.", |y, g| g / (y + y)
+}
+
+unary_op! {
+    square: "`x²` element-wise.", |x| x * x;
+    square_backward(x): "Adjoint of [`square`] from its input `x`: `2 x g`.", |x, g| (x + x) * g
+}
+
+unary_op! {
+    abs: "`|x|` element-wise.", |x| x.abs();
+    abs_backward(x): "Adjoint of [`abs`] from its input `x`: `g · sign(x)`, 0 at `x = 0`.",
+        |x, g| if x > T::zero() { g } else if x < T::zero() { -g } else { T::zero() }
+}
+
+unary_op! {
+    sin: "The sine element-wise (radians).", |x| x.sin();
+    sin_backward(x): "Adjoint of [`sin`] from its input `x`: `g cos x`.", |x, g| g * x.cos()
+}
+
+unary_op! {
+    cos: "The cosine element-wise (radians).", |x| x.cos();
+    cos_backward(x): "Adjoint of [`cos`] from its input `x`: `-g sin x`.", |x, g| -g * x.sin()
+}
+
+unary_op! {
+    tanh: "The hyperbolic tangent element-wise.", |x| x.tanh();
+    tanh_backward(y): "Adjoint of [`tanh`] from its output `y`: `g (1 - y²)`.", |y, g| g * (T::one() - y * y)
+}
+
+unary_op! {
+    sigmoid: "The logistic function `1 / (1 + e^-x)` element-wise, without overflow for large `|x|`.",
+        |x| logistic(x);
+    sigmoid_backward(y): "Adjoint of [`sigmoid`] from its output `y`: `g y (1 - y)`.",
+        |y, g| g * y * (T::one() - y)
+}
+
+unary_op! {
+    relu: "The rectifier `max(x, 0)` element-wise.", |x| if x > T::zero() { x } else { T::zero() };
+    relu_backward(y): "Adjoint of [`relu`] from its output `y` (or its input, which has the same \
+        sign pattern): `g` where positive, 0 elsewhere.",
+        |y, g| if y > T::zero() { g } else { T::zero() }
+}
+
+/// `-x` element-wise (also the unary `-` operator).
+pub fn neg<T: Element>(x: &Tensor<T>) -> Tensor<T> {
+    x.map(|v| -v)
+}
+
+/// Adjoint of [`neg`]: `-g`.
+pub fn neg_backward<T: Element>(grad: &Tensor<T>) -> Tensor<T> {
+    grad.map(|g| -g)
+}
+
+/// `x^p` element-wise.
+pub fn powf<T: Element>(x: &Tensor<T>, p: T) -> Tensor<T> {
+    x.map(|v| v.powf(p))
+}
+
+/// Adjoint of [`powf`] from its input `x`: `g p x^(p-1)`.
+#[track_caller]
+pub fn powf_backward<T: Element>(x: &Tensor<T>, p: T, grad: &Tensor<T>) -> Tensor<T> {
+    let q = p - T::one();
+    Tensor::zip_map("powf_backward", x, grad, |v, g| g * p * v.powf(q))
+}
+
+/// The leaky rectifier element-wise: `x` where positive, `a x` elsewhere.
+pub fn leaky_relu<T: Element>(x: &Tensor<T>, a: T) -> Tensor<T> {
+    x.map(|v| if v > T::zero() { v } else { a * v })
+}
+
+/// Adjoint of [`leaky_relu`] from its input `x`: `g` where `x > 0`, `a g` elsewhere.
+#[track_caller]
+pub fn leaky_relu_backward<T: Element>(x: &Tensor<T>, a: T, grad: &Tensor<T>) -> Tensor<T> {
+    Tensor::zip_map("leaky_relu_backward", x, grad, |v, g| {
+        if v > T::zero() {
+            g
+        } else {
+            a * g
+        }
+    })
+}
+
+impl<T: Element> Tensor<T> {
+    /// `self^p` element-wise.
+    pub fn powf(&self, p: T) -> Self {
+        powf(self, p)
+    }
+
+    /// The leaky rectifier with negative slope `a` element-wise.
+    pub fn leaky_relu(&self, a: T) -> Self {
+        leaky_relu(self, a)
+    }
+}
+
+/// The logistic function, evaluated without overflow: `e^-x` is only
+/// taken for `x >= 0` (the same formula as `scalar::ScalarExt::sigmoid`).
+#[inline]
+fn logistic<T: Element>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
