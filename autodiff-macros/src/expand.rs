@@ -65,7 +65,13 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
                     "adjoint internal error: lowering failed without a diagnostic; please report this function",
                 );
             }
-            lowered.map(|f| codegen::generate(&f, sig))
+            lowered.map(|f| {
+                if sig.tensor_mode() {
+                    codegen::tensor::generate(&f, sig)
+                } else {
+                    codegen::generate(&f, sig)
+                }
+            })
         }
         (None, _) => None,
     };
@@ -103,6 +109,35 @@ fn stubs(sig: &signature::Signature) -> TokenStream {
         ..
     } = &parts;
     let fields: Vec<_> = sig.active().map(|p| p.ident.clone()).collect();
+    let field_types: Vec<_> = sig
+        .active()
+        .map(|p| match p.kind {
+            signature::ParamKind::Float => quote!(#ty),
+            _ => {
+                let g = p.gradient_ty();
+                quote!(#g)
+            }
+        })
+        .collect();
+    let value_ty = if sig.returns_tensor {
+        quote!(::adjoint::Tensor<#ty>)
+    } else {
+        quote!(#ty)
+    };
+    if sig.tensor_mode() {
+        let (fn_name, extra) = if sig.returns_tensor {
+            (format_ident!("{}_vjp", name), quote!(, __seed: &#value_ty))
+        } else {
+            (format_ident!("{}_grad", name), quote!())
+        };
+        let message = "#[differentiable] function has compile errors";
+        return quote! {
+            #[allow(dead_code)]
+            #vis struct #grad_struct { pub value: #value_ty, #(pub #fields: #field_types,)* }
+            #[allow(unused_variables, dead_code)]
+            #vis fn #fn_name(#(#params),* #extra) -> #grad_struct { ::core::panic!(#message) }
+        };
+    }
     let grad = format_ident!("{}_grad", name);
     let jvp = format_ident!("{}_jvp", name);
     let trace = format_ident!("{}_trace", name);

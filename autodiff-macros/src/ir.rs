@@ -26,6 +26,17 @@ pub enum Kind {
     /// A constant whose type the macro cannot see (a `const` item, an unknown
     /// path); it becomes a float constant when used in float arithmetic.
     Untyped,
+    /// A `Tensor` of the function's float type.
+    Tensor,
+    /// A model: a struct implementing `Parameters` (its fields are tensors).
+    Model,
+}
+
+impl Kind {
+    /// Whether values of this kind can carry derivatives.
+    pub fn is_differentiable(self) -> bool {
+        matches!(self, Kind::Float | Kind::Tensor | Kind::Model)
+    }
 }
 
 /// The float type a function computes in.
@@ -95,6 +106,10 @@ pub enum Op {
     Relu,
     /// A call of another `#[differentiable]` function.
     Call(syn::Path),
+    /// A tensor op (rules in `tensor_rules.rs`).
+    Tensor(crate::tensor_rules::TensorOp),
+    /// The tensor at a field path of a model (`p.layer1.w`).
+    Field(Vec<syn::Ident>),
 }
 
 /// A merge of one variable at the end of an `if`: `out` is `then_value` or

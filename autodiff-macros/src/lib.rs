@@ -20,6 +20,7 @@ mod passes;
 mod rules;
 mod signature;
 mod sym;
+mod tensor_rules;
 
 #[cfg(test)]
 mod tests;

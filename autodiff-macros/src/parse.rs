@@ -11,7 +11,8 @@ use crate::ir::{
     ValueId, ValueInfo,
 };
 use crate::rules::{method_op, SUPPORTED_METHODS};
-use crate::signature::{float_ty_of, Signature};
+use crate::signature::{float_ty_of, ParamKind, Signature};
+use crate::tensor_rules::{self, Slot as Operand, TensorOp};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 use std::collections::HashMap;
@@ -22,6 +23,10 @@ const SUPPORTED_SUMMARY: &str =
     "supported are float arithmetic (+ - * /, unary -), literals and consts, \
      the math methods, `let`/`let mut` with `=` `+=` `-=` `*=` `/=`, `if`/`else`, \
      `for i in a..b` loops, `return`, and calls to other #[differentiable] functions";
+
+const TENSOR_CONTROL_FLOW: &str = "`if`, `for` and early `return` are not supported in tensor \
+     functions yet: express the data dependence with ops (`relu`, `max`, masks) or move the control \
+     flow into the caller, which can call this function in a loop";
 
 /// Float methods whose derivative is zero almost everywhere: their result is
 /// treated as a constant.
@@ -51,13 +56,20 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         errors,
         float_ty: sig.float_ty,
         early_return: None,
+        tensor_mode: sig.tensor_mode(),
+        returns_tensor: sig.returns_tensor,
     };
     let before = lowerer.errors.len();
     let mut env = Env::new();
     let mut params = Vec::new();
     lowerer.open_region();
     for p in &sig.params {
-        let kind = if p.float { Kind::Float } else { Kind::Other };
+        let kind = match p.kind {
+            ParamKind::Float => Kind::Float,
+            ParamKind::Tensor => Kind::Tensor,
+            ParamKind::Model => Kind::Model,
+            ParamKind::Data => Kind::Other,
+        };
         let value = lowerer.new_value(kind);
         env.declare(p.ident.to_string(), value, p.mutable);
         params.push(Param {
@@ -102,6 +114,10 @@ struct Lowerer<'e> {
     errors: &'e mut Errors,
     float_ty: FloatTy,
     early_return: Option<EarlyReturn>,
+    /// The function computes with tensors: control flow is not supported yet.
+    tensor_mode: bool,
+    /// The function returns a tensor.
+    returns_tensor: bool,
 }
 
 /// What a statement list does with its tail expression.
@@ -125,6 +141,19 @@ impl Lowerer<'_> {
 
     fn kind(&self, v: ValueId) -> Kind {
         self.values[v.0].kind
+    }
+
+    /// Sets the kind of a call's result from a `let` type annotation (the
+    /// macro cannot see the callee's return type).
+    fn retype_call(&mut self, v: ValueId, kind: Kind) {
+        let is_call = self.regions.iter().any(|r| {
+            r.stmts
+                .iter()
+                .any(|s| matches!(s, Stmt::Let { value, op: Op::Call(_), .. } if *value == v))
+        });
+        if is_call {
+            self.values[v.0].kind = kind;
+        }
     }
 
     fn open_region(&mut self) -> RegionId {
@@ -205,6 +234,13 @@ impl Lowerer<'_> {
                 );
                 Err(())
             }
+            Kind::Tensor | Kind::Model => {
+                self.errors.push(
+                    span,
+                    "a tensor is used where a float is expected: reduce it first (e.g. `.sum()`, `.mean()`)",
+                );
+                Err(())
+            }
         }
     }
 
@@ -233,6 +269,12 @@ impl Lowerer<'_> {
     fn lower_body(&mut self, block: &syn::Block, env: &mut Env) -> Lowered<ValueId> {
         let stmts = &block.stmts;
         let last_is_return = matches!(stmts.last(), Some(syn::Stmt::Expr(syn::Expr::Return(_), _)));
+        if self.tensor_mode {
+            if let Some(ret) = stmts.iter().find_map(|s| find_return(s)) {
+                self.error(ret, TENSOR_CONTROL_FLOW);
+                return Err(());
+            }
+        }
         let returns_early = stmts
             .iter()
             .enumerate()
@@ -248,6 +290,13 @@ impl Lowerer<'_> {
                 return self.as_float(value, e.span());
             }
             return match self.lower_stmts(stmts, env, Tail::Value)? {
+                Some(v) if self.returns_tensor => {
+                    if self.kind(v) != Kind::Tensor {
+                        self.error(block.span(), "the function returns a tensor, but its body ends in a non-tensor value");
+                        return Err(());
+                    }
+                    Ok(v)
+                }
                 Some(v) => self.as_float(v, block.span()),
                 None => {
                     self.error(
@@ -436,6 +485,13 @@ impl Lowerer<'_> {
             return Err(());
         }
         let mut value = self.lower_expr(&init.expr, env)?;
+        if let Some(ty) = declared_ty {
+            if crate::signature::tensor_elem_of(ty).is_some() {
+                self.retype_call(value, Kind::Tensor);
+            } else if float_ty_of(ty).is_some() {
+                self.retype_call(value, Kind::Float);
+            }
+        }
         if declared_ty.and_then(float_ty_of) == Some(self.float_ty) {
             value = self.as_float(value, init.expr.span())?;
         }
@@ -470,10 +526,13 @@ impl Lowerer<'_> {
             _ => None,
         };
         let Some(ident) = ident else {
-            self.error(
-                target.span(),
-                "only local variables can be assigned in a #[differentiable] function",
-            );
+            let message = if matches!(target, syn::Expr::Field(_)) {
+                "a #[differentiable] function may not mutate its arguments or their fields: \
+                 bind the new value to a local (`let w = ...;`) instead"
+            } else {
+                "only local variables can be assigned in a #[differentiable] function"
+            };
+            self.errors.push_spanned(target, message);
             return Err(());
         };
         let Some(slot) = env.find(&ident.to_string()) else {
@@ -504,6 +563,10 @@ impl Lowerer<'_> {
         env: &mut Env,
         want_value: bool,
     ) -> Lowered<Option<ValueId>> {
+        if self.tensor_mode {
+            self.error(expr.if_token.span(), TENSOR_CONTROL_FLOW);
+            return Err(());
+        }
         if want_value
             && self.early_return.is_some()
             && contains_return_expr(&syn::Expr::If(expr.clone()))
@@ -654,6 +717,10 @@ impl Lowerer<'_> {
     }
 
     fn lower_for(&mut self, f: &syn::ExprForLoop, env: &mut Env) -> Lowered<()> {
+        if self.tensor_mode {
+            self.error(f.for_token.span(), TENSOR_CONTROL_FLOW);
+            return Err(());
+        }
         if let Some(label) = &f.label {
             self.error(label.span(), "loop labels are not supported");
             return Err(());
@@ -785,6 +852,22 @@ impl Lowerer<'_> {
             syn::Expr::MethodCall(m) => self.lower_method_call(m, env),
             syn::Expr::Call(c) => self.lower_call(c, env),
             syn::Expr::Cast(c) => self.lower_cast(c, env),
+            syn::Expr::Reference(r) => self.lower_reference(r, env),
+            syn::Expr::Array(a) => {
+                let elems = a.elems.iter().collect::<Vec<_>>();
+                self.lower_data(&elems, env, |vals| quote!([#(#vals),*]))
+            }
+            syn::Expr::Range(r) if r.start.is_some() && r.end.is_some() => {
+                let (Some(start), Some(end)) = (&r.start, &r.end) else {
+                    unreachable!("guarded")
+                };
+                let limits = &r.limits;
+                self.lower_data(&[&**start, &**end], env, |vals| {
+                    let (s, e) = (&vals[0], &vals[1]);
+                    quote!((#s #limits #e))
+                })
+            }
+            syn::Expr::Field(f) => self.lower_field(f, env),
             syn::Expr::If(i) => match self.lower_if(i, env, true)? {
                 Some(v) => Ok(v),
                 None => Err(()),
@@ -879,7 +962,9 @@ impl Lowerer<'_> {
             syn::BinOp::Div(_) => (Some(Op::Div), quote!(/)),
             other => (None, other.to_token_stream()),
         };
+        let tensors = self.kind(lhs) == Kind::Tensor || self.kind(rhs) == Kind::Tensor;
         match arith {
+            Some(arith) if tensors => self.tensor_arith(arith, lhs, rhs, op.span()),
             Some(arith) => self.arith(arith, sym, lhs, rhs, op.span()),
             None => {
                 let any_float = self.kind(lhs) == Kind::Float || self.kind(rhs) == Kind::Float;
@@ -939,6 +1024,9 @@ impl Lowerer<'_> {
         let x = value_placeholder(operand);
         match (&u.op, self.kind(operand)) {
             (syn::UnOp::Neg(_), Kind::Float) => Ok(self.emit(Op::Neg, vec![operand], Kind::Float)),
+            (syn::UnOp::Neg(_), Kind::Tensor) => {
+                Ok(self.emit(Op::Tensor(TensorOp::Neg), vec![operand], Kind::Tensor))
+            }
             (syn::UnOp::Neg(_), kind) => Ok(self.constant(quote!((-#x)), kind)),
             (syn::UnOp::Not(_), Kind::Float) => {
                 self.error(u.op.span(), "`!` cannot be applied to a float");
@@ -990,6 +1078,33 @@ impl Lowerer<'_> {
         }
         let name = m.method.to_string();
         let span = m.method.span();
+        if self.kind(receiver) == Kind::Tensor && name == "clone" && args.is_empty() {
+            return Ok(receiver);
+        }
+        if self.kind(receiver) == Kind::Tensor {
+            let Some(op) = tensor_rules::method_op(&name) else {
+                self.error(
+                    span,
+                    format!(
+                        "`{name}` is not a tensor op the differentiating compiler knows; supported are: {}",
+                        tensor_rules::SUPPORTED_TENSOR_METHODS
+                    ),
+                );
+                return Err(());
+            };
+            let mut operands = vec![receiver];
+            operands.extend(args);
+            let mut spans = vec![m.receiver.span()];
+            spans.extend(m.args.iter().map(|a| a.span()));
+            return self.tensor_op(op, operands, &spans, m.span());
+        }
+        if self.kind(receiver) == Kind::Model {
+            self.error(
+                span,
+                "methods of a model are not differentiated: use its fields (`p.w1`) in tensor ops",
+            );
+            return Err(());
+        }
         if self.kind(receiver) == Kind::Other {
             return Ok(self.opaque_method(receiver, &m.method, &args));
         }
@@ -1074,6 +1189,169 @@ impl Lowerer<'_> {
         Ok(self.emit(op, lowered, Kind::Float))
     }
 
+    /// A tensor op: checks each operand against the op's slots.
+    fn tensor_op(
+        &mut self,
+        op: TensorOp,
+        operands: Vec<ValueId>,
+        spans: &[Span],
+        span: Span,
+    ) -> Lowered<ValueId> {
+        let slots = tensor_rules::slots(op);
+        if operands.len() != slots.len() {
+            self.error(
+                span,
+                format!(
+                    "`{}` takes {} argument(s) besides the receiver",
+                    tensor_rules::name(op),
+                    slots.len() - 1
+                ),
+            );
+            return Err(());
+        }
+        let mut lowered = Vec::new();
+        for (i, (v, slot)) in operands.into_iter().zip(slots).enumerate() {
+            let span = spans.get(i).copied().unwrap_or(span);
+            let ok = match slot {
+                Operand::Tensor => self.kind(v) == Kind::Tensor,
+                Operand::Scalar => matches!(self.kind(v), Kind::Float | Kind::Untyped),
+                Operand::Data => !matches!(self.kind(v), Kind::Tensor | Kind::Model),
+            };
+            if !ok {
+                let expected = match slot {
+                    Operand::Tensor => "a tensor",
+                    Operand::Scalar => "a float",
+                    Operand::Data => "non-differentiable data (an axis, a shape, labels)",
+                };
+                self.error(
+                    span,
+                    format!("`{}` expects {expected} here", tensor_rules::name(op)),
+                );
+                return Err(());
+            }
+            let v = if *slot == Operand::Scalar {
+                self.as_float(v, span)?
+            } else {
+                v
+            };
+            lowered.push(v);
+        }
+        let kind = if tensor_rules::returns_tensor(op) {
+            Kind::Tensor
+        } else {
+            Kind::Float
+        };
+        Ok(self.emit(Op::Tensor(op), lowered, kind))
+    }
+
+    /// `lhs op rhs` where one side is a tensor: broadcasting tensor
+    /// arithmetic, or tensor-scalar arithmetic.
+    fn tensor_arith(&mut self, op: Op, lhs: ValueId, rhs: ValueId, span: Span) -> Lowered<ValueId> {
+        let (lt, rt) = (
+            self.kind(lhs) == Kind::Tensor,
+            self.kind(rhs) == Kind::Tensor,
+        );
+        let tensor_op = match (op, lt, rt) {
+            (Op::Add, true, true) => TensorOp::Add,
+            (Op::Sub, true, true) => TensorOp::Sub,
+            (Op::Mul, true, true) => TensorOp::Mul,
+            (Op::Div, true, true) => TensorOp::Div,
+            (Op::Add, true, false) => TensorOp::AddScalar,
+            (Op::Sub, true, false) => TensorOp::SubScalar,
+            (Op::Mul, true, false) => TensorOp::MulScalar,
+            (Op::Div, true, false) => TensorOp::DivScalar,
+            (Op::Add, false, true) => {
+                return self.tensor_op(TensorOp::AddScalar, vec![rhs, lhs], &[], span)
+            }
+            (Op::Mul, false, true) => {
+                return self.tensor_op(TensorOp::MulScalar, vec![rhs, lhs], &[], span)
+            }
+            (Op::Sub, false, true) => TensorOp::RSubScalar,
+            (Op::Div, false, true) => TensorOp::RDivScalar,
+            _ => unreachable!("tensor_arith is called for + - * / with a tensor operand"),
+        };
+        self.tensor_op(tensor_op, vec![lhs, rhs], &[], span)
+    }
+
+    /// Non-differentiable data built from parts (`[3, 4]`, `1..n`): opaque,
+    /// and an error if a part is a float, tensor or model.
+    fn lower_data(
+        &mut self,
+        parts: &[&syn::Expr],
+        env: &mut Env,
+        build: impl FnOnce(Vec<syn::Ident>) -> TokenStream,
+    ) -> Lowered<ValueId> {
+        let mut vals = Vec::new();
+        for p in parts {
+            let v = self.lower_expr(p, env)?;
+            if self.kind(v).is_differentiable() {
+                self.error(p.span(), "arrays and ranges may hold only integers and other data, not floats or tensors");
+                return Err(());
+            }
+            vals.push(value_placeholder(v));
+        }
+        Ok(self.opaque(build(vals)))
+    }
+
+    /// `&e`: tensors and models are borrowed by generated code anyway; other
+    /// data keeps its reference.
+    fn lower_reference(&mut self, r: &syn::ExprReference, env: &mut Env) -> Lowered<ValueId> {
+        if let Some(m) = &r.mutability {
+            self.error(
+                m.span(),
+                "`&mut` is not supported: #[differentiable] functions do not mutate",
+            );
+            return Err(());
+        }
+        let v = self.lower_expr(&r.expr, env)?;
+        match self.kind(v) {
+            Kind::Tensor | Kind::Model => Ok(v),
+            Kind::Float => {
+                self.error(
+                    r.and_token.span(),
+                    "references to floats are not supported: pass floats by value",
+                );
+                Err(())
+            }
+            Kind::Other | Kind::Untyped => {
+                let x = value_placeholder(v);
+                Ok(self.opaque(quote!(&#x)))
+            }
+        }
+    }
+
+    /// `model.field.field`: the tensor at that path of a model argument.
+    fn lower_field(&mut self, f: &syn::ExprField, env: &mut Env) -> Lowered<ValueId> {
+        let mut members = Vec::new();
+        let mut base: &syn::Expr = &syn::Expr::Field(f.clone());
+        while let syn::Expr::Field(inner) = strip_parens(base) {
+            match &inner.member {
+                syn::Member::Named(ident) => members.push(ident.clone()),
+                syn::Member::Unnamed(index) => {
+                    members.push(syn::Ident::new(&format!("_{}", index.index), index.span))
+                }
+            }
+            base = &inner.base;
+        }
+        members.reverse();
+        let root = self.lower_expr(base, env)?;
+        if self.kind(root) != Kind::Model {
+            self.error(
+                f.dot_token.span(),
+                "field access is supported on model arguments (`p.w1`, a struct deriving `Parameters`)",
+            );
+            return Err(());
+        }
+        if members.iter().any(|m| m.to_string().starts_with('_')) {
+            self.error(
+                f.member.span(),
+                "tuple-struct fields are not supported in model paths; name the fields",
+            );
+            return Err(());
+        }
+        Ok(self.emit(Op::Field(members), vec![root], Kind::Tensor))
+    }
+
     fn lower_call(&mut self, c: &syn::ExprCall, env: &mut Env) -> Lowered<ValueId> {
         let path = match strip_parens(&c.func) {
             syn::Expr::Path(p) if p.qself.is_none() => p.path.clone(),
@@ -1095,6 +1373,12 @@ impl Lowerer<'_> {
             .last()
             .map(|s| s.ident.clone())
             .expect("a path has at least one segment");
+        if segments.len() == 1 && args.first().is_some_and(|a| self.kind(*a) == Kind::Tensor) {
+            if let Some(op) = tensor_rules::function_op(&segments[0]) {
+                let spans: Vec<Span> = c.args.iter().map(|a| a.span()).collect();
+                return self.tensor_op(op, args, &spans, c.span());
+            }
+        }
         let is_float_ty_path =
             segments.len() == 2 && (segments[0] == "f64" || segments[0] == "f32");
         let is_runtime_fn = segments.len() == 1 && method_op(&segments[0]).is_some();
@@ -1113,7 +1397,17 @@ impl Lowerer<'_> {
             self.error(path.span(), "generic function calls are not supported");
             return Err(());
         }
-        Ok(self.emit(Op::Call(path), args, Kind::Float))
+        // A call's result kind: in tensor code, a tensor when it takes tensors
+        // or models (a layer), unless a `let` annotation says otherwise.
+        let takes_tensors = args
+            .iter()
+            .any(|a| matches!(self.kind(*a), Kind::Tensor | Kind::Model));
+        let kind = if self.tensor_mode && takes_tensors {
+            Kind::Tensor
+        } else {
+            Kind::Float
+        };
+        Ok(self.emit(Op::Call(path), args, kind))
     }
 }
 
@@ -1189,8 +1483,6 @@ fn unsupported_expr(e: &syn::Expr) -> (Span, String) {
             i.bracket_token.span.join(),
             "indexing is not supported in scalar #[differentiable] functions: pass the elements as arguments".into(),
         ),
-        syn::Expr::Field(f) => (f.dot_token.span(), "field access is not supported in scalar #[differentiable] functions".into()),
-        syn::Expr::Reference(r) => (r.and_token.span(), "references are not supported: pass floats by value".into()),
         syn::Expr::Tuple(t) => (t.paren_token.span.join(), "tuples are not supported: a #[differentiable] function returns one float".into()),
         syn::Expr::Async(a) => (a.async_token.span(), "`async` blocks are not supported".into()),
         syn::Expr::Await(a) => (a.await_token.span(), "`.await` is not supported".into()),
@@ -1208,6 +1500,23 @@ impl<'ast> Visit<'ast> for ReturnFinder {
     }
     fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
     fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+struct ReturnSpan(Option<Span>);
+
+impl<'ast> Visit<'ast> for ReturnSpan {
+    fn visit_expr_return(&mut self, r: &'ast syn::ExprReturn) {
+        self.0.get_or_insert(r.return_token.span());
+    }
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+/// The span of the first `return` in a statement that is not its last one.
+fn find_return(stmt: &syn::Stmt) -> Option<Span> {
+    let mut finder = ReturnSpan(None);
+    finder.visit_stmt(stmt);
+    finder.0
 }
 
 fn contains_return(stmt: &syn::Stmt) -> bool {

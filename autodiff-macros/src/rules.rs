@@ -68,6 +68,12 @@ pub fn op_name(op: &Op) -> String {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default(),
+        Op::Tensor(op) => crate::tensor_rules::name(*op),
+        Op::Field(path) => path
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join("."),
         other => method_name(other).into(),
     }
 }
@@ -115,7 +121,15 @@ fn method_name(op: &Op) -> &'static str {
         Op::MulAdd => "mul_add",
         Op::Sigmoid => "sigmoid",
         Op::Relu => "relu",
-        Op::Const(_) | Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Neg | Op::Call(_) => "",
+        Op::Const(_)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::Call(_)
+        | Op::Tensor(_)
+        | Op::Field(_) => "",
     }
 }
 
@@ -138,7 +152,7 @@ pub fn forward<R: Real>(op: &Op, x: &[R]) -> R {
         Op::Atan2 | Op::Log | Op::Powf | Op::Hypot | Op::Max | Op::Min => {
             a().call2(method_name(op), b())
         }
-        Op::Const(_) | Op::Call(_) => unreachable_rule(op),
+        Op::Const(_) | Op::Call(_) | Op::Tensor(_) | Op::Field(_) => unreachable_rule(op),
         _ => a().call1(method_name(op)),
     }
 }
@@ -212,7 +226,7 @@ pub fn adjoint<R: Real>(op: &Op, x: &[R], y: &R, g: &R, i: usize) -> R {
         // σ' = σ (1 - σ)
         (Op::Sigmoid, _) => g() * y() * (one() - y()),
         (Op::Relu, _) => R::select_gt(a(), R::lit(0.0), g(), R::lit(0.0)),
-        (Op::Const(_) | Op::Call(_), _) => unreachable_rule(op),
+        (Op::Const(_) | Op::Call(_) | Op::Tensor(_) | Op::Field(_), _) => unreachable_rule(op),
     }
 }
 

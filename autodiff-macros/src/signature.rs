@@ -5,6 +5,19 @@ use crate::diagnostics::Errors;
 use crate::ir::FloatTy;
 use syn::spanned::Spanned;
 
+/// What an argument holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A float of the function's type.
+    Float,
+    /// `&Tensor<T>`.
+    Tensor,
+    /// `&Model` for a struct implementing `Parameters`.
+    Model,
+    /// Anything else (only as `#[constant]`).
+    Data,
+}
+
 /// One argument of the function.
 #[derive(Clone, Debug)]
 pub struct SigParam {
@@ -16,6 +29,19 @@ pub struct SigParam {
     pub float: bool,
     /// Declared `mut` (the body may assign it).
     pub mutable: bool,
+    /// What the argument holds.
+    pub kind: ParamKind,
+}
+
+impl SigParam {
+    /// The type of this argument's gradient: the float type, the tensor or
+    /// model type without the reference.
+    pub fn gradient_ty(&self) -> &syn::Type {
+        match &self.ty {
+            syn::Type::Reference(r) => &r.elem,
+            other => other,
+        }
+    }
 }
 
 /// The checked signature.
@@ -25,6 +51,20 @@ pub struct Signature {
     pub name: syn::Ident,
     pub float_ty: FloatTy,
     pub params: Vec<SigParam>,
+    /// The function returns a tensor (else a float).
+    pub returns_tensor: bool,
+}
+
+impl Signature {
+    /// Whether the function computes with tensors (and uses the tensor
+    /// compiler).
+    pub fn tensor_mode(&self) -> bool {
+        self.returns_tensor
+            || self
+                .params
+                .iter()
+                .any(|p| matches!(p.kind, ParamKind::Tensor | ParamKind::Model))
+    }
 }
 
 impl Signature {
@@ -50,6 +90,26 @@ pub fn float_ty_of(ty: &syn::Type) -> Option<FloatTy> {
         syn::Type::Paren(p) => float_ty_of(&p.elem),
         syn::Type::Group(g) => float_ty_of(&g.elem),
         _ => None,
+    }
+}
+
+/// The element type of `Tensor` or `Tensor<T>` (`f32` when omitted), if `ty`
+/// names the tensor type.
+pub fn tensor_elem_of(ty: &syn::Type) -> Option<Option<FloatTy>> {
+    let syn::Type::Path(p) = ty else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    if last.ident != "Tensor" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::None => Some(Some(FloatTy::F32)),
+        syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+            Some(syn::GenericArgument::Type(t)) => Some(float_ty_of(t)),
+            _ => Some(None),
+        },
+        syn::PathArguments::Parenthesized(_) => None,
     }
 }
 
@@ -92,13 +152,19 @@ pub fn check(item: &syn::ItemFn, errors: &mut Errors) -> Option<Signature> {
     if let Some(v) = &sig.variadic {
         errors.push(v.span(), "variadic functions cannot be #[differentiable]");
     }
+    let mut returns_tensor = false;
     let float_ty = match &sig.output {
-        syn::ReturnType::Type(_, ty) => match float_ty_of(ty) {
-            Some(t) => Some(t),
-            None => {
-                errors.push(
-                    ty.span(),
-                    "a #[differentiable] function must return `f64` or `f32` (the value whose gradient is taken)",
+        syn::ReturnType::Type(_, ty) => match (float_ty_of(ty), tensor_elem_of(ty)) {
+            (Some(t), _) => Some(t),
+            (None, Some(Some(t))) => {
+                returns_tensor = true;
+                Some(t)
+            }
+            _ => {
+                errors.push_spanned(
+                    ty,
+                    "a #[differentiable] function must return `f64`, `f32` or a `Tensor` \
+                     (the value whose derivative is taken)",
                 );
                 None
             }
@@ -142,6 +208,7 @@ pub fn check(item: &syn::ItemFn, errors: &mut Errors) -> Option<Signature> {
         name: sig.ident.clone(),
         float_ty,
         params,
+        returns_tensor,
     })
 }
 
@@ -165,14 +232,62 @@ fn check_param(
     };
     let arg_ty = float_ty_of(&pt.ty);
     let float = arg_ty.is_some() && arg_ty == float_ty;
+    if let syn::Type::Reference(r) = &*pt.ty {
+        if let Some(m) = &r.mutability {
+            errors.push(
+                m.span(),
+                format!(
+                    "argument `{ident}` is a `&mut` reference: a #[differentiable] function may not mutate its \
+                     arguments; pass `&` (and mark data such as a random generator `#[constant]`)"
+                ),
+            );
+            return None;
+        }
+        let is_path = matches!(&*r.elem, syn::Type::Path(_));
+        if constant && tensor_elem_of(&r.elem).is_some() {
+            return Some(SigParam {
+                ident,
+                ty: (*pt.ty).clone(),
+                active: false,
+                float: false,
+                mutable,
+                kind: ParamKind::Tensor,
+            });
+        }
+        if !constant && is_path {
+            let (kind, elem) = match tensor_elem_of(&r.elem) {
+                Some(elem) => (ParamKind::Tensor, elem),
+                None => (ParamKind::Model, float_ty),
+            };
+            if kind == ParamKind::Tensor && elem != float_ty {
+                errors.push_spanned(
+                    &pt.ty,
+                    format!(
+                        "argument `{ident}` holds `{}` elements but the function computes in `{}`",
+                        elem.map_or("unknown", |t| t.name()),
+                        float_ty.map_or("unknown", |t| t.name())
+                    ),
+                );
+                return None;
+            }
+            return Some(SigParam {
+                ident,
+                ty: (*pt.ty).clone(),
+                active: true,
+                float: false,
+                mutable,
+                kind,
+            });
+        }
+    }
     if !constant {
         match (arg_ty, float_ty) {
             (None, _) => {
                 errors.push(
                     pt.ty.span(),
                     format!(
-                        "argument `{ident}` is not a float: differentiable arguments must be `f64` or `f32`; \
-                         mark non-differentiable data `#[constant]`"
+                        "argument `{ident}` is not a float: differentiable arguments are `f64`/`f32`, \
+                         `&Tensor` or `&Model` (a `Parameters` struct); mark non-differentiable data `#[constant]`"
                     ),
                 );
                 return None;
@@ -192,12 +307,18 @@ fn check_param(
             _ => {}
         }
     }
+    let kind = if float {
+        ParamKind::Float
+    } else {
+        ParamKind::Data
+    };
     Some(SigParam {
         ident,
         ty: (*pt.ty).clone(),
         active: !constant,
         float,
         mutable,
+        kind,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod graph;
 pub mod names;
 pub mod reverse;
 pub mod tangent;
+pub mod tensor;
 
 use crate::ir::Function;
 use crate::passes::activity;
@@ -83,6 +84,28 @@ impl Parts {
     }
 }
 
+/// The parameters of a pullback with every elided reference lifetime named
+/// `'__a`, so the returned closure may capture reference arguments
+/// (`labels: &[usize]`) it needs in the reverse sweep.
+pub fn pullback_params(sig: &Signature) -> (syn::Lifetime, Vec<TokenStream>) {
+    let lifetime = syn::Lifetime::new("'__a", proc_macro2::Span::call_site());
+    let params = sig
+        .params
+        .iter()
+        .map(|p| {
+            let ident = &p.ident;
+            let mut ty = p.ty.clone();
+            if let syn::Type::Reference(r) = &mut ty {
+                if r.lifetime.is_none() {
+                    r.lifetime = Some(lifetime.clone());
+                }
+            }
+            quote!(#ident: #ty)
+        })
+        .collect();
+    (lifetime, params)
+}
+
 /// `lint` attributes for generated functions: their locals follow the
 /// compiler's numbering, not the user's style.
 pub fn allow_lints() -> TokenStream {
@@ -95,7 +118,12 @@ pub fn mark_used(sig: &Signature) -> TokenStream {
     let name = &sig.name;
     let tys = sig.params.iter().map(|p| &p.ty);
     let ty = format_ident!("{}", sig.float_ty.name());
-    quote!(const _: fn(#(#tys),*) -> #ty = #name;)
+    let out = if sig.returns_tensor {
+        quote!(::adjoint::Tensor<#ty>)
+    } else {
+        quote!(#ty)
+    };
+    quote!(const _: fn(#(#tys),*) -> #out = #name;)
 }
 
 fn camel_case(name: &str) -> String {
@@ -363,7 +391,7 @@ fn trace_fn(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> Toke
     }
 }
 
-fn graph_fn(sig: &Signature, dot: &str) -> TokenStream {
+pub fn graph_fn(sig: &Signature, dot: &str) -> TokenStream {
     let vis = &sig.vis;
     let name = format_ident!("{}_graph", sig.name);
     let doc = format!(

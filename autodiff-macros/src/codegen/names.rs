@@ -51,7 +51,7 @@ impl Names {
             if idents[v.0].is_some() {
                 return;
             }
-            let ident = if f.kind(v) == Kind::Float {
+            let ident = if matches!(f.kind(v), Kind::Float | Kind::Tensor) {
                 floats += 1;
                 format_ident!("{}v{}", prefix, floats)
             } else {

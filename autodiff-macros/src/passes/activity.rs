@@ -1,20 +1,20 @@
 //! Activity analysis: which values vary with the active arguments. Only
 //! those get adjoint and tangent code; constants cost nothing in the sweeps.
 
-use crate::ir::{walk_stmts, Function, Kind, Op, Stmt};
+use crate::ir::{walk_stmts, Function, Op, Stmt};
 
 /// `varied[v]` is true when value `v` is a float that depends on an active
 /// argument. Loop-carried values make this a fixpoint.
 pub fn varied(f: &Function) -> Vec<bool> {
     let mut varied = vec![false; f.values.len()];
     for p in &f.params {
-        varied[p.value.0] = p.active && f.kind(p.value) == Kind::Float;
+        varied[p.value.0] = p.active && f.kind(p.value).is_differentiable();
     }
     loop {
         let snapshot = varied.clone();
         let mut changed = false;
         let mut mark = |v: crate::ir::ValueId, on: bool| {
-            if on && f.kind(v) == Kind::Float && !varied[v.0] {
+            if on && f.kind(v).is_differentiable() && !varied[v.0] {
                 varied[v.0] = true;
                 changed = true;
             }

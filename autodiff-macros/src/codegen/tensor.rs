@@ -1,0 +1,625 @@
+//! Code generation for tensor functions (straight-line code over tensors,
+//! models and scalars): one forward sweep calling the runtime's kernels and
+//! one reverse sweep calling their adjoints.
+//!
+//! The code is built as a flat list of statements, each with the names it
+//! mentions; a last-use pass then inserts `drop` after the last statement
+//! that reads a tensor, so the forward sweep keeps alive only the tensors the
+//! reverse sweep reads (the save set), and each is freed as soon as its
+//! adjoint rule has run.
+
+use crate::codegen::forward::generated_path;
+use crate::codegen::names::Names;
+use crate::codegen::{allow_lints, mark_used, Parts};
+use crate::ir::{Function, Kind, Op, Stmt, ValueId};
+use crate::rules::{adjoint, forward, has_adjoint};
+use crate::signature::{ParamKind, Signature};
+use crate::sym::{with_float_ty, Sym};
+use crate::tensor_rules::{self, Slot};
+use proc_macro2::{TokenStream, TokenTree};
+use quote::{format_ident, quote};
+use std::collections::{HashMap, HashSet};
+
+/// The generated items of a tensor function.
+pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
+    with_float_ty(f.float_ty, || {
+        let names = Names::new(f);
+        let varied = crate::passes::activity::varied(f);
+        let parts = Parts::new(sig);
+        let gen = TensorGen {
+            f,
+            sig,
+            names: &names,
+            varied: &varied,
+            ty: format_ident!("{}", f.float_ty.name()),
+        };
+        let grad = gen.grad_fn(&parts);
+        let pullback = gen.pullback_fn(&parts);
+        let graph = crate::codegen::graph_fn(sig, &crate::codegen::graph::dot(f, &names, &varied));
+        let used = mark_used(sig);
+        quote!(#grad #pullback #graph #used)
+    })
+}
+
+/// One generated statement and the names it mentions.
+struct Line {
+    tokens: TokenStream,
+    mentions: HashSet<String>,
+}
+
+impl Line {
+    fn new(tokens: TokenStream) -> Line {
+        let mut mentions = HashSet::new();
+        collect_idents(&tokens, &mut mentions);
+        Line { tokens, mentions }
+    }
+}
+
+fn collect_idents(tokens: &TokenStream, out: &mut HashSet<String>) {
+    for tt in tokens.clone() {
+        match tt {
+            TokenTree::Ident(i) => {
+                out.insert(i.to_string());
+            }
+            TokenTree::Group(g) => collect_idents(&g.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+struct TensorGen<'a> {
+    f: &'a Function,
+    sig: &'a Signature,
+    names: &'a Names,
+    varied: &'a [bool],
+    ty: syn::Ident,
+}
+
+/// The reverse sweep's bookkeeping.
+struct Reverse {
+    lines: Vec<Line>,
+    init: HashSet<ValueId>,
+    /// Field values of a model parameter: (model value, field path, adjoint).
+    fields: Vec<(ValueId, Vec<syn::Ident>, ValueId)>,
+    /// Model parameters whose adjoint is accumulated as a whole (passed to a
+    /// call).
+    whole_models: HashSet<ValueId>,
+    /// Adjoints moved into a callee's pullback (never dropped explicitly).
+    moved: HashSet<String>,
+}
+
+impl TensorGen<'_> {
+    fn is_active(&self, v: ValueId) -> bool {
+        self.varied[v.0] && self.f.kind(v).is_differentiable()
+    }
+
+    fn stmts(&self) -> impl Iterator<Item = (ValueId, &Op, &[ValueId])> {
+        self.f.body.stmts.iter().filter_map(|s| match s {
+            Stmt::Let { value, op, args } => Some((*value, op, args.as_slice())),
+            _ => None,
+        })
+    }
+
+    /// The forward sweep: tensor parameters are cloned into owned locals
+    /// (an `Arc` increment) so every tensor value is used the same way; with
+    /// `own_models`, models too (a shallow copy), so that a pullback closure
+    /// owns what it captures.
+    fn forward(&self, own_models: bool) -> Vec<Line> {
+        let mut lines = Vec::new();
+        for (p, sp) in self.f.params.iter().zip(&self.sig.params) {
+            let ident = &p.ident;
+            if sp.kind == ParamKind::Tensor {
+                lines.push(Line::new(
+                    quote!(let #ident = ::core::clone::Clone::clone(#ident);),
+                ));
+            } else if sp.kind == ParamKind::Model && own_models {
+                lines.push(Line::new(quote!(
+                    let #ident = ::adjoint::params::Parameters::map(#ident, &mut |__t| ::core::clone::Clone::clone(__t));
+                )));
+            }
+        }
+        for (value, op, args) in self.stmts() {
+            let v = self.names.value(value);
+            let arg = |a: &ValueId| self.names.value(*a).clone();
+            let tokens = match op {
+                Op::Const(tokens) => {
+                    let tokens = self.names.resolve(tokens);
+                    if self.f.kind(value) == Kind::Float {
+                        let ty = &self.ty;
+                        quote!(let #v: #ty = #tokens;)
+                    } else {
+                        quote!(let #v = #tokens;)
+                    }
+                }
+                Op::Field(path) => {
+                    let model = arg(&args[0]);
+                    quote!(let #v = ::core::clone::Clone::clone(&#model.#(#path).*);)
+                }
+                Op::Tensor(top) => {
+                    let x: Vec<TokenStream> = args
+                        .iter()
+                        .map(|a| {
+                            let i = arg(a);
+                            quote!(#i)
+                        })
+                        .collect();
+                    let e = tensor_rules::forward(*top, &x);
+                    quote!(let #v = #e;)
+                }
+                Op::Call(path) => {
+                    let passed: Vec<TokenStream> = args.iter().map(|a| self.pass(*a)).collect();
+                    if self.is_active(value) {
+                        let pb = self.names.pullback(value);
+                        let callee = generated_path(path, "__", "_pullback");
+                        quote!(let (#v, #pb) = #callee(#(#passed),*);)
+                    } else {
+                        quote!(let #v = #path(#(#passed),*);)
+                    }
+                }
+                scalar => {
+                    let x: Vec<Sym> = args
+                        .iter()
+                        .map(|a| Sym::value(*a, self.names.value(*a)))
+                        .collect();
+                    let e = forward(scalar, &x);
+                    let e = e.tokens();
+                    quote!(let #v = #e;)
+                }
+            };
+            lines.push(Line::new(tokens));
+        }
+        lines
+    }
+
+    /// The definitions of the non-differentiable data (axes, shapes, index
+    /// lists): re-evaluated inside a pullback closure instead of capturing
+    /// references to the forward sweep's locals.
+    fn data_lines(&self) -> Vec<Line> {
+        self.stmts()
+            .filter(|(v, op, _)| matches!(op, Op::Const(_)) && !self.f.kind(*v).is_differentiable())
+            .map(|(v, op, _)| {
+                let Op::Const(tokens) = op else {
+                    unreachable!("filtered")
+                };
+                let ident = self.names.value(v);
+                let tokens = self.names.resolve(tokens);
+                Line::new(quote!(let #ident = #tokens;))
+            })
+            .collect()
+    }
+
+    /// How a value is passed to a called `#[differentiable]` function.
+    fn pass(&self, v: ValueId) -> TokenStream {
+        let ident = self.names.value(v);
+        match self.f.kind(v) {
+            Kind::Tensor => quote!(&#ident),
+            _ => quote!(#ident),
+        }
+    }
+
+    fn contribute(&self, rev: &mut Reverse, target: ValueId, expr: TokenStream) {
+        if !self.is_active(target) {
+            return;
+        }
+        let bar = self.names.bar(target);
+        let line = match self.f.kind(target) {
+            Kind::Model => {
+                quote!(::adjoint::params::Parameters::zip_mut(&mut #bar, &#expr, &mut |__a, __b| *__a += __b);)
+            }
+            Kind::Tensor if rev.init.contains(&target) => quote!(#bar += &#expr;),
+            Kind::Tensor => {
+                rev.init.insert(target);
+                quote!(let mut #bar = #expr;)
+            }
+            _ if rev.init.contains(&target) => quote!(#bar += #expr;),
+            _ => {
+                rev.init.insert(target);
+                let ty = &self.ty;
+                quote!(let mut #bar: #ty = #expr;)
+            }
+        };
+        rev.lines.push(Line::new(line));
+    }
+
+    /// The reverse sweep seeded with `seed` as the result's adjoint.
+    fn reverse(&self, seed: TokenStream) -> Reverse {
+        let mut rev = Reverse {
+            lines: Vec::new(),
+            init: HashSet::new(),
+            fields: Vec::new(),
+            whole_models: HashSet::new(),
+            moved: HashSet::new(),
+        };
+        for (_, op, args) in self.stmts() {
+            if let Op::Call(_) = op {
+                for a in args {
+                    if self.f.kind(*a) == Kind::Model && self.is_active(*a) {
+                        rev.whole_models.insert(*a);
+                    }
+                }
+            }
+        }
+        for m in &rev.whole_models {
+            let bar = self.names.bar(*m);
+            let ident = self.names.value(*m);
+            rev.lines.push(Line::new(quote!(let mut #bar = {
+                use ::adjoint::params::Parameters as _;
+                #ident.zeros_like()
+            };)));
+        }
+        self.contribute(&mut rev, self.f.result, seed);
+        let stmts: Vec<_> = self.stmts().collect();
+        for (value, op, args) in stmts.into_iter().rev() {
+            if !self.is_active(value) || !rev.init.contains(&value) {
+                continue;
+            }
+            let bar = self.names.bar(value);
+            let v = self.names.value(value);
+            match op {
+                Op::Const(_) => {}
+                Op::Field(path) => {
+                    if rev.whole_models.contains(&args[0]) {
+                        let model_bar = self.names.bar(args[0]);
+                        rev.lines
+                            .push(Line::new(quote!(#model_bar.#(#path).* += &#bar;)));
+                    } else {
+                        rev.fields.push((args[0], path.clone(), value));
+                    }
+                }
+                Op::Tensor(top) => {
+                    let x: Vec<TokenStream> = args
+                        .iter()
+                        .map(|a| {
+                            let i = self.names.value(*a);
+                            quote!(#i)
+                        })
+                        .collect();
+                    let slots = tensor_rules::slots(*top);
+                    let needs: Vec<bool> = args
+                        .iter()
+                        .zip(slots)
+                        .map(|(a, s)| *s != Slot::Data && self.is_active(*a))
+                        .collect();
+                    if !needs.iter().any(|n| *n) {
+                        continue;
+                    }
+                    let d = |i: usize| format_ident!("{}_d{}", v, i);
+                    let pattern = |i: usize| {
+                        if needs[i] {
+                            let d = d(i);
+                            quote!(#d)
+                        } else {
+                            quote!(_)
+                        }
+                    };
+                    let line =
+                        match tensor_rules::adjoint(*top, &x, &quote!(#v), &quote!(#bar), &needs) {
+                            tensor_rules::Adjoint::Pair { call, swap: false } => {
+                                let (p0, p1) = (pattern(0), pattern(1));
+                                quote!(let (#p0, #p1) = #call;)
+                            }
+                            tensor_rules::Adjoint::Pair { call, swap: true } => {
+                                let (p0, p1) = (pattern(0), pattern(1));
+                                quote!(let (#p1, #p0) = #call;)
+                            }
+                            tensor_rules::Adjoint::Single { operand, expr } => {
+                                let d = d(operand);
+                                quote!(let #d = #expr;)
+                            }
+                        };
+                    rev.lines.push(Line::new(line));
+                    for (i, need) in needs.iter().enumerate() {
+                        if *need {
+                            self.contribute(&mut rev, args[i], {
+                                let d = d(i);
+                                quote!(#d)
+                            });
+                        }
+                    }
+                }
+                Op::Call(_) => {
+                    let pb = self.names.pullback(value);
+                    let outs: Vec<TokenStream> = args
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| {
+                            if self.is_active(*a) {
+                                let d = format_ident!("{}_d{}", v, i);
+                                quote!(#d)
+                            } else {
+                                quote!(_)
+                            }
+                        })
+                        .collect();
+                    rev.moved.insert(bar.to_string());
+                    // The pullback may borrow the arguments until it runs.
+                    let mut line = Line::new(quote!(let (#(#outs,)*) = #pb(#bar);));
+                    line.mentions
+                        .extend(args.iter().map(|a| self.names.value(*a).to_string()));
+                    rev.lines.push(line);
+                    for (i, a) in args.iter().enumerate() {
+                        if self.is_active(*a) {
+                            let d = format_ident!("{}_d{}", v, i);
+                            self.contribute(&mut rev, *a, quote!(#d));
+                        }
+                    }
+                }
+                scalar => {
+                    let x: Vec<Sym> = args
+                        .iter()
+                        .map(|a| Sym::value(*a, self.names.value(*a)))
+                        .collect();
+                    let y = Sym::value(value, v);
+                    let g = Sym::local(&bar);
+                    for (i, a) in args.iter().enumerate() {
+                        if self.is_active(*a) && has_adjoint(scalar, i) {
+                            let c = adjoint(scalar, &x, &y, &g, i);
+                            let c = c.tokens().clone();
+                            self.contribute(&mut rev, *a, c);
+                        }
+                    }
+                }
+            }
+        }
+        rev
+    }
+
+    /// The adjoint of each parameter after the reverse sweep.
+    fn param_adjoints(&self, rev: &Reverse) -> (Vec<Line>, Vec<TokenStream>) {
+        let mut lines = Vec::new();
+        let mut out = Vec::new();
+        for (p, sp) in self.f.params.iter().zip(&self.sig.params) {
+            let ident = &p.ident;
+            let bar = self.names.bar(p.value);
+            let expr = match sp.kind {
+                _ if !p.active => match sp.kind {
+                    ParamKind::Float => quote!(0.0),
+                    _ => quote!(::adjoint::__private::Inactive),
+                },
+                ParamKind::Float | ParamKind::Tensor if rev.init.contains(&p.value) => quote!(#bar),
+                ParamKind::Float => quote!(0.0),
+                ParamKind::Tensor => quote!(::adjoint::Tensor::zeros(#ident.shape())),
+                ParamKind::Model => {
+                    if !rev.whole_models.contains(&p.value) {
+                        lines.push(Line::new(quote!(let mut #bar = {
+                            use ::adjoint::params::Parameters as _;
+                            #ident.zeros_like()
+                        };)));
+                        for (model, path, field) in &rev.fields {
+                            if *model == p.value {
+                                let fbar = self.names.bar(*field);
+                                lines.push(Line::new(quote!(#bar.#(#path).* = #fbar;)));
+                            }
+                        }
+                    }
+                    quote!(#bar)
+                }
+                ParamKind::Data => quote!(::adjoint::__private::Inactive),
+            };
+            out.push(expr);
+        }
+        (lines, out)
+    }
+
+    /// `drop` after the last mention of each tensor the sweeps hold, except
+    /// the values the final statement moves out.
+    fn with_drops(&self, lines: Vec<Line>, keep: &HashSet<String>) -> TokenStream {
+        let mut droppable: HashSet<String> = HashSet::new();
+        for (value, op, _) in self.stmts() {
+            if self.f.kind(value) == Kind::Tensor && !matches!(op, Op::Field(_)) {
+                droppable.insert(self.names.value(value).to_string());
+                droppable.insert(self.names.bar(value).to_string());
+            } else if self.f.kind(value) == Kind::Tensor {
+                droppable.insert(self.names.value(value).to_string());
+            }
+        }
+        for (p, sp) in self.f.params.iter().zip(&self.sig.params) {
+            if sp.kind == ParamKind::Tensor {
+                droppable.insert(p.ident.to_string());
+            }
+        }
+        droppable.retain(|n| !keep.contains(n));
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, line) in lines.iter().enumerate() {
+            for name in &line.mentions {
+                if droppable.contains(name) {
+                    last.insert(name.as_str(), i);
+                }
+            }
+        }
+        let mut drops_after: HashMap<usize, Vec<syn::Ident>> = HashMap::new();
+        for (name, i) in last {
+            if i + 1 < lines.len() {
+                drops_after
+                    .entry(i)
+                    .or_default()
+                    .push(format_ident!("{}", name));
+            }
+        }
+        let mut out = TokenStream::new();
+        for (i, line) in lines.iter().enumerate() {
+            out.extend(line.tokens.clone());
+            if let Some(names) = drops_after.get_mut(&i) {
+                names.sort_by_key(|n| n.to_string());
+                for n in names {
+                    out.extend(quote!(::core::mem::drop(#n);));
+                }
+            }
+        }
+        out
+    }
+
+    fn out_ty(&self) -> TokenStream {
+        let ty = &self.ty;
+        if self.sig.returns_tensor {
+            quote!(::adjoint::Tensor<#ty>)
+        } else {
+            quote!(#ty)
+        }
+    }
+
+    fn adjoint_types(&self) -> Vec<TokenStream> {
+        let ty = &self.ty;
+        self.sig
+            .params
+            .iter()
+            .map(|p| match (p.kind, p.active) {
+                (ParamKind::Float, _) => quote!(#ty),
+                (ParamKind::Tensor | ParamKind::Model, true) => {
+                    let g = p.gradient_ty();
+                    quote!(#g)
+                }
+                _ => quote!(::adjoint::__private::Inactive),
+            })
+            .collect()
+    }
+
+    fn grad_fn(&self, parts: &Parts) -> TokenStream {
+        let Parts {
+            vis,
+            params,
+            grad_struct,
+            name,
+            ..
+        } = parts;
+        let ty = &self.ty;
+        let result = self.names.value(self.f.result).clone();
+        let (fn_name, extra_param, seed) = if self.sig.returns_tensor {
+            let seed = format_ident!("__seed");
+            (
+                format_ident!("{}_vjp", name),
+                quote!(, #seed: &::adjoint::Tensor<#ty>),
+                quote!(::core::clone::Clone::clone(#seed)),
+            )
+        } else {
+            (format_ident!("{}_grad", name), quote!(), quote!(1.0))
+        };
+        let mut lines = self.forward(false);
+        let mut rev = self.reverse(seed);
+        lines.append(&mut rev.lines);
+        let (final_lines, adjoints) = self.param_adjoints(&rev);
+        lines.extend(final_lines);
+        let fields: Vec<_> = self.sig.active().map(|p| p.ident.clone()).collect();
+        let field_values: Vec<_> = self
+            .sig
+            .params
+            .iter()
+            .zip(&adjoints)
+            .filter(|(p, _)| p.active)
+            .map(|(_, a)| a.clone())
+            .collect();
+        let field_types: Vec<_> = self
+            .sig
+            .params
+            .iter()
+            .zip(self.adjoint_types())
+            .filter(|(p, _)| p.active)
+            .map(|(_, t)| t)
+            .collect();
+        lines.push(Line::new(
+            quote!(#grad_struct { value: #result, #(#fields: #field_values),* }),
+        ));
+        let mut keep: HashSet<String> = rev.moved.clone();
+        keep.insert(result.to_string());
+        let body = self.with_drops(lines, &keep);
+        let out_ty = self.out_ty();
+        let field_docs = fields
+            .iter()
+            .map(|f| format!("The gradient with respect to `{f}`."));
+        let struct_doc = format!("Value and gradients of [`{name}`], returned by [`{fn_name}`].");
+        let fn_doc = if self.sig.returns_tensor {
+            format!("The value of [`{name}`] and the vector-Jacobian product with `__seed` (the adjoint of the value): one forward and one reverse sweep over the tensor kernels.")
+        } else {
+            format!("The value of [`{name}`] and its gradients: one forward and one reverse sweep over the tensor kernels (generated by `#[differentiable]`).")
+        };
+        let lints = allow_lints();
+        quote! {
+            #[doc = #struct_doc]
+            #[derive(Clone)]
+            #[allow(dead_code)]
+            #vis struct #grad_struct {
+                /// The function's value.
+                pub value: #out_ty,
+                #(#[doc = #field_docs] pub #fields: #field_types,)*
+            }
+
+            #[doc = #fn_doc]
+            #lints
+            #vis fn #fn_name(#(#params),* #extra_param) -> #grad_struct {
+                #body
+            }
+        }
+    }
+
+    fn pullback_fn(&self, parts: &Parts) -> TokenStream {
+        let Parts { vis, name, .. } = parts;
+        let seed = format_ident!("__adjoint_seed");
+        let forward = self.forward(true);
+        let mut rev = self.reverse(quote!(#seed));
+        let mut reverse: Vec<Line> = self.data_lines();
+        reverse.append(&mut rev.lines);
+        let (final_lines, adjoints) = self.param_adjoints(&rev);
+        reverse.extend(final_lines);
+        reverse.push(Line::new(quote!((#(#adjoints,)*))));
+        let result = self.names.value(self.f.result).clone();
+        let mut all = forward;
+        let split = all.len();
+        all.extend(reverse);
+        let mut keep = rev.moved.clone();
+        keep.insert(result.to_string());
+        // The closure boundary sits between the sweeps: the forward part
+        // keeps what the reverse part mentions (the closure captures it).
+        let forward_keep = self.needed_after(&all, split, &keep);
+        let reverse_lines = all.split_off(split);
+        let forward_code = self.with_drops(all, &forward_keep);
+        let reverse_code = self.with_drops(reverse_lines, &keep);
+        let out_ty = self.out_ty();
+        let types = self.adjoint_types();
+        let fn_name = format_ident!("__{}_pullback", name);
+        let lints = allow_lints();
+        let (lifetime, lifetime_params) = crate::codegen::pullback_params(self.sig);
+        // Only reference data the reverse sweep reads (labels) ties the
+        // closure to the arguments' lifetime.
+        let captures_refs = self.sig.params.iter().any(|p| {
+            matches!(p.ty, syn::Type::Reference(_))
+                && p.kind == ParamKind::Data
+                && forward_keep.contains(&p.ident.to_string())
+        });
+        let (lifetime, params) = if captures_refs {
+            (quote!(#lifetime), lifetime_params)
+        } else {
+            (quote!(), parts.params.clone())
+        };
+        let bound = if captures_refs {
+            quote!(+ #lifetime)
+        } else {
+            quote!()
+        };
+        quote! {
+            /// The value and the pullback of the function: what a calling
+            /// `#[differentiable]` function composes with.
+            #[doc(hidden)]
+            #lints
+            #vis fn #fn_name<#lifetime>(#(#params),*) -> (#out_ty, impl FnOnce(#out_ty) -> (#(#types,)*) #bound) {
+                #forward_code
+                (::core::clone::Clone::clone(&#result), move |#seed: #out_ty| {
+                    #reverse_code
+                })
+            }
+        }
+    }
+
+    /// Names mentioned at or after `split` (kept alive by the forward part).
+    fn needed_after(
+        &self,
+        lines: &[Line],
+        split: usize,
+        keep: &HashSet<String>,
+    ) -> HashSet<String> {
+        let mut needed = keep.clone();
+        for line in &lines[split..] {
+            needed.extend(line.mentions.iter().cloned());
+        }
+        needed
+    }
+}

@@ -1,0 +1,392 @@
+//! The derivative rule table of tensor ops: for every op, the Rust code of
+//! its forward value and of its adjoint, side by side. The adjoint code calls
+//! the runtime's `*_backward` kernel of the op (the same kernels the tape
+//! uses), so this table only wires values to kernels.
+//!
+//! Operands arrive as the idents of SSA values: tensors (borrowed with `&`
+//! where a kernel takes a reference), scalars of the float type, and
+//! non-differentiable data (axes, shapes, labels) passed exactly as the user
+//! wrote them (`&[3, 4]`, `labels`).
+//!
+//! To add a tensor op: a variant here, its name in [`method_op`] or
+//! [`function_op`], one arm in [`forward`] and one in [`adjoint`], and a case in
+//! `tests/tensor_codegen.rs`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// A tensor operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TensorOp {
+    /// tensor ⊕ tensor with broadcasting.
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// tensor ⊕ scalar.
+    AddScalar,
+    SubScalar,
+    MulScalar,
+    DivScalar,
+    /// scalar ⊕ tensor.
+    RSubScalar,
+    RDivScalar,
+    Neg,
+    MatMul,
+    T,
+    Transpose,
+    Reshape,
+    Expand,
+    Select,
+    Squeeze,
+    Unsqueeze,
+    Slice,
+    Exp,
+    Ln,
+    Sqrt,
+    Square,
+    Abs,
+    Sin,
+    Cos,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Powf,
+    LeakyRelu,
+    Sum,
+    Mean,
+    Max,
+    SumAxis,
+    MeanAxis,
+    MaxAxis,
+    Softmax,
+    LogSoftmax,
+    Normalize,
+    CrossEntropy,
+    Mse,
+    L1,
+}
+
+/// What an operand of a tensor op is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// A tensor (differentiable).
+    Tensor,
+    /// A scalar of the float type (differentiable).
+    Scalar,
+    /// Data passed through: axes, shapes, labels, constants.
+    Data,
+}
+
+/// Whether the op's result is a tensor (else a scalar of the float type).
+pub fn returns_tensor(op: TensorOp) -> bool {
+    !matches!(
+        op,
+        TensorOp::Sum
+            | TensorOp::Mean
+            | TensorOp::Max
+            | TensorOp::CrossEntropy
+            | TensorOp::Mse
+            | TensorOp::L1
+    )
+}
+
+/// The operand slots of an op, receiver first.
+pub fn slots(op: TensorOp) -> &'static [Slot] {
+    use Slot::*;
+    use TensorOp as O;
+    match op {
+        O::Add | O::Sub | O::Mul | O::Div | O::MatMul | O::Mse | O::L1 => &[Tensor, Tensor],
+        O::AddScalar | O::SubScalar | O::MulScalar | O::DivScalar => &[Tensor, Scalar],
+        O::RSubScalar | O::RDivScalar => &[Scalar, Tensor],
+        O::Neg
+        | O::T
+        | O::Exp
+        | O::Ln
+        | O::Sqrt
+        | O::Square
+        | O::Abs
+        | O::Sin
+        | O::Cos
+        | O::Tanh
+        | O::Sigmoid
+        | O::Relu
+        | O::Sum
+        | O::Mean
+        | O::Max => &[Tensor],
+        O::Transpose | O::SumAxis | O::MeanAxis | O::MaxAxis => &[Tensor, Data, Data],
+        O::Slice | O::Select => &[Tensor, Data, Data],
+        O::Reshape
+        | O::Expand
+        | O::Squeeze
+        | O::Unsqueeze
+        | O::Softmax
+        | O::LogSoftmax
+        | O::Normalize
+        | O::CrossEntropy => &[Tensor, Data],
+        O::Powf | O::LeakyRelu => &[Tensor, Data],
+    }
+}
+
+/// The op a tensor method of this name denotes.
+pub fn method_op(name: &str) -> Option<TensorOp> {
+    use TensorOp as O;
+    Some(match name {
+        "matmul" => O::MatMul,
+        "t" => O::T,
+        "transpose" => O::Transpose,
+        "reshape" => O::Reshape,
+        "expand" | "broadcast_to" => O::Expand,
+        "select" | "index_select" => O::Select,
+        "squeeze" => O::Squeeze,
+        "unsqueeze" => O::Unsqueeze,
+        "slice" => O::Slice,
+        "exp" => O::Exp,
+        "ln" => O::Ln,
+        "sqrt" => O::Sqrt,
+        "square" => O::Square,
+        "abs" => O::Abs,
+        "sin" => O::Sin,
+        "cos" => O::Cos,
+        "tanh" => O::Tanh,
+        "sigmoid" => O::Sigmoid,
+        "relu" => O::Relu,
+        "powf" => O::Powf,
+        "leaky_relu" => O::LeakyRelu,
+        "sum" => O::Sum,
+        "mean" => O::Mean,
+        "max" => O::Max,
+        "sum_axis" => O::SumAxis,
+        "mean_axis" => O::MeanAxis,
+        "max_axis" => O::MaxAxis,
+        "softmax" => O::Softmax,
+        "log_softmax" => O::LogSoftmax,
+        "normalize" => O::Normalize,
+        _ => return None,
+    })
+}
+
+/// The op a free function of this name denotes (`cross_entropy(&logits, labels)`).
+pub fn function_op(name: &str) -> Option<TensorOp> {
+    Some(match name {
+        "cross_entropy" => TensorOp::CrossEntropy,
+        "mse" => TensorOp::Mse,
+        "l1" => TensorOp::L1,
+        _ => return None,
+    })
+}
+
+/// Every tensor method the compiler knows, for error messages.
+pub const SUPPORTED_TENSOR_METHODS: &str = "matmul t transpose reshape expand select squeeze unsqueeze slice \
+     exp ln sqrt square abs sin cos tanh sigmoid relu powf leaky_relu sum mean max sum_axis mean_axis \
+     max_axis softmax log_softmax normalize, and the functions cross_entropy mse l1";
+
+/// The short name shown in graphs.
+pub fn name(op: TensorOp) -> String {
+    format!("{op:?}").to_lowercase()
+}
+
+fn ops() -> TokenStream {
+    quote!(::adjoint::__private::ops)
+}
+
+/// The Rust expression computing `op(x)`.
+pub fn forward(op: TensorOp, x: &[TokenStream]) -> TokenStream {
+    use TensorOp as O;
+    let a = &x[0];
+    let b = x.get(1);
+    let c = x.get(2);
+    let ops = ops();
+    match op {
+        O::Add => quote!(&#a + &#b),
+        O::Sub => quote!(&#a - &#b),
+        O::Mul => quote!(&#a * &#b),
+        O::Div => quote!(&#a / &#b),
+        O::AddScalar => quote!(#ops::scalar::add_scalar(&#a, #b)),
+        O::SubScalar => quote!(#ops::scalar::sub_scalar(&#a, #b)),
+        O::MulScalar => quote!(#ops::scalar::mul_scalar(&#a, #b)),
+        O::DivScalar => quote!(#ops::scalar::div_scalar(&#a, #b)),
+        O::RSubScalar => quote!(#ops::scalar::rsub_scalar(#a, &#b)),
+        O::RDivScalar => quote!(#ops::scalar::rdiv_scalar(#a, &#b)),
+        O::Neg => quote!(#ops::unary::neg(&#a)),
+        O::MatMul => quote!(#a.matmul(&#b)),
+        O::T => quote!(#a.t()),
+        O::Transpose => quote!(#a.transpose(#b, #c)),
+        O::Reshape => quote!(#a.reshape(#b)),
+        O::Expand => quote!(#a.expand(#b)),
+        O::Select => quote!(#a.select(#b, #c)),
+        O::Squeeze => quote!(#a.squeeze(#b)),
+        O::Unsqueeze => quote!(#a.unsqueeze(#b)),
+        O::Slice => quote!(#a.slice(#b, ::core::clone::Clone::clone(&#c))),
+        O::Exp => quote!(#a.exp()),
+        O::Ln => quote!(#a.ln()),
+        O::Sqrt => quote!(#a.sqrt()),
+        O::Square => quote!(#a.square()),
+        O::Abs => quote!(#a.abs()),
+        O::Sin => quote!(#a.sin()),
+        O::Cos => quote!(#a.cos()),
+        O::Tanh => quote!(#a.tanh()),
+        O::Sigmoid => quote!(#a.sigmoid()),
+        O::Relu => quote!(#a.relu()),
+        O::Powf => quote!(#a.powf(#b)),
+        O::LeakyRelu => quote!(#a.leaky_relu(#b)),
+        O::Sum => quote!(#a.sum()),
+        O::Mean => quote!(#a.mean()),
+        O::Max => quote!(#a.max()),
+        O::SumAxis => quote!(#a.sum_axis(#b, #c)),
+        O::MeanAxis => quote!(#a.mean_axis(#b, #c)),
+        O::MaxAxis => quote!(#a.max_axis(#b, #c)),
+        O::Softmax => quote!(#a.softmax(#b)),
+        O::LogSoftmax => quote!(#a.log_softmax(#b)),
+        O::Normalize => quote!(#a.normalize(#b)),
+        O::CrossEntropy => quote!(#ops::loss::cross_entropy(&#a, #b)),
+        O::Mse => quote!(#ops::loss::mse(&#a, &#b)),
+        O::L1 => quote!(#ops::loss::l1(&#a, &#b)),
+    }
+}
+
+/// The adjoint of `y = op(x)` given the output's adjoint `g`.
+pub enum Adjoint {
+    /// One call returning the contributions to the first two operands as a
+    /// pair; `swap` when the pair is (second, first).
+    Pair { call: TokenStream, swap: bool },
+    /// The contribution to one operand.
+    Single { operand: usize, expr: TokenStream },
+}
+
+fn single(_n: usize, operand: usize, expr: TokenStream) -> Adjoint {
+    Adjoint::Single { operand, expr }
+}
+
+/// The adjoint rule of each op; `y` is the output's value, `g` its adjoint.
+pub fn adjoint(
+    op: TensorOp,
+    x: &[TokenStream],
+    y: &TokenStream,
+    g: &TokenStream,
+    needs: &[bool],
+) -> Adjoint {
+    use TensorOp as O;
+    let a = &x[0];
+    let b = x.get(1);
+    let c = x.get(2);
+    let n = x.len();
+    let ops = ops();
+    let both = |call: TokenStream| Adjoint::Pair { call, swap: false };
+    match op {
+        O::Add => both(quote!(#ops::binary::add_backward(#a.shape(), #b.shape(), &#g))),
+        O::Sub => both(quote!(#ops::binary::sub_backward(#a.shape(), #b.shape(), &#g))),
+        O::Mul => both(quote!(#ops::binary::mul_backward(&#a, &#b, &#g))),
+        O::Div => both(quote!(#ops::binary::div_backward(&#a, &#b, &#g))),
+        O::AddScalar => both(quote!(#ops::scalar::add_scalar_backward(&#g))),
+        O::SubScalar => both(quote!(#ops::scalar::sub_scalar_backward(&#g))),
+        O::MulScalar => both(quote!(#ops::scalar::mul_scalar_backward(&#a, #b, &#g))),
+        O::DivScalar => both(quote!(#ops::scalar::div_scalar_backward(&#a, #b, &#g))),
+        O::RSubScalar => Adjoint::Pair {
+            call: quote!(#ops::scalar::rsub_scalar_backward(&#g)),
+            swap: true,
+        },
+        O::RDivScalar => Adjoint::Pair {
+            call: quote!(#ops::scalar::rdiv_scalar_backward(#a, &#b, &#g)),
+            swap: true,
+        },
+        O::MatMul => {
+            if needs[0] && needs[1] {
+                both(quote!(#ops::matmul::matmul_backward(&#a, &#b, &#g)))
+            } else if needs[0] {
+                single(
+                    n,
+                    0,
+                    quote!(#ops::matmul::matmul_backward_lhs(&#a, &#b, &#g)),
+                )
+            } else {
+                single(
+                    n,
+                    1,
+                    quote!(#ops::matmul::matmul_backward_rhs(&#a, &#b, &#g)),
+                )
+            }
+        }
+        O::Neg => single(n, 0, quote!(#ops::unary::neg_backward(&#g))),
+        O::T => single(n, 0, quote!(#ops::transpose::t_backward(&#g))),
+        O::Transpose => single(
+            n,
+            0,
+            quote!(#ops::transpose::transpose_backward(#b, #c, &#g)),
+        ),
+        O::Reshape => single(
+            n,
+            0,
+            quote!(#ops::reshape::reshape_backward(#a.shape(), &#g)),
+        ),
+        O::Expand => single(
+            n,
+            0,
+            quote!(#ops::broadcast::broadcast_to_backward(#a.shape(), &#g)),
+        ),
+        O::Select => single(
+            n,
+            0,
+            quote!(#ops::index::select_backward(#a.shape(), #b, #c, &#g)),
+        ),
+        O::Squeeze => single(
+            n,
+            0,
+            quote!(#ops::reshape::squeeze_backward(#a.shape(), &#g)),
+        ),
+        O::Unsqueeze => single(
+            n,
+            0,
+            quote!(#ops::reshape::unsqueeze_backward(#a.shape(), &#g)),
+        ),
+        O::Slice => single(
+            n,
+            0,
+            quote!(#ops::index::slice_backward(#a.shape(), #b, ::core::clone::Clone::clone(&#c), &#g)),
+        ),
+        O::Exp => single(n, 0, quote!(#ops::unary::exp_backward(&#y, &#g))),
+        O::Ln => single(n, 0, quote!(#ops::unary::ln_backward(&#a, &#g))),
+        O::Sqrt => single(n, 0, quote!(#ops::unary::sqrt_backward(&#y, &#g))),
+        O::Square => single(n, 0, quote!(#ops::unary::square_backward(&#a, &#g))),
+        O::Abs => single(n, 0, quote!(#ops::unary::abs_backward(&#a, &#g))),
+        O::Sin => single(n, 0, quote!(#ops::unary::sin_backward(&#a, &#g))),
+        O::Cos => single(n, 0, quote!(#ops::unary::cos_backward(&#a, &#g))),
+        O::Tanh => single(n, 0, quote!(#ops::unary::tanh_backward(&#y, &#g))),
+        O::Sigmoid => single(n, 0, quote!(#ops::unary::sigmoid_backward(&#y, &#g))),
+        O::Relu => single(n, 0, quote!(#ops::unary::relu_backward(&#y, &#g))),
+        O::Powf => single(n, 0, quote!(#ops::unary::powf_backward(&#a, #b, &#g))),
+        O::LeakyRelu => single(n, 0, quote!(#ops::unary::leaky_relu_backward(&#a, #b, &#g))),
+        O::Sum => single(n, 0, quote!(#ops::reduce::sum_backward(#a.shape(), #g))),
+        O::Mean => single(n, 0, quote!(#ops::reduce::mean_backward(#a.shape(), #g))),
+        O::Max => single(n, 0, quote!(#ops::reduce::max_backward(&#a, #g))),
+        O::SumAxis => single(
+            n,
+            0,
+            quote!(#ops::reduce::sum_axis_backward(#a.shape(), #b, &#g)),
+        ),
+        O::MeanAxis => single(
+            n,
+            0,
+            quote!(#ops::reduce::mean_axis_backward(#a.shape(), #b, &#g)),
+        ),
+        O::MaxAxis => single(n, 0, quote!(#ops::reduce::max_axis_backward(&#a, #b, &#g))),
+        O::Softmax => single(n, 0, quote!(#ops::softmax::softmax_backward(&#y, #b, &#g))),
+        O::LogSoftmax => single(
+            n,
+            0,
+            quote!(#ops::softmax::log_softmax_backward(&#y, #b, &#g)),
+        ),
+        O::Normalize => single(
+            n,
+            0,
+            quote!(#ops::normalize::normalize_backward(&#a, #b, &#g)),
+        ),
+        O::CrossEntropy => single(
+            n,
+            0,
+            quote!(#ops::loss::cross_entropy_backward(&#a, #b, #g)),
+        ),
+        O::Mse => both(quote!(#ops::loss::mse_backward(&#a, &#b, #g))),
+        O::L1 => both(quote!(#ops::loss::l1_backward(&#a, &#b, #g))),
+    }
+}

@@ -1,0 +1,8 @@
+use adjoint::prelude::*;
+
+#[differentiable]
+fn f(x: &mut Tensor) -> f32 {
+    x.sum()
+}
+
+fn main() {}
