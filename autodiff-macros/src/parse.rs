@@ -270,7 +270,7 @@ impl Lowerer<'_> {
         let stmts = &block.stmts;
         let last_is_return = matches!(stmts.last(), Some(syn::Stmt::Expr(syn::Expr::Return(_), _)));
         if self.tensor_mode {
-            if let Some(ret) = stmts.iter().find_map(|s| find_return(s)) {
+            if let Some(ret) = stmts.iter().find_map(find_return) {
                 self.error(ret, TENSOR_CONTROL_FLOW);
                 return Err(());
             }
