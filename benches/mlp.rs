@@ -1,75 +1,159 @@
 //! One training step of the seed's MLP (784-512-256-10, ReLU, batch 100,
 //! f32, cross-entropy): forward + backward, and the same plus an SGD update,
-//! with the tape and with a hand-written backward over the same kernels.
-//! Prints the step times, their ratio, and the step's GFLOP/s.
+//! with the generated gradient (`#[differentiable]`), the tape, and a
+//! hand-written backward over the same kernels. Prints the step times, their
+//! ratios, the step's GFLOP/s against the gemm peak measured in the same run,
+//! and the peak memory of a step (counting allocator).
 //!
 //! Run: `cargo bench --bench mlp`
 
+use adjoint::kernels::{gemm, MatRef};
 use adjoint::tape::Graph;
+use adjoint::tensor::cross_entropy;
 use adjoint::tensor::ops::{loss, matmul, unary};
 use adjoint::tensor::rand::{rngs::StdRng, Rng, SeedableRng};
-use adjoint::Tensor;
+use adjoint::{differentiable, Parameters, Tensor};
 use criterion::{black_box, Criterion};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+/// Counts live and peak heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Peak heap bytes above the starting level while `f` runs.
+fn peak_bytes(f: impl FnOnce()) -> usize {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    f();
+    PEAK.load(Ordering::Relaxed) - base
+}
 
 const BATCH: usize = 100;
 const SIZES: [usize; 4] = [784, 512, 256, 10];
 
-/// Weights `[in, out]` and biases `[out]` of the three layers.
-#[derive(Clone)]
+/// The MLP of DESIGN.md: weights `[in, out]`, biases `[out]`.
+#[derive(Parameters, Clone)]
 struct Mlp {
-    w: [Tensor; 3],
-    b: [Tensor; 3],
+    w1: Tensor,
+    b1: Tensor,
+    w2: Tensor,
+    b2: Tensor,
+    w3: Tensor,
+    b3: Tensor,
+}
+
+#[differentiable]
+fn mlp_loss(p: &Mlp, #[constant] x: &Tensor, #[constant] labels: &[usize]) -> f32 {
+    let h1 = (x.matmul(&p.w1) + &p.b1).relu();
+    let h2 = (h1.matmul(&p.w2) + &p.b2).relu();
+    cross_entropy(&(h2.matmul(&p.w3) + &p.b3), labels)
 }
 
 fn mlp(rng: &mut StdRng) -> Mlp {
-    let layer = |i: usize, rng: &mut StdRng| Tensor::he_normal(SIZES[i], SIZES[i + 1], rng);
     Mlp {
-        w: [layer(0, rng), layer(1, rng), layer(2, rng)],
-        b: [
-            Tensor::zeros(&[512]),
-            Tensor::zeros(&[256]),
-            Tensor::zeros(&[10]),
-        ],
+        w1: Tensor::he_normal(784, 512, rng),
+        b1: Tensor::zeros(&[512]),
+        w2: Tensor::he_normal(512, 256, rng),
+        b2: Tensor::zeros(&[256]),
+        w3: Tensor::he_normal(256, 10, rng),
+        b3: Tensor::zeros(&[10]),
     }
 }
 
-/// Loss and gradients (w1, w2, w3, b1, b2, b3) by the tape.
-fn tape_step(p: &Mlp, x: &Tensor, labels: &[usize]) -> (f32, Vec<Tensor>) {
+/// Loss and gradient by the generated code.
+fn generated_step(p: &Mlp, x: &Tensor, labels: &[usize]) -> (f32, Mlp) {
+    let g = mlp_loss_grad(p, x, labels);
+    (g.value, g.p)
+}
+
+/// Loss and gradient by the tape.
+fn tape_step(p: &Mlp, x: &Tensor, labels: &[usize]) -> (f32, Mlp) {
     let graph = Graph::new();
     let x = graph.constant(x.clone());
-    let w: Vec<_> = p.w.iter().map(|t| graph.leaf(t.clone())).collect();
-    let b: Vec<_> = p.b.iter().map(|t| graph.leaf(t.clone())).collect();
-    let h1 = (&x.matmul(&w[0]) + &b[0]).relu();
-    let h2 = (&h1.matmul(&w[1]) + &b[1]).relu();
-    let loss = (&h2.matmul(&w[2]) + &b[2]).cross_entropy(labels);
-    let grads = loss.backward();
-    let g = w.iter().chain(&b).map(|v| grads.wrt(v)).collect();
-    (loss.item(), g)
+    let v: Vec<_> = [&p.w1, &p.b1, &p.w2, &p.b2, &p.w3, &p.b3]
+        .into_iter()
+        .map(|t| graph.leaf(t.clone()))
+        .collect();
+    let h1 = (&x.matmul(&v[0]) + &v[1]).relu();
+    let h2 = (&h1.matmul(&v[2]) + &v[3]).relu();
+    let loss = (&h2.matmul(&v[4]) + &v[5]).cross_entropy(labels);
+    let g = loss.backward();
+    let grad = Mlp {
+        w1: g.wrt(&v[0]),
+        b1: g.wrt(&v[1]),
+        w2: g.wrt(&v[2]),
+        b2: g.wrt(&v[3]),
+        w3: g.wrt(&v[4]),
+        b3: g.wrt(&v[5]),
+    };
+    (loss.item(), grad)
 }
 
-/// Loss and gradients by a hand-written backward over the same kernels.
-fn hand_step(p: &Mlp, x: &Tensor, labels: &[usize]) -> (f32, Vec<Tensor>) {
-    let h1 = (&x.matmul(&p.w[0]) + &p.b[0]).relu();
-    let h2 = (&h1.matmul(&p.w[1]) + &p.b[1]).relu();
-    let logits = &h2.matmul(&p.w[2]) + &p.b[2];
+/// Loss and gradient by a hand-written backward over the same kernels.
+fn hand_step(p: &Mlp, x: &Tensor, labels: &[usize]) -> (f32, Mlp) {
+    let h1 = (&x.matmul(&p.w1) + &p.b1).relu();
+    let h2 = (&h1.matmul(&p.w2) + &p.b2).relu();
+    let logits = &h2.matmul(&p.w3) + &p.b3;
     let value = loss::cross_entropy(&logits, labels);
     let g3 = loss::cross_entropy_backward(&logits, labels, 1.0);
-    let dw3 = matmul::matmul_backward_rhs(&h2, &p.w[2], &g3);
-    let db3 = g3.sum_axis(0, false);
-    let g2 = unary::relu_backward(&h2, &matmul::matmul_backward_lhs(&h2, &p.w[2], &g3));
-    let dw2 = matmul::matmul_backward_rhs(&h1, &p.w[1], &g2);
-    let db2 = g2.sum_axis(0, false);
-    let g1 = unary::relu_backward(&h1, &matmul::matmul_backward_lhs(&h1, &p.w[1], &g2));
-    let dw1 = matmul::matmul_backward_rhs(x, &p.w[0], &g1);
-    let db1 = g1.sum_axis(0, false);
-    (value, vec![dw1, dw2, dw3, db1, db2, db3])
+    drop(logits);
+    let w3 = matmul::matmul_backward_rhs(&h2, &p.w3, &g3);
+    let b3 = g3.sum_axis(0, false);
+    let g2 = unary::relu_backward(&h2, &matmul::matmul_backward_lhs(&h2, &p.w3, &g3));
+    drop(h2);
+    let w2 = matmul::matmul_backward_rhs(&h1, &p.w2, &g2);
+    let b2 = g2.sum_axis(0, false);
+    let g1 = unary::relu_backward(&h1, &matmul::matmul_backward_lhs(&h1, &p.w2, &g2));
+    drop(h1);
+    let w1 = matmul::matmul_backward_rhs(x, &p.w1, &g1);
+    let b1 = g1.sum_axis(0, false);
+    (
+        value,
+        Mlp {
+            w1,
+            b1,
+            w2,
+            b2,
+            w3,
+            b3,
+        },
+    )
 }
 
-fn sgd(p: &mut Mlp, grads: &[Tensor], lr: f32) {
-    for (t, g) in p.w.iter_mut().chain(p.b.iter_mut()).zip(grads) {
-        *t -= &(g * lr);
-    }
+type Step = fn(&Mlp, &Tensor, &[usize]) -> (f32, Mlp);
+
+const STEPS: [(&str, Step); 3] = [
+    ("generated", generated_step),
+    ("tape", tape_step),
+    ("hand_written", hand_step),
+];
+
+fn sgd(p: &mut Mlp, grad: &Mlp, lr: f32) {
+    p.zip_mut(grad, &mut |t, g| *t -= &(g * lr));
 }
 
 fn step_flops() -> f64 {
@@ -80,24 +164,31 @@ fn step_flops() -> f64 {
 
 fn bench(c: &mut Criterion, p: &Mlp, x: &Tensor, labels: &[usize]) {
     let mut g = c.benchmark_group("mlp_step");
-    g.bench_function("tape", |b| {
-        b.iter(|| tape_step(black_box(p), black_box(x), labels))
-    });
-    g.bench_function("hand_written", |b| {
-        b.iter(|| hand_step(black_box(p), black_box(x), labels))
-    });
-    let mut params = p.clone();
-    g.bench_function("tape_sgd", |b| {
-        b.iter(|| {
-            let (_, grads) = tape_step(&params, x, labels);
-            sgd(&mut params, &grads, 1e-3);
-        })
-    });
-    let mut params = p.clone();
-    g.bench_function("hand_written_sgd", |b| {
-        b.iter(|| {
-            let (_, grads) = hand_step(&params, x, labels);
-            sgd(&mut params, &grads, 1e-3);
+    for (name, step) in STEPS {
+        g.bench_function(name, |b| {
+            b.iter(|| step(black_box(p), black_box(x), labels))
+        });
+        let mut params = p.clone();
+        g.bench_function(format!("{name}_sgd"), |b| {
+            b.iter(|| {
+                let (_, grad) = step(&params, x, labels);
+                sgd(&mut params, &grad, 1e-3);
+            })
+        });
+    }
+    // The gemm peak on this machine: the step's largest product, threaded.
+    let a = Tensor::<f32>::ones(&[100, 784]);
+    let w = Tensor::<f32>::ones(&[784, 512]);
+    let mut out = vec![0.0f32; 100 * 512];
+    g.bench_function("gemm_peak", |bch| {
+        bch.iter(|| {
+            gemm(
+                1.0,
+                MatRef::row_major(a.data(), 100, 784),
+                MatRef::row_major(w.data(), 784, 512),
+                0.0,
+                &mut out,
+            )
         })
     });
     g.finish();
@@ -113,29 +204,40 @@ fn mean_ns(name: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+fn max_rel_diff(a: &Mlp, b: &Mlp) -> f32 {
+    let (a, b) = (a.named_tensors(), b.named_tensors());
+    a.iter()
+        .zip(&b)
+        .map(|((_, x), (_, y))| {
+            let scale = y.data().iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+            x.data()
+                .iter()
+                .zip(y.data())
+                .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()))
+                / scale
+        })
+        .fold(0.0, f32::max)
+}
+
 fn main() {
     let mut rng = StdRng::seed_from_u64(1);
     let p = mlp(&mut rng);
     let x = Tensor::uniform(&[BATCH, 784], 0.0, 1.0, &mut rng);
     let labels: Vec<usize> = (0..BATCH).map(|_| rng.random_range(0..10)).collect();
-    let (lt, gt) = tape_step(&p, &x, &labels);
     let (lh, gh) = hand_step(&p, &x, &labels);
-    assert!(
-        (lt - lh).abs() < 1e-5,
-        "tape and hand-written losses differ: {lt} vs {lh}"
-    );
-    for (a, b) in gt.iter().zip(&gh) {
-        let diff = a
-            .data()
-            .iter()
-            .zip(b.data())
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
+    for (name, step) in STEPS {
+        let (l, g) = step(&p, &x, &labels);
+        assert!((l - lh).abs() < 1e-5, "{name}: loss {l} vs {lh}");
+        let d = max_rel_diff(&g, &gh);
         assert!(
-            diff < 1e-4,
-            "tape and hand-written gradients differ by {diff}"
+            d < 1e-4,
+            "{name}: gradients differ from the hand-written ones by {d}"
         );
     }
+    let peaks: Vec<usize> = STEPS
+        .iter()
+        .map(|(_, step)| peak_bytes(|| drop(black_box(step(&p, &x, &labels)))))
+        .collect();
     let mut c = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_millis(500))
@@ -143,24 +245,34 @@ fn main() {
     bench(&mut c, &p, &x, &labels);
     c.final_summary();
     let flops = step_flops();
+    let peak_gflops = 2.0 * 100.0 * 784.0 * 512.0 / mean_ns("gemm_peak");
     println!(
-        "\nMLP 784-512-256-10, batch 100, f32 ({:.1} MFLOP per forward+backward):",
-        flops / 1e6
+        "\nMLP 784-512-256-10, batch 100, f32: {:.1} MFLOP per forward + backward; gemm peak in this run {:.0} GFLOP/s",
+        flops / 1e6,
+        peak_gflops
     );
-    println!("| step | tape | hand-written | tape / hand-written |");
-    println!("|---|---|---|---|");
-    for (label, t, h) in [
-        ("forward + backward", "tape", "hand_written"),
-        ("+ SGD update", "tape_sgd", "hand_written_sgd"),
-    ] {
-        let (t, h) = (mean_ns(t), mean_ns(h));
+    println!("| step | forward + backward | GFLOP/s (% of gemm peak) | + SGD update | peak memory of a step |");
+    println!("|---|---|---|---|---|");
+    for ((name, _), peak) in STEPS.iter().zip(&peaks) {
+        let (t, ts) = (mean_ns(name), mean_ns(&format!("{name}_sgd")));
         println!(
-            "| {label} | {:.3} ms ({:.0} GFLOP/s) | {:.3} ms ({:.0} GFLOP/s) | {:.2}x |",
+            "| {name} | {:.3} ms | {:.0} ({:.0}%) | {:.3} ms | {:.2} MB |",
             t / 1e6,
             flops / t,
-            h / 1e6,
-            flops / h,
-            t / h
+            100.0 * flops / t / peak_gflops,
+            ts / 1e6,
+            *peak as f64 / 1e6
         );
     }
+    let (g, t, h) = (
+        mean_ns("generated"),
+        mean_ns("tape"),
+        mean_ns("hand_written"),
+    );
+    println!(
+        "generated / hand-written {:.2}x, tape / generated {:.2}x, peak memory generated / tape {:.2}x",
+        g / h,
+        t / g,
+        peaks[0] as f64 / peaks[1] as f64
+    );
 }

@@ -35,6 +35,9 @@ pub use adjoint_runtime::tensor::{Element, Labels, ShapeError, Tensor};
 pub use adjoint_runtime::trace::Trace;
 pub use adjoint_runtime::{check, params, saves, scalar, tape, tensor, trace};
 
+/// The CPU kernels (gemm, element-wise loops, reductions).
+pub use adjoint_kernels as kernels;
+
 /// The names most programs need: the macros, the scalar helpers, and the
 /// tensor type with its free-function ops.
 pub mod prelude {

@@ -381,9 +381,12 @@ impl TensorGen<'_> {
                 ParamKind::Tensor => quote!(::adjoint::Tensor::zeros(#ident.shape())),
                 ParamKind::Model => {
                     if !rev.whole_models.contains(&p.value) {
+                        // Empty placeholders, the computed field gradients,
+                        // then zeros only where a field got no gradient: no
+                        // large zero tensor is allocated just to be replaced.
                         lines.push(Line::new(quote!(let mut #bar = {
                             use ::adjoint::params::Parameters as _;
-                            #ident.zeros_like()
+                            #ident.map(&mut |_| ::adjoint::Tensor::zeros(&[0]))
                         };)));
                         for (model, path, field) in &rev.fields {
                             if *model == p.value {
@@ -391,6 +394,14 @@ impl TensorGen<'_> {
                                 lines.push(Line::new(quote!(#bar.#(#path).* = #fbar;)));
                             }
                         }
+                        lines.push(Line::new(quote!({
+                            use ::adjoint::params::Parameters as _;
+                            #bar.zip_mut(::core::borrow::Borrow::borrow(&#ident), &mut |__g, __p| {
+                                if __g.shape() != __p.shape() {
+                                    *__g = ::adjoint::Tensor::zeros(__p.shape());
+                                }
+                            });
+                        })));
                     }
                     quote!(#bar)
                 }
