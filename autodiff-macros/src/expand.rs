@@ -65,8 +65,9 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
                     "adjoint internal error: lowering failed without a diagnostic; please report this function",
                 );
             }
-            lowered.map(|f| {
+            lowered.map(|mut f| {
                 if sig.tensor_mode() {
+                    crate::passes::fusion::fuse(&mut f);
                     codegen::tensor::generate(&f, sig)
                 } else {
                     codegen::generate(&f, sig)

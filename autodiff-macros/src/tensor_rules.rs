@@ -65,6 +65,8 @@ pub enum TensorOp {
     CrossEntropy,
     Mse,
     L1,
+    /// `relu(a + b)`, fused by the compiler (never written by users).
+    AddRelu,
 }
 
 /// What an operand of a tensor op is.
@@ -96,7 +98,9 @@ pub fn slots(op: TensorOp) -> &'static [Slot] {
     use Slot::*;
     use TensorOp as O;
     match op {
-        O::Add | O::Sub | O::Mul | O::Div | O::MatMul | O::Mse | O::L1 => &[Tensor, Tensor],
+        O::Add | O::Sub | O::Mul | O::Div | O::MatMul | O::Mse | O::L1 | O::AddRelu => {
+            &[Tensor, Tensor]
+        }
         O::AddScalar | O::SubScalar | O::MulScalar | O::DivScalar => &[Tensor, Scalar],
         O::RSubScalar | O::RDivScalar => &[Scalar, Tensor],
         O::Neg
@@ -242,6 +246,7 @@ pub fn forward(op: TensorOp, x: &[TokenStream]) -> TokenStream {
         O::CrossEntropy => quote!(#ops::loss::cross_entropy(&#a, #b)),
         O::Mse => quote!(#ops::loss::mse(&#a, &#b)),
         O::L1 => quote!(#ops::loss::l1(&#a, &#b)),
+        O::AddRelu => quote!(#ops::fused::add_relu(&#a, &#b)),
     }
 }
 
@@ -388,5 +393,8 @@ pub fn adjoint(
         ),
         O::Mse => both(quote!(#ops::loss::mse_backward(&#a, &#b, #g))),
         O::L1 => both(quote!(#ops::loss::l1_backward(&#a, &#b, #g))),
+        O::AddRelu => {
+            both(quote!(#ops::fused::add_relu_backward(#a.shape(), #b.shape(), &#y, &#g)))
+        }
     }
 }

@@ -5,3 +5,4 @@
 //! sweep skips every value whose adjoint received no contribution.
 
 pub mod activity;
+pub mod fusion;

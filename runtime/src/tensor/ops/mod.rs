@@ -17,6 +17,7 @@ mod axis;
 pub mod binary;
 pub mod broadcast;
 pub mod dropout;
+pub mod fused;
 pub mod index;
 pub mod loss;
 pub mod matmul;
