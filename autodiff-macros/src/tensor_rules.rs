@@ -263,10 +263,14 @@ fn single(_n: usize, operand: usize, expr: TokenStream) -> Adjoint {
     Adjoint::Single { operand, expr }
 }
 
-/// The adjoint rule of each op; `y` is the output's value, `g` its adjoint.
+/// The adjoint rule of each op; `y` is the output's value, `g` its adjoint,
+/// `shapes[i]` an expression for operand `i`'s shape (`&[usize]`): rules
+/// that need only a shape take it from there, so the operand itself need not
+/// be kept alive for the reverse sweep.
 pub fn adjoint(
     op: TensorOp,
     x: &[TokenStream],
+    shapes: &[TokenStream],
     y: &TokenStream,
     g: &TokenStream,
     needs: &[bool],
@@ -275,12 +279,14 @@ pub fn adjoint(
     let a = &x[0];
     let b = x.get(1);
     let c = x.get(2);
+    let sa = &shapes[0];
+    let sb = shapes.get(1);
     let n = x.len();
     let ops = ops();
     let both = |call: TokenStream| Adjoint::Pair { call, swap: false };
     match op {
-        O::Add => both(quote!(#ops::binary::add_backward(#a.shape(), #b.shape(), &#g))),
-        O::Sub => both(quote!(#ops::binary::sub_backward(#a.shape(), #b.shape(), &#g))),
+        O::Add => both(quote!(#ops::binary::add_backward(#sa, #sb, &#g))),
+        O::Sub => both(quote!(#ops::binary::sub_backward(#sa, #sb, &#g))),
         O::Mul => both(quote!(#ops::binary::mul_backward(&#a, &#b, &#g))),
         O::Div => both(quote!(#ops::binary::div_backward(&#a, &#b, &#g))),
         O::AddScalar => both(quote!(#ops::scalar::add_scalar_backward(&#g))),
@@ -319,35 +325,19 @@ pub fn adjoint(
             0,
             quote!(#ops::transpose::transpose_backward(#b, #c, &#g)),
         ),
-        O::Reshape => single(
-            n,
-            0,
-            quote!(#ops::reshape::reshape_backward(#a.shape(), &#g)),
-        ),
+        O::Reshape => single(n, 0, quote!(#ops::reshape::reshape_backward(#sa, &#g))),
         O::Expand => single(
             n,
             0,
-            quote!(#ops::broadcast::broadcast_to_backward(#a.shape(), &#g)),
+            quote!(#ops::broadcast::broadcast_to_backward(#sa, &#g)),
         ),
-        O::Select => single(
-            n,
-            0,
-            quote!(#ops::index::select_backward(#a.shape(), #b, #c, &#g)),
-        ),
-        O::Squeeze => single(
-            n,
-            0,
-            quote!(#ops::reshape::squeeze_backward(#a.shape(), &#g)),
-        ),
-        O::Unsqueeze => single(
-            n,
-            0,
-            quote!(#ops::reshape::unsqueeze_backward(#a.shape(), &#g)),
-        ),
+        O::Select => single(n, 0, quote!(#ops::index::select_backward(#sa, #b, #c, &#g))),
+        O::Squeeze => single(n, 0, quote!(#ops::reshape::squeeze_backward(#sa, &#g))),
+        O::Unsqueeze => single(n, 0, quote!(#ops::reshape::unsqueeze_backward(#sa, &#g))),
         O::Slice => single(
             n,
             0,
-            quote!(#ops::index::slice_backward(#a.shape(), #b, ::core::clone::Clone::clone(&#c), &#g)),
+            quote!(#ops::index::slice_backward(#sa, #b, ::core::clone::Clone::clone(&#c), &#g)),
         ),
         O::Exp => single(n, 0, quote!(#ops::unary::exp_backward(&#y, &#g))),
         O::Ln => single(n, 0, quote!(#ops::unary::ln_backward(&#a, &#g))),
@@ -361,19 +351,11 @@ pub fn adjoint(
         O::Relu => single(n, 0, quote!(#ops::unary::relu_backward(&#y, &#g))),
         O::Powf => single(n, 0, quote!(#ops::unary::powf_backward(&#a, #b, &#g))),
         O::LeakyRelu => single(n, 0, quote!(#ops::unary::leaky_relu_backward(&#a, #b, &#g))),
-        O::Sum => single(n, 0, quote!(#ops::reduce::sum_backward(#a.shape(), #g))),
-        O::Mean => single(n, 0, quote!(#ops::reduce::mean_backward(#a.shape(), #g))),
+        O::Sum => single(n, 0, quote!(#ops::reduce::sum_backward(#sa, #g))),
+        O::Mean => single(n, 0, quote!(#ops::reduce::mean_backward(#sa, #g))),
         O::Max => single(n, 0, quote!(#ops::reduce::max_backward(&#a, #g))),
-        O::SumAxis => single(
-            n,
-            0,
-            quote!(#ops::reduce::sum_axis_backward(#a.shape(), #b, &#g)),
-        ),
-        O::MeanAxis => single(
-            n,
-            0,
-            quote!(#ops::reduce::mean_axis_backward(#a.shape(), #b, &#g)),
-        ),
+        O::SumAxis => single(n, 0, quote!(#ops::reduce::sum_axis_backward(#sa, #b, &#g))),
+        O::MeanAxis => single(n, 0, quote!(#ops::reduce::mean_axis_backward(#sa, #b, &#g))),
         O::MaxAxis => single(n, 0, quote!(#ops::reduce::max_axis_backward(&#a, #b, &#g))),
         O::Softmax => single(n, 0, quote!(#ops::softmax::softmax_backward(&#y, #b, &#g))),
         O::LogSoftmax => single(
@@ -393,8 +375,6 @@ pub fn adjoint(
         ),
         O::Mse => both(quote!(#ops::loss::mse_backward(&#a, &#b, #g))),
         O::L1 => both(quote!(#ops::loss::l1_backward(&#a, &#b, #g))),
-        O::AddRelu => {
-            both(quote!(#ops::fused::add_relu_backward(#a.shape(), #b.shape(), &#y, &#g)))
-        }
+        O::AddRelu => both(quote!(#ops::fused::add_relu_backward(#sa, #sb, &#y, &#g))),
     }
 }

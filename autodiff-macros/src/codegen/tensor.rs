@@ -41,6 +41,39 @@ pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
     })
 }
 
+/// The local holding a tensor's shape for the reverse sweep: `v6_shape`.
+fn shape_ident(value: &syn::Ident) -> syn::Ident {
+    format_ident!("{}_shape", value)
+}
+
+/// Inserts `let v_shape = v.shape().to_vec();` right after the definition of
+/// every tensor whose shape `reverse` mentions, so the tensor itself can be
+/// freed before the reverse sweep when only its shape is needed there.
+fn record_shapes(
+    forward: Vec<Line>,
+    reverse: &[Line],
+    defined: &[(usize, syn::Ident)],
+) -> Vec<Line> {
+    let mentioned: HashSet<&String> = reverse.iter().flat_map(|l| l.mentions.iter()).collect();
+    let mut after: HashMap<usize, Vec<&syn::Ident>> = HashMap::new();
+    for (line, ident) in defined {
+        if mentioned.contains(&shape_ident(ident).to_string()) {
+            after.entry(*line).or_default().push(ident);
+        }
+    }
+    let mut out = Vec::new();
+    for (i, line) in forward.into_iter().enumerate() {
+        out.push(line);
+        for ident in after.get(&i).into_iter().flatten() {
+            let s = shape_ident(ident);
+            out.push(Line::new(
+                quote!(let #s: ::std::vec::Vec<usize> = #ident.shape().to_vec();),
+            ));
+        }
+    }
+    out
+}
+
 /// One generated statement and the names it mentions.
 struct Line {
     tokens: TokenStream,
@@ -104,14 +137,16 @@ impl TensorGen<'_> {
     /// (an `Arc` increment) so every tensor value is used the same way; with
     /// `own_models`, models too (a shallow copy), so that a pullback closure
     /// owns what it captures.
-    fn forward(&self, own_models: bool) -> Vec<Line> {
+    fn forward(&self, own_models: bool) -> (Vec<Line>, Vec<(usize, syn::Ident)>) {
         let mut lines = Vec::new();
+        let mut defined = Vec::new();
         for (p, sp) in self.f.params.iter().zip(&self.sig.params) {
             let ident = &p.ident;
             if sp.kind == ParamKind::Tensor {
                 lines.push(Line::new(
                     quote!(let #ident = ::core::clone::Clone::clone(#ident);),
                 ));
+                defined.push((lines.len() - 1, ident.clone()));
             } else if sp.kind == ParamKind::Model && own_models {
                 lines.push(Line::new(quote!(
                     let #ident = ::adjoint::params::Parameters::map(#ident, &mut |__t| ::core::clone::Clone::clone(__t));
@@ -167,8 +202,11 @@ impl TensorGen<'_> {
                 }
             };
             lines.push(Line::new(tokens));
+            if self.f.kind(value) == Kind::Tensor {
+                defined.push((lines.len() - 1, v.clone()));
+            }
         }
-        lines
+        (lines, defined)
     }
 
     /// The definitions of the non-differentiable data (axes, shapes, index
@@ -292,21 +330,35 @@ impl TensorGen<'_> {
                             quote!(_)
                         }
                     };
-                    let line =
-                        match tensor_rules::adjoint(*top, &x, &quote!(#v), &quote!(#bar), &needs) {
-                            tensor_rules::Adjoint::Pair { call, swap: false } => {
-                                let (p0, p1) = (pattern(0), pattern(1));
-                                quote!(let (#p0, #p1) = #call;)
-                            }
-                            tensor_rules::Adjoint::Pair { call, swap: true } => {
-                                let (p0, p1) = (pattern(0), pattern(1));
-                                quote!(let (#p1, #p0) = #call;)
-                            }
-                            tensor_rules::Adjoint::Single { operand, expr } => {
-                                let d = d(operand);
-                                quote!(let #d = #expr;)
-                            }
-                        };
+                    let shapes: Vec<TokenStream> = args
+                        .iter()
+                        .map(|a| {
+                            let s = shape_ident(self.names.value(*a));
+                            quote!(&#s)
+                        })
+                        .collect();
+                    let rule = tensor_rules::adjoint(
+                        *top,
+                        &x,
+                        &shapes,
+                        &quote!(#v),
+                        &quote!(#bar),
+                        &needs,
+                    );
+                    let line = match rule {
+                        tensor_rules::Adjoint::Pair { call, swap: false } => {
+                            let (p0, p1) = (pattern(0), pattern(1));
+                            quote!(let (#p0, #p1) = #call;)
+                        }
+                        tensor_rules::Adjoint::Pair { call, swap: true } => {
+                            let (p0, p1) = (pattern(0), pattern(1));
+                            quote!(let (#p1, #p0) = #call;)
+                        }
+                        tensor_rules::Adjoint::Single { operand, expr } => {
+                            let d = d(operand);
+                            quote!(let #d = #expr;)
+                        }
+                    };
                     rev.lines.push(Line::new(line));
                     for (i, need) in needs.iter().enumerate() {
                         if *need {
@@ -505,8 +557,9 @@ impl TensorGen<'_> {
         } else {
             (format_ident!("{}_grad", name), quote!(), quote!(1.0))
         };
-        let mut lines = self.forward(false);
+        let (forward, defined) = self.forward(false);
         let mut rev = self.reverse(seed);
+        let mut lines = record_shapes(forward, &rev.lines, &defined);
         lines.append(&mut rev.lines);
         let (final_lines, adjoints) = self.param_adjoints(&rev);
         lines.extend(final_lines);
@@ -565,8 +618,9 @@ impl TensorGen<'_> {
     fn pullback_fn(&self, parts: &Parts) -> TokenStream {
         let Parts { vis, name, .. } = parts;
         let seed = format_ident!("__adjoint_seed");
-        let forward = self.forward(true);
+        let (forward, defined) = self.forward(true);
         let mut rev = self.reverse(quote!(#seed));
+        let forward = record_shapes(forward, &rev.lines, &defined);
         let mut reverse: Vec<Line> = self.data_lines();
         reverse.append(&mut rev.lines);
         let (final_lines, adjoints) = self.param_adjoints(&rev);
