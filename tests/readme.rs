@@ -1,17 +1,23 @@
-//! The README shows the real expansion of Griewank's gradient: keep it equal
-//! to the snapshot the compiler's own test writes (`docs/generated/griewank.rs`).
+//! The README shows the real expansions of Griewank's gradient and of the MLP
+//! loss's: keep them equal to the snapshots the compiler's own tests write
+//! (`docs/generated/`).
 
 #[test]
-fn readme_shows_the_current_expansion() {
-    let snapshot = include_str!("../docs/generated/griewank.rs");
+fn readme_shows_the_current_expansions() {
+    check(include_str!("../docs/generated/griewank.rs"), "fn griewank_grad");
+    check(include_str!("../docs/generated/mlp_loss.rs"), "fn loss_grad");
+}
+
+/// The README holds the function starting at `signature` of `snapshot`.
+fn check(snapshot: &str, signature: &str) {
     let readme = include_str!("../README.md");
     let start = snapshot
-        .find("fn griewank_grad")
-        .expect("snapshot holds griewank_grad");
+        .find(signature)
+        .expect("snapshot holds the function");
     let end = start + snapshot[start..].find("\n}\n").expect("griewank_grad ends") + 2;
-    let grad = &snapshot[start..end];
+    let function = &snapshot[start..end];
     assert!(
-        readme.contains(grad),
-        "README.md's generated-code section is stale; paste:\n{grad}"
+        readme.contains(function),
+        "README.md's generated-code section is stale; paste:\n{function}"
     );
 }
