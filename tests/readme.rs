@@ -4,8 +4,14 @@
 
 #[test]
 fn readme_shows_the_current_expansions() {
-    check(include_str!("../docs/generated/griewank.rs"), "fn griewank_grad");
-    check(include_str!("../docs/generated/mlp_loss.rs"), "fn loss_grad");
+    check(
+        include_str!("../docs/generated/griewank.rs"),
+        "fn griewank_grad",
+    );
+    check(
+        include_str!("../docs/generated/mlp_loss.rs"),
+        "fn loss_grad",
+    );
 }
 
 /// The README holds the function starting at `signature` of `snapshot`.

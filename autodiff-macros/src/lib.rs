@@ -1,10 +1,10 @@
 //! The `#[differentiable]` compiler of adjoint.
 //!
 //! A thin proc-macro layer over a parse → IR → passes → codegen core:
-//! [`parse`] lowers the function body to a structured SSA IR ([`ir`]),
-//! rejecting unsupported syntax with spanned errors; [`passes`] analyse it;
-//! [`codegen`] emits the reverse-mode, forward-mode, trace and graph
-//! functions from the derivative rule table in [`rules`]. Use it through the
+//! `parse` lowers the function body to a structured SSA IR (`ir`),
+//! rejecting unsupported syntax with spanned errors; `passes` analyse it;
+//! `codegen` emits the reverse-mode, forward-mode, trace and graph
+//! functions from the derivative rule tables in `rules` and `tensor_rules`. Use it through the
 //! `adjoint` crate, which re-exports these macros.
 
 use proc_macro::TokenStream;

@@ -198,7 +198,7 @@ impl std::fmt::Display for TensorGradcheckError {
 impl std::error::Error for TensorGradcheckError {}
 
 /// Checks the gradients of a scalar function of several `f64` tensors
-/// (`analytic[k]` is ∂f/∂inputs[k], from a tape, generated code or a
+/// (`analytic[k]` is `∂f/∂inputs[k]`, from a tape, generated code or a
 /// hand-written adjoint) against central finite differences, input by input.
 ///
 /// ```

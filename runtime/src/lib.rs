@@ -15,6 +15,8 @@
 //!   adjoint.
 
 pub mod check;
+pub mod data;
+pub mod optim;
 pub mod params;
 pub mod saves;
 pub mod scalar;

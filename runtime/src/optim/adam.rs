@@ -1,0 +1,154 @@
+//! [`Adam`]: adaptive moment estimation, and the moment update it shares
+//! with [`AdamW`](super::AdamW).
+
+use super::fused::elem;
+use super::state::Slots;
+use super::Optimizer;
+use crate::params::Parameters;
+use crate::tensor::Element;
+
+/// Adam, exactly Algorithm 1 of Kingma & Ba 2014 ("Adam: A method for
+/// stochastic optimization"), with optional L2 weight decay added to the
+/// gradient:
+///
+/// ```text
+/// t ← t + 1
+/// g ← g + weight_decay·w
+/// m ← β1·m + (1 − β1)·g                    (m = v = 0 before the first step)
+/// v ← β2·v + (1 − β2)·g²
+/// m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
+/// w ← w − lr·m̂ / (√v̂ + eps)
+/// ```
+///
+/// `eps` is added after the square root of the bias-corrected `v̂`, as in
+/// the paper. For decay decoupled from the moments use
+/// [`AdamW`](super::AdamW).
+#[derive(Clone, Debug)]
+pub struct Adam<E: Element = f32> {
+    /// The learning rate (the paper's α).
+    pub lr: f64,
+    /// The decay of the first-moment estimate.
+    pub beta1: f64,
+    /// The decay of the second-moment estimate.
+    pub beta2: f64,
+    /// Added to `√v̂` so the first steps stay finite.
+    pub eps: f64,
+    /// The L2 penalty coefficient added to the gradient.
+    pub weight_decay: f64,
+    steps: u64,
+    moments: Slots<E, 2>,
+}
+
+impl<E: Element> Adam<E> {
+    /// Adam with learning rate `lr` and the paper's defaults `β1 = 0.9`,
+    /// `β2 = 0.999`, `eps = 1e-8`; no weight decay.
+    pub fn new(lr: f64) -> Self {
+        Self {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            steps: 0,
+            moments: Slots::default(),
+        }
+    }
+
+    /// The same optimiser with moment decays `beta1` and `beta2`.
+    pub fn with_betas(mut self, beta1: f64, beta2: f64) -> Self {
+        self.beta1 = beta1;
+        self.beta2 = beta2;
+        self
+    }
+
+    /// The same optimiser with `eps` added to the root.
+    pub fn with_eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// The same optimiser with L2 weight decay `weight_decay`.
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// The number of steps taken (the paper's `t`).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The learning rate the next step will use (callable without naming the
+    /// model type, unlike [`Optimizer::learning_rate`]).
+    pub fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    /// Sets the learning rate of later steps.
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
+impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Adam<E> {
+    fn step(&mut self, params: &mut P, grads: &P) {
+        self.steps += 1;
+        let moments = MomentStep::new(self.beta1, self.beta2, self.eps, self.steps);
+        let lr: E = elem(self.lr);
+        let wd: E = elem(self.weight_decay);
+        self.moments.update(params, grads, |w, g, [m, v]| {
+            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                let g = g + wd * *w;
+                *w = *w - lr * moments.direction(m, v, g);
+            }
+        });
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
+/// The coefficients of step `t` of Adam's moment update (Kingma & Ba 2014,
+/// Algorithm 1), converted to the element type once per step.
+#[derive(Clone, Copy)]
+pub(super) struct MomentStep<E> {
+    beta1: E,
+    one_minus_beta1: E,
+    beta2: E,
+    one_minus_beta2: E,
+    bias1: E,
+    bias2: E,
+    eps: E,
+}
+
+impl<E: Element> MomentStep<E> {
+    /// The coefficients of step `t` (counting from 1).
+    pub(super) fn new(beta1: f64, beta2: f64, eps: f64, t: u64) -> Self {
+        let t = i32::try_from(t).unwrap_or(i32::MAX);
+        Self {
+            beta1: elem(beta1),
+            one_minus_beta1: elem(1.0 - beta1),
+            beta2: elem(beta2),
+            one_minus_beta2: elem(1.0 - beta2),
+            bias1: elem(1.0 - beta1.powi(t)),
+            bias2: elem(1.0 - beta2.powi(t)),
+            eps: elem(eps),
+        }
+    }
+
+    /// Updates the moments `m` and `v` with gradient `g` and returns the
+    /// step direction `m̂ / (√v̂ + eps)`.
+    #[inline]
+    pub(super) fn direction(&self, m: &mut E, v: &mut E, g: E) -> E {
+        *m = self.beta1 * *m + self.one_minus_beta1 * g;
+        *v = self.beta2 * *v + self.one_minus_beta2 * g * g;
+        let m_hat = *m / self.bias1;
+        let v_hat = *v / self.bias2;
+        m_hat / (v_hat.sqrt() + self.eps)
+    }
+}

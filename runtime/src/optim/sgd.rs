@@ -1,0 +1,107 @@
+//! [`Sgd`]: stochastic gradient descent with momentum and weight decay.
+
+use super::fused::{elem, for_each_pair};
+use super::state::Slots;
+use super::Optimizer;
+use crate::params::Parameters;
+use crate::tensor::Element;
+
+/// Stochastic gradient descent with (Nesterov) momentum and L2 weight decay,
+/// in PyTorch's formulation of Sutskever et al. 2013 ("On the importance of
+/// initialization and momentum in deep learning"):
+///
+/// ```text
+/// g ← g + weight_decay·w
+/// v ← momentum·v + g                       (v = 0 before the first step)
+/// w ← w − lr·(nesterov ? g + momentum·v : v)
+/// ```
+///
+/// With `momentum = 0` this is plain gradient descent and keeps no state.
+#[derive(Clone, Debug)]
+pub struct Sgd<E: Element = f32> {
+    /// The learning rate.
+    pub lr: f64,
+    /// The momentum coefficient μ (0 for none).
+    pub momentum: f64,
+    /// Whether to use Nesterov momentum (look ahead along the velocity).
+    pub nesterov: bool,
+    /// The L2 penalty coefficient added to the gradient.
+    pub weight_decay: f64,
+    velocity: Slots<E, 1>,
+}
+
+impl<E: Element> Sgd<E> {
+    /// Plain gradient descent with learning rate `lr`: no momentum, no
+    /// weight decay.
+    pub fn new(lr: f64) -> Self {
+        Self {
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            velocity: Slots::default(),
+        }
+    }
+
+    /// The same optimiser with momentum coefficient `momentum` (e.g. 0.9).
+    pub fn with_momentum(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// The same optimiser with Nesterov momentum on or off.
+    pub fn with_nesterov(mut self, nesterov: bool) -> Self {
+        self.nesterov = nesterov;
+        self
+    }
+
+    /// The same optimiser with L2 weight decay `weight_decay`.
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// The learning rate the next step will use (callable without naming the
+    /// model type, unlike [`Optimizer::learning_rate`]).
+    pub fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    /// Sets the learning rate of later steps.
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
+impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Sgd<E> {
+    fn step(&mut self, params: &mut P, grads: &P) {
+        let lr: E = elem(self.lr);
+        let mu: E = elem(self.momentum);
+        let wd: E = elem(self.weight_decay);
+        if self.momentum == 0.0 {
+            for_each_pair(params, grads, |w, g| {
+                for (w, &g) in w.data_mut().iter_mut().zip(g) {
+                    *w = *w - lr * (g + wd * *w);
+                }
+            });
+            return;
+        }
+        let nesterov = self.nesterov;
+        self.velocity.update(params, grads, |w, g, [v]| {
+            for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+                let g = g + wd * *w;
+                *v = mu * *v + g;
+                let update = if nesterov { g + mu * *v } else { *v };
+                *w = *w - lr * update;
+            }
+        });
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
