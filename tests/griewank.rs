@@ -153,3 +153,24 @@ fn forward_mode_trace_lists_every_tangent() {
         );
     }
 }
+
+/// The seed's skip-connection sheet: u0 = relu(w0 x), u1 = relu(w1 u0),
+/// ŷ = w2 u1 + ws u0, L = |y − ŷ| at (x, y) = (1, −3), all weights 0.5.
+#[differentiable]
+fn skip_l1(w0: f64, w1: f64, w2: f64, ws: f64, #[constant] x: f64, #[constant] y: f64) -> f64 {
+    let u0 = adjoint::scalar::relu(w0 * x);
+    let u1 = adjoint::scalar::relu(w1 * u0);
+    (y - (w2 * u1 + ws * u0)).abs()
+}
+
+#[test]
+fn skip_connection_sheet_gradients_and_step() {
+    // By hand: u0 = 0.5, u1 = 0.25, ŷ = 0.375, L = 3.375, ∂L/∂ŷ = 1;
+    // ∂L/∂w2 = u1, ∂L/∂ws = u0, ∂L/∂w1 = w2 u0, ∂L/∂w0 = (ws + w1 w2) x.
+    let g = skip_l1_grad(0.5, 0.5, 0.5, 0.5, 1.0, -3.0);
+    assert_eq!(g.value, 3.375);
+    assert_eq!((g.w0, g.w1, g.w2, g.ws), (0.75, 0.25, 0.25, 0.5));
+    // One step with learning rate 1: w0 = -0.25 switches unit 0 off, L = 3.
+    let loss = skip_l1(0.5 - g.w0, 0.5 - g.w1, 0.5 - g.w2, 0.5 - g.ws, 1.0, -3.0);
+    assert_eq!(loss, 3.0);
+}

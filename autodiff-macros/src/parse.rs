@@ -1381,7 +1381,11 @@ impl Lowerer<'_> {
         }
         let is_float_ty_path =
             segments.len() == 2 && (segments[0] == "f64" || segments[0] == "f32");
-        let is_runtime_fn = segments.len() == 1 && method_op(&segments[0]).is_some();
+        let runtime_prefix = segments.len() >= 2
+            && segments[segments.len() - 2] == "scalar"
+            && (segments.len() == 2 || segments[0] == "adjoint");
+        let is_runtime_fn = (segments.len() == 1 || runtime_prefix)
+            && segments.last().is_some_and(|s| method_op(s).is_some());
         if is_float_ty_path || is_runtime_fn {
             if is_float_ty_path && segments[0] != self.float_ty.name() {
                 self.error(
