@@ -32,6 +32,7 @@
 pub use adjoint_macros::{custom_adjoint, differentiable, Parameters};
 pub use adjoint_runtime::params::Parameters;
 pub use adjoint_runtime::tensor::{Element, Labels, ShapeError, Tensor};
+pub use adjoint_runtime::tensor_trace::TensorTrace;
 pub use adjoint_runtime::trace::Trace;
 pub use adjoint_runtime::{check, data, optim, params, saves, scalar, tape, tensor, trace};
 
@@ -53,5 +54,6 @@ pub mod __private {
     pub use adjoint_runtime::saves::{Inactive, SaveSlot, SaveStack};
     pub use adjoint_runtime::scalar::{relu, sigmoid};
     pub use adjoint_runtime::tensor::ops;
+    pub use adjoint_runtime::tensor_trace::Kept;
     pub use adjoint_runtime::trace::TraceArg;
 }

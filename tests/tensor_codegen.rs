@@ -225,3 +225,37 @@ fn vugrad_ops_pass_gradcheck() {
     )
     .expect("gradcheck");
 }
+
+#[test]
+fn trace_reports_shapes_and_the_save_set() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let p = mlp(&mut rng);
+    let x = Tensor::randn(&[12, 20], &mut rng);
+    let labels: Vec<usize> = (0..12).map(|i| i % 4).collect();
+    let trace = mlp_loss_trace(&p, &x, &labels);
+    let step = |name: &str| trace.steps().iter().find(|s| s.expr == name).cloned();
+    let first = step("matmul(x, v1)").expect("x·W1 is traced");
+    assert_eq!(first.shape, vec![12, 16]);
+    assert_eq!(
+        first.kept,
+        adjoint::__private::Kept::ShapeOnly,
+        "pre-activations keep only their shape:\n{trace}"
+    );
+    let hidden = trace
+        .steps()
+        .iter()
+        .find(|s| s.expr.starts_with("addrelu"))
+        .expect("fused bias+relu");
+    assert_eq!(
+        hidden.kept,
+        adjoint::__private::Kept::Value,
+        "ReLU outputs are saved:\n{trace}"
+    );
+    let loss = trace.steps().last().expect("the loss");
+    assert!(loss.shape.is_empty());
+    // Saved: x (12x20, the data), both ReLU outputs (12x16, 12x8), the logits (12x4) and the weights.
+    assert!(
+        trace.saved_elements() >= 12 * 16 + 12 * 8 + 12 * 4,
+        "{trace}"
+    );
+}

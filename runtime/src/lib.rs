@@ -22,6 +22,7 @@ pub mod saves;
 pub mod scalar;
 pub mod tape;
 pub mod tensor;
+pub mod tensor_trace;
 pub mod trace;
 
 pub use tensor::{ShapeError, Tensor};
