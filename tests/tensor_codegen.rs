@@ -259,3 +259,116 @@ fn trace_reports_shapes_and_the_save_set() {
         "{trace}"
     );
 }
+
+/// ⟨a, b⟩ over all elements.
+fn dot<T: adjoint::Element>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
+    a.data()
+        .iter()
+        .zip(b.data())
+        .map(|(x, y)| x.to_f64().unwrap_or(f64::NAN) * y.to_f64().unwrap_or(f64::NAN))
+        .sum()
+}
+
+#[test]
+fn forward_mode_agrees_with_reverse_mode() {
+    let mut rng = StdRng::seed_from_u64(5);
+    // Scalar result: the directional derivative equals ⟨∇f, v⟩.
+    let x = Tensor::<f64>::randn(&[5, 50], &mut rng);
+    let y = Tensor::<f64>::randn(&[2, 50], &mut rng);
+    let w = [
+        Tensor::randn(&[4, 5], &mut rng),
+        Tensor::randn(&[3, 4], &mut rng),
+        Tensor::randn(&[2, 3], &mut rng),
+    ];
+    let v = [
+        Tensor::randn(&[4, 5], &mut rng),
+        Tensor::randn(&[3, 4], &mut rng),
+        Tensor::randn(&[2, 3], &mut rng),
+    ];
+    let g = three_layer_grad(&w[0], &w[1], &w[2], &x, &y);
+    let (value, directional) = three_layer_jvp(&w[0], &w[1], &w[2], &x, &y, &v[0], &v[1], &v[2]);
+    assert_eq!(value, g.value);
+    let expected = dot(&g.w1, &v[0]) + dot(&g.w2, &v[1]) + dot(&g.w3, &v[2]);
+    assert!(
+        (directional - expected).abs() <= 1e-10 * expected.abs().max(1.0),
+        "{directional} vs {expected}"
+    );
+
+    let a = Tensor::<f64>::randn(&[3, 4], &mut rng);
+    let b = Tensor::from_vec(
+        Tensor::<f64>::randn(&[3, 4], &mut rng)
+            .data()
+            .iter()
+            .map(|t| t.abs() + 0.5)
+            .collect(),
+        &[3, 4],
+    )
+    .unwrap();
+    let c = Tensor::<f64>::randn(&[3, 1], &mut rng);
+    let (va, vb, vc) = (
+        Tensor::randn(&[3, 4], &mut rng),
+        Tensor::randn(&[3, 4], &mut rng),
+        Tensor::randn(&[3, 1], &mut rng),
+    );
+    let g = vugrad_ops_grad(&a, &b, &c);
+    let (_, directional) = vugrad_ops_jvp(&a, &b, &c, &va, &vb, &vc);
+    let expected = dot(&g.a, &va) + dot(&g.b, &vb) + dot(&g.c, &vc);
+    assert!(
+        (directional - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{directional} vs {expected}"
+    );
+
+    // Tensor result: ⟨J v, s⟩ = ⟨v, Jᵀ s⟩, through a layer function.
+    let (wd, bd, xd) = (
+        Tensor::randn(&[3, 2], &mut rng),
+        Tensor::randn(&[2], &mut rng),
+        Tensor::randn(&[4, 3], &mut rng),
+    );
+    let (vw, vb2, vx) = (
+        Tensor::randn(&[3, 2], &mut rng),
+        Tensor::randn(&[2], &mut rng),
+        Tensor::randn(&[4, 3], &mut rng),
+    );
+    let s = Tensor::randn(&[4, 2], &mut rng);
+    let (_, jv) = dense_jvp(&wd, &bd, &xd, &vw, &vb2, &vx);
+    let back = dense_vjp(&wd, &bd, &xd, &s);
+    let (lhs, rhs) = (
+        dot(&jv, &s),
+        dot(&back.w, &vw) + dot(&back.b, &vb2) + dot(&back.x, &vx),
+    );
+    assert!(
+        (lhs - rhs).abs() <= 1e-4 * rhs.abs().max(1.0),
+        "{lhs} vs {rhs}"
+    );
+
+    // Composition of tangents through calls (skip_net calls dense twice).
+    let xs = Tensor::from_vec(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], &[4, 2]).unwrap();
+    let ys = Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0], &[4, 1]).unwrap();
+    let ps = [
+        Tensor::randn(&[2, 3], &mut rng),
+        Tensor::randn(&[3], &mut rng),
+        Tensor::randn(&[3, 1], &mut rng),
+        Tensor::randn(&[2, 1], &mut rng),
+        Tensor::randn(&[1], &mut rng),
+    ];
+    let vs = [
+        Tensor::randn(&[2, 3], &mut rng),
+        Tensor::randn(&[3], &mut rng),
+        Tensor::randn(&[3, 1], &mut rng),
+        Tensor::randn(&[2, 1], &mut rng),
+        Tensor::randn(&[1], &mut rng),
+    ];
+    let g = skip_net_grad(&ps[0], &ps[1], &ps[2], &ps[3], &ps[4], &xs, &ys);
+    let (_, directional) = skip_net_jvp(
+        &ps[0], &ps[1], &ps[2], &ps[3], &ps[4], &xs, &ys, &vs[0], &vs[1], &vs[2], &vs[3], &vs[4],
+    );
+    let expected = dot(&g.w1, &vs[0])
+        + dot(&g.b1, &vs[1])
+        + dot(&g.w2, &vs[2])
+        + dot(&g.ws, &vs[3])
+        + dot(&g.b2, &vs[4]);
+    assert!(
+        (f64::from(directional) - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+        "{directional} vs {expected}"
+    );
+}

@@ -378,3 +378,208 @@ pub fn adjoint(
         O::AddRelu => both(quote!(#ops::fused::add_relu_backward(#sa, #sb, &#y, &#g))),
     }
 }
+
+/// The tangent (forward-mode derivative) of `y = op(x)` given the operands'
+/// tangents `dx` (`None` for operands that do not vary). Element-wise ops and
+/// softmax have symmetric Jacobians, so their tangent is their adjoint kernel
+/// applied to the tangent; linear ops apply themselves to the tangent.
+pub fn tangent(
+    op: TensorOp,
+    x: &[TokenStream],
+    y: &TokenStream,
+    dx: &[Option<TokenStream>],
+) -> TokenStream {
+    use TensorOp as O;
+    let a = &x[0];
+    let b = x.get(1);
+    let c = x.get(2);
+    let d0 = dx.first().cloned().flatten();
+    let d1 = dx.get(1).cloned().flatten();
+    let ops = ops();
+    let sum = |terms: Vec<TokenStream>| -> TokenStream {
+        let mut it = terms.into_iter();
+        let first = it
+            .next()
+            .unwrap_or_else(|| quote!(::adjoint::Tensor::zeros(#y.shape())));
+        it.fold(first, |acc, t| quote!(&(#acc) + &(#t)))
+    };
+    let scalar_sum = |terms: Vec<TokenStream>| -> TokenStream {
+        let mut it = terms.into_iter();
+        let first = it.next().unwrap_or_else(|| quote!(0.0));
+        it.fold(first, |acc, t| quote!((#acc) + (#t)))
+    };
+    let spread = |t: TokenStream| quote!((#t).broadcast_to(#y.shape()));
+    let neg = |t: TokenStream| quote!(#ops::unary::neg(&(#t)));
+    let elementwise = |backward: TokenStream, saved: &TokenStream| match &d0 {
+        Some(d) => quote!(#ops::unary::#backward(&#saved, &#d)),
+        None => quote!(::adjoint::Tensor::zeros(#y.shape())),
+    };
+    let d0_or = |f: &dyn Fn(&TokenStream) -> TokenStream| match &d0 {
+        Some(d) => f(d),
+        None => quote!(::adjoint::Tensor::zeros(#y.shape())),
+    };
+    match op {
+        O::Add | O::Sub => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(spread(quote!(#d)));
+            }
+            if let Some(d) = &d1 {
+                terms.push(if op == O::Add {
+                    spread(quote!(#d))
+                } else {
+                    spread(neg(quote!(#d)))
+                });
+            }
+            sum(terms)
+        }
+        O::Mul => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(spread(quote!(&#d * &#b)));
+            }
+            if let Some(d) = &d1 {
+                terms.push(spread(quote!(&#a * &#d)));
+            }
+            sum(terms)
+        }
+        O::Div => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(spread(quote!(&#d / &#b)));
+            }
+            if let Some(d) = &d1 {
+                terms.push(spread(neg(quote!(&(&#y * &#d) / &#b))));
+            }
+            sum(terms)
+        }
+        O::AddScalar | O::SubScalar => {
+            let ds = match (&d1, op) {
+                (Some(d), O::AddScalar) => quote!(#d),
+                (Some(d), _) => quote!(-(#d)),
+                (None, _) => quote!(0.0),
+            };
+            match &d0 {
+                Some(d) => quote!(#ops::scalar::add_scalar(&#d, #ds)),
+                None => quote!(::adjoint::Tensor::full(#y.shape(), #ds)),
+            }
+        }
+        O::MulScalar => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(quote!(#ops::scalar::mul_scalar(&#d, #b)));
+            }
+            if let Some(d) = &d1 {
+                terms.push(quote!(#ops::scalar::mul_scalar(&#a, #d)));
+            }
+            sum(terms)
+        }
+        O::DivScalar => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(quote!(#ops::scalar::div_scalar(&#d, #b)));
+            }
+            if let Some(d) = &d1 {
+                terms.push(quote!(#ops::scalar::mul_scalar(&#y, -(#d) / #b)));
+            }
+            sum(terms)
+        }
+        O::RSubScalar => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(quote!(::adjoint::Tensor::full(#y.shape(), #d)));
+            }
+            if let Some(d) = &d1 {
+                terms.push(neg(quote!(#d)));
+            }
+            sum(terms)
+        }
+        O::RDivScalar => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(quote!(#ops::scalar::rdiv_scalar(#d, &#b)));
+            }
+            if let Some(d) = &d1 {
+                terms.push(neg(quote!(&(&#y * &#d) / &#b)));
+            }
+            sum(terms)
+        }
+        O::Neg => d0_or(&|d| neg(quote!(#d))),
+        O::MatMul => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(quote!(#d.matmul(&#b)));
+            }
+            if let Some(d) = &d1 {
+                terms.push(quote!(#a.matmul(&#d)));
+            }
+            sum(terms)
+        }
+        O::T => d0_or(&|d| quote!(#d.t())),
+        O::Transpose => d0_or(&|d| quote!(#d.transpose(#b, #c))),
+        O::Reshape => d0_or(&|d| quote!(#d.reshape(#b))),
+        O::Expand => d0_or(&|d| quote!(#d.expand(#b))),
+        O::Select => d0_or(&|d| quote!(#d.select(#b, #c))),
+        O::Squeeze => d0_or(&|d| quote!(#d.squeeze(#b))),
+        O::Unsqueeze => d0_or(&|d| quote!(#d.unsqueeze(#b))),
+        O::Slice => d0_or(&|d| quote!(#d.slice(#b, ::core::clone::Clone::clone(&#c)))),
+        O::Exp => elementwise(quote!(exp_backward), y),
+        O::Ln => elementwise(quote!(ln_backward), a),
+        O::Sqrt => elementwise(quote!(sqrt_backward), y),
+        O::Square => elementwise(quote!(square_backward), a),
+        O::Abs => elementwise(quote!(abs_backward), a),
+        O::Sin => elementwise(quote!(sin_backward), a),
+        O::Cos => elementwise(quote!(cos_backward), a),
+        O::Tanh => elementwise(quote!(tanh_backward), y),
+        O::Sigmoid => elementwise(quote!(sigmoid_backward), y),
+        O::Relu => elementwise(quote!(relu_backward), y),
+        O::Powf => d0_or(&|d| quote!(#ops::unary::powf_backward(&#a, #b, &#d))),
+        O::LeakyRelu => d0_or(&|d| quote!(#ops::unary::leaky_relu_backward(&#a, #b, &#d))),
+        O::Sum => d0.map_or(quote!(0.0), |d| quote!(#d.sum())),
+        O::Mean => d0.map_or(quote!(0.0), |d| quote!(#d.mean())),
+        O::Max => d0.map_or(
+            quote!(0.0),
+            |d| quote!((&#ops::reduce::max_backward(&#a, 1.0) * &#d).sum()),
+        ),
+        O::SumAxis => d0_or(&|d| quote!(#d.sum_axis(#b, #c))),
+        O::MeanAxis => d0_or(&|d| quote!(#d.mean_axis(#b, #c))),
+        O::MaxAxis => d0_or(
+            &|d| quote!((&#ops::reduce::max_axis_backward(&#a, #b, &::adjoint::Tensor::ones(#y.shape())) * &#d).sum_axis(#b, #c)),
+        ),
+        O::Softmax => d0_or(&|d| quote!(#ops::softmax::softmax_backward(&#y, #b, &#d))),
+        O::LogSoftmax => d0_or(&|d| quote!(&#d - &(&#y.exp() * &#d).sum_axis(#b, true))),
+        O::Normalize => {
+            d0_or(&|d| quote!(&(&#d - &(&#y * &#d.sum_axis(#b, true))) / &#a.sum_axis(#b, true)))
+        }
+        O::CrossEntropy => d0.map_or(
+            quote!(0.0),
+            |d| quote!((&#ops::loss::cross_entropy_backward(&#a, #b, 1.0) * &#d).sum()),
+        ),
+        O::Mse | O::L1 => {
+            let backward = if op == O::Mse {
+                quote!(mse_backward)
+            } else {
+                quote!(l1_backward)
+            };
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(quote!((&#ops::loss::#backward(&#a, &#b, 1.0).0 * &#d).sum()));
+            }
+            if let Some(d) = &d1 {
+                terms.push(quote!((&#ops::loss::#backward(&#a, &#b, 1.0).1 * &#d).sum()));
+            }
+            scalar_sum(terms)
+        }
+        O::AddRelu => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(spread(quote!(#d)));
+            }
+            if let Some(d) = &d1 {
+                terms.push(spread(quote!(#d)));
+            }
+            let s = sum(terms);
+            quote!(#ops::unary::relu_backward(&#y, &(#s)))
+        }
+    }
+}

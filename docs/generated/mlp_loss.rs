@@ -275,6 +275,148 @@ fn __loss_pullback<'__a>(
         },
     )
 }
+///Runs [`loss`] and reports every value it computes: the op, the shape, and what the generated reverse sweep keeps of it (the save set); print it with `{}`.
+#[allow(
+    dead_code,
+    unused_variables,
+    unused_mut,
+    unused_parens,
+    non_snake_case,
+    clippy::all
+)]
+fn loss_trace(p: &Mlp, x: &Tensor, labels: &[usize]) -> ::adjoint::TensorTrace {
+    let mut __trace = ::adjoint::TensorTrace::new();
+    let x = ::core::clone::Clone::clone(x);
+    __trace.record("x", "argument", x.shape(), ::adjoint::__private::Kept::Value);
+    let v1 = ::core::clone::Clone::clone(&p.w1);
+    __trace.record("v1", "p.w1", v1.shape(), ::adjoint::__private::Kept::Value);
+    let v2 = x.matmul(&v1);
+    __trace
+        .record(
+            "v2",
+            "matmul(x, v1)",
+            v2.shape(),
+            ::adjoint::__private::Kept::ShapeOnly,
+        );
+    let v3 = ::core::clone::Clone::clone(&p.b1);
+    __trace.record("v3", "p.b1", v3.shape(), ::adjoint::__private::Kept::ShapeOnly);
+    let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
+    __trace
+        .record("v4", "addrelu(v2, v3)", v4.shape(), ::adjoint::__private::Kept::Value);
+    let v5 = ::core::clone::Clone::clone(&p.w2);
+    __trace.record("v5", "p.w2", v5.shape(), ::adjoint::__private::Kept::Value);
+    let v6 = v4.matmul(&v5);
+    __trace
+        .record(
+            "v6",
+            "matmul(v4, v5)",
+            v6.shape(),
+            ::adjoint::__private::Kept::ShapeOnly,
+        );
+    let v7 = ::core::clone::Clone::clone(&p.b2);
+    __trace.record("v7", "p.b2", v7.shape(), ::adjoint::__private::Kept::ShapeOnly);
+    let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
+    __trace
+        .record("v8", "addrelu(v6, v7)", v8.shape(), ::adjoint::__private::Kept::Value);
+    let v9 = ::core::clone::Clone::clone(&p.w3);
+    __trace.record("v9", "p.w3", v9.shape(), ::adjoint::__private::Kept::Value);
+    let v10 = v8.matmul(&v9);
+    __trace
+        .record(
+            "v10",
+            "matmul(v8, v9)",
+            v10.shape(),
+            ::adjoint::__private::Kept::ShapeOnly,
+        );
+    let v11 = ::core::clone::Clone::clone(&p.b3);
+    __trace.record("v11", "p.b3", v11.shape(), ::adjoint::__private::Kept::ShapeOnly);
+    let v12 = &v10 + &v11;
+    __trace
+        .record("v12", "add(v10, v11)", v12.shape(), ::adjoint::__private::Kept::Value);
+    let v13 = ::adjoint::__private::ops::loss::cross_entropy(&v12, labels);
+    __trace
+        .record(
+            "v13",
+            "crossentropy(v12, labels)",
+            &[],
+            ::adjoint::__private::Kept::Nothing,
+        );
+    __trace
+}
+///Forward mode: the value of [`loss`] and its directional derivative along the given tangents of the differentiated arguments (same types, passed by reference for tensors and models), in one sweep.
+#[allow(
+    dead_code,
+    unused_variables,
+    unused_mut,
+    unused_parens,
+    non_snake_case,
+    clippy::all
+)]
+fn loss_jvp(p: &Mlp, x: &Tensor, labels: &[usize], p_dot: &Mlp) -> (f32, f32) {
+    let x_dot = ();
+    let labels_dot = ();
+    __loss_tangent(p, x, labels, p_dot, x_dot, labels_dot)
+}
+/// Forward mode with a tangent slot for every argument (ignored for
+/// constants): what a calling `#[differentiable]` function composes with.
+#[doc(hidden)]
+#[allow(
+    dead_code,
+    unused_variables,
+    unused_mut,
+    unused_parens,
+    non_snake_case,
+    clippy::all
+)]
+fn __loss_tangent(
+    p: &Mlp,
+    x: &Tensor,
+    labels: &[usize],
+    p_dot: &Mlp,
+    x_dot: impl Sized,
+    labels_dot: impl Sized,
+) -> (f32, f32) {
+    let x = ::core::clone::Clone::clone(x);
+    let v1 = ::core::clone::Clone::clone(&p.w1);
+    let v1_dot = ::core::clone::Clone::clone(&p_dot.w1);
+    let v2 = x.matmul(&v1);
+    let v2_dot = x.matmul(&v1_dot);
+    let v3 = ::core::clone::Clone::clone(&p.b1);
+    let v3_dot = ::core::clone::Clone::clone(&p_dot.b1);
+    let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
+    let v4_dot = ::adjoint::__private::ops::unary::relu_backward(
+        &v4,
+        &(&((v2_dot).broadcast_to(v4.shape())) + &((v3_dot).broadcast_to(v4.shape()))),
+    );
+    let v5 = ::core::clone::Clone::clone(&p.w2);
+    let v5_dot = ::core::clone::Clone::clone(&p_dot.w2);
+    let v6 = v4.matmul(&v5);
+    let v6_dot = &(v4_dot.matmul(&v5)) + &(v4.matmul(&v5_dot));
+    let v7 = ::core::clone::Clone::clone(&p.b2);
+    let v7_dot = ::core::clone::Clone::clone(&p_dot.b2);
+    let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
+    let v8_dot = ::adjoint::__private::ops::unary::relu_backward(
+        &v8,
+        &(&((v6_dot).broadcast_to(v8.shape())) + &((v7_dot).broadcast_to(v8.shape()))),
+    );
+    let v9 = ::core::clone::Clone::clone(&p.w3);
+    let v9_dot = ::core::clone::Clone::clone(&p_dot.w3);
+    let v10 = v8.matmul(&v9);
+    let v10_dot = &(v8_dot.matmul(&v9)) + &(v8.matmul(&v9_dot));
+    let v11 = ::core::clone::Clone::clone(&p.b3);
+    let v11_dot = ::core::clone::Clone::clone(&p_dot.b3);
+    let v12 = &v10 + &v11;
+    let v12_dot = &((v10_dot).broadcast_to(v12.shape()))
+        + &((v11_dot).broadcast_to(v12.shape()));
+    let v13 = ::adjoint::__private::ops::loss::cross_entropy(&v12, labels);
+    let v13_dot = (&::adjoint::__private::ops::loss::cross_entropy_backward(
+        &v12,
+        labels,
+        1.0,
+    ) * &v12_dot)
+        .sum();
+    (v13, v13_dot)
+}
 ///The computation graph of [`loss`] as the compiler built it, in Graphviz DOT (render with `dot -Tsvg`).
 #[allow(dead_code)]
 fn loss_graph() -> &'static str {
