@@ -1,5 +1,6 @@
-//! [`Adam`]: adaptive moment estimation, and the moment update it shares
-//! with [`AdamW`](super::AdamW).
+//! [`Adam`] (adaptive moment estimation) and [`AdamW`] (its variant with
+//! decoupled weight decay): one implementation, [`AdamCore`], differing only
+//! in where the weight decay enters the update.
 
 use super::fused::elem;
 use super::state::Slots;
@@ -23,8 +24,27 @@ use crate::tensor::Element;
 /// `eps` is added after the square root of the bias-corrected `v̂`, as in
 /// the paper. For decay decoupled from the moments use
 /// [`AdamW`](super::AdamW).
+pub type Adam<E = f32> = AdamCore<E, false>;
+
+/// AdamW (Loshchilov & Hutter 2019, "Decoupled weight decay
+/// regularization", Algorithm 2): [`Adam`]'s moments see the raw gradient,
+/// and the weights decay separately:
+///
+/// ```text
+/// m, v, m̂, v̂ as in Adam, from g alone
+/// w ← w − lr·(m̂ / (√v̂ + eps) + weight_decay·w)
+/// ```
+///
+/// As in PyTorch, the decay is scaled by the learning rate (the paper's
+/// schedule multiplier η_t with α folded in), so a schedule on `lr` also
+/// schedules the decay. [`AdamW::new`] sets `weight_decay = 0.01`
+/// (PyTorch's default; the paper tunes it per task).
+pub type AdamW<E = f32> = AdamCore<E, true>;
+
+/// The Adam family: `DECOUPLED` selects AdamW's decoupled weight decay over
+/// Adam's L2 penalty. Use it through [`Adam`] and [`AdamW`].
 #[derive(Clone, Debug)]
-pub struct Adam<E: Element = f32> {
+pub struct AdamCore<E: Element, const DECOUPLED: bool> {
     /// The learning rate (the paper's α).
     pub lr: f64,
     /// The decay of the first-moment estimate.
@@ -33,22 +53,23 @@ pub struct Adam<E: Element = f32> {
     pub beta2: f64,
     /// Added to `√v̂` so the first steps stay finite.
     pub eps: f64,
-    /// The L2 penalty coefficient added to the gradient.
+    /// The weight decay: an L2 penalty added to the gradient (Adam) or a
+    /// decoupled decay of the weights (AdamW).
     pub weight_decay: f64,
     steps: u64,
     moments: Slots<E, 2>,
 }
 
-impl<E: Element> Adam<E> {
-    /// Adam with learning rate `lr` and the paper's defaults `β1 = 0.9`,
-    /// `β2 = 0.999`, `eps = 1e-8`; no weight decay.
+impl<E: Element, const DECOUPLED: bool> AdamCore<E, DECOUPLED> {
+    /// Learning rate `lr` and the paper's defaults `β1 = 0.9`, `β2 = 0.999`,
+    /// `eps = 1e-8`; no weight decay for Adam, 0.01 for AdamW.
     pub fn new(lr: f64) -> Self {
         Self {
             lr,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
-            weight_decay: 0.0,
+            weight_decay: if DECOUPLED { 0.01 } else { 0.0 },
             steps: 0,
             moments: Slots::default(),
         }
@@ -67,7 +88,7 @@ impl<E: Element> Adam<E> {
         self
     }
 
-    /// The same optimiser with L2 weight decay `weight_decay`.
+    /// The same optimiser with weight decay `weight_decay`.
     pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = weight_decay;
         self
@@ -90,7 +111,9 @@ impl<E: Element> Adam<E> {
     }
 }
 
-impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Adam<E> {
+impl<E: Element, P: Parameters<Elem = E>, const DECOUPLED: bool> Optimizer<P>
+    for AdamCore<E, DECOUPLED>
+{
     fn step(&mut self, params: &mut P, grads: &P) {
         self.steps += 1;
         let moments = MomentStep::new(self.beta1, self.beta2, self.eps, self.steps);
@@ -98,8 +121,12 @@ impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Adam<E> {
         let wd: E = elem(self.weight_decay);
         self.moments.update(params, grads, |w, g, [m, v]| {
             for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = g + wd * *w;
-                *w = *w - lr * moments.direction(m, v, g);
+                if DECOUPLED {
+                    *w = *w - lr * (moments.direction(m, v, g) + wd * *w);
+                } else {
+                    let g = g + wd * *w;
+                    *w = *w - lr * moments.direction(m, v, g);
+                }
             }
         });
     }
@@ -116,7 +143,7 @@ impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Adam<E> {
 /// The coefficients of step `t` of Adam's moment update (Kingma & Ba 2014,
 /// Algorithm 1), converted to the element type once per step.
 #[derive(Clone, Copy)]
-pub(super) struct MomentStep<E> {
+struct MomentStep<E> {
     beta1: E,
     one_minus_beta1: E,
     beta2: E,
@@ -128,7 +155,7 @@ pub(super) struct MomentStep<E> {
 
 impl<E: Element> MomentStep<E> {
     /// The coefficients of step `t` (counting from 1).
-    pub(super) fn new(beta1: f64, beta2: f64, eps: f64, t: u64) -> Self {
+    fn new(beta1: f64, beta2: f64, eps: f64, t: u64) -> Self {
         let t = i32::try_from(t).unwrap_or(i32::MAX);
         Self {
             beta1: elem(beta1),
@@ -144,7 +171,7 @@ impl<E: Element> MomentStep<E> {
     /// Updates the moments `m` and `v` with gradient `g` and returns the
     /// step direction `m̂ / (√v̂ + eps)`.
     #[inline]
-    pub(super) fn direction(&self, m: &mut E, v: &mut E, g: E) -> E {
+    fn direction(&self, m: &mut E, v: &mut E, g: E) -> E {
         *m = self.beta1 * *m + self.one_minus_beta1 * g;
         *v = self.beta2 * *v + self.one_minus_beta2 * g * g;
         let m_hat = *m / self.bias1;

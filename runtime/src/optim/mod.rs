@@ -34,7 +34,6 @@
 
 mod adagrad;
 mod adam;
-mod adamw;
 mod fused;
 mod rmsprop;
 pub mod schedule;
@@ -45,8 +44,7 @@ mod state;
 mod tests;
 
 pub use adagrad::Adagrad;
-pub use adam::Adam;
-pub use adamw::AdamW;
+pub use adam::{Adam, AdamCore, AdamW};
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
