@@ -372,3 +372,11 @@ fn forward_mode_agrees_with_reverse_mode() {
         "{directional} vs {expected}"
     );
 }
+
+#[test]
+fn graph_marks_the_save_set() {
+    let dot = mlp_loss_graph();
+    assert!(dot.contains("v4 = addrelu (saved)"), "{dot}");
+    assert!(dot.contains("v2 = matmul (shape saved)"), "{dot}");
+    assert!(dot.contains("v13 = crossentropy\""), "the loss itself is not kept:\n{dot}");
+}

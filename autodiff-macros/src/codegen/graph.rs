@@ -3,11 +3,13 @@
 use crate::codegen::names::Names;
 use crate::ir::{Function, Kind, Op, Region, Stmt, ValueId};
 use crate::rules::op_name;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Renders `f`'s IR as a DOT digraph. Active values are solid, constants
-/// dashed; `if` and `for` regions are clusters.
-pub fn dot(f: &Function, names: &Names, varied: &[bool]) -> String {
+/// dashed; `if` and `for` regions are clusters. `saved` annotates the values
+/// the reverse sweep keeps (tensor functions: "saved" or "shape saved").
+pub fn dot(f: &Function, names: &Names, varied: &[bool], saved: &HashMap<ValueId, &str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph {} {{", f.name);
     out.push_str("  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n");
@@ -28,7 +30,7 @@ pub fn dot(f: &Function, names: &Names, varied: &[bool]) -> String {
         );
     }
     let mut clusters = 0usize;
-    region(f, names, varied, &f.body, &mut out, &mut clusters, 1);
+    region(f, names, varied, saved, &f.body, &mut out, &mut clusters, 1);
     let _ = writeln!(
         out,
         "  result [label=\"result\", shape=plaintext];\n  {} -> result;",
@@ -50,10 +52,12 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
+#[allow(clippy::too_many_arguments)]
 fn region(
     f: &Function,
     names: &Names,
     varied: &[bool],
+    saved: &HashMap<ValueId, &str>,
     region_ir: &Region,
     out: &mut String,
     clusters: &mut usize,
@@ -63,10 +67,13 @@ fn region(
     for stmt in &region_ir.stmts {
         match stmt {
             Stmt::Let { value, op, args } => {
-                let label = match op {
+                let mut label = match op {
                     Op::Const(tokens) => names.resolve(tokens).to_string(),
                     op => format!("{} = {}", names.value(*value), op_name(op)),
                 };
+                if let Some(note) = saved.get(value) {
+                    label.push_str(&format!(" ({note})"));
+                }
                 let _ = writeln!(
                     out,
                     "{pad}{} [label=\"{}\"{}];",
@@ -92,7 +99,7 @@ fn region(
                         clusters,
                         names.value(*cond)
                     );
-                    region(f, names, varied, r, out, clusters, depth + 1);
+                    region(f, names, varied, saved, r, out, clusters, depth + 1);
                     let _ = writeln!(out, "{pad}}}");
                 }
                 for m in merges {
@@ -135,7 +142,7 @@ fn region(
                         style(f, varied, c.phi)
                     );
                 }
-                region(f, names, varied, body, out, clusters, depth + 1);
+                region(f, names, varied, saved, body, out, clusters, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
                 for c in carried {
                     let _ = writeln!(

@@ -29,7 +29,7 @@ pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
         let pullback = pullback_fn(f, sig, &names, &varied, &parts);
         let tangent = tangent_fns(f, &names, &varied, &parts);
         let trace = trace_fn(f, &names, &varied, &parts);
-        let graph = graph_fn(sig, &graph::dot(f, &names, &varied));
+        let graph = graph_fn(sig, &graph::dot(f, &names, &varied, &Default::default()));
         let used = mark_used(sig);
         quote!(#grad #pullback #tangent #trace #graph #used)
     })

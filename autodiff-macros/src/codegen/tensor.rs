@@ -37,7 +37,9 @@ pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
         let pullback = gen.pullback_fn(&parts);
         let trace = gen.trace_fn(&parts);
         let jvp = gen.jvp_fns(&parts);
-        let graph = crate::codegen::graph_fn(sig, &crate::codegen::graph::dot(f, &names, &varied));
+        let saved = gen.saved_values();
+        let graph =
+            crate::codegen::graph_fn(sig, &crate::codegen::graph::dot(f, &names, &varied, &saved));
         let used = mark_used(sig);
         quote!(#grad #pullback #trace #jvp #graph #used)
     })
@@ -840,6 +842,32 @@ impl TensorGen<'_> {
             Kind::Float => quote!(0.0),
             _ => quote!(()),
         }
+    }
+
+    /// What the reverse sweep keeps of each value: `"saved"` (the tensor) or
+    /// `"shape saved"`, for the graph.
+    fn saved_values(&self) -> HashMap<ValueId, &'static str> {
+        let seed = if self.sig.returns_tensor {
+            quote!(__seed)
+        } else {
+            quote!(1.0)
+        };
+        let rev = self.reverse(seed);
+        let mentioned: HashSet<&String> =
+            rev.lines.iter().flat_map(|l| l.mentions.iter()).collect();
+        self.stmts()
+            .filter(|(_, op, _)| !matches!(op, Op::Const(_)))
+            .filter_map(|(value, _, _)| {
+                let ident = self.names.value(value);
+                if mentioned.contains(&ident.to_string()) {
+                    Some((value, "saved"))
+                } else if mentioned.contains(&shape_ident(ident).to_string()) {
+                    Some((value, "shape saved"))
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     /// `NAME_trace(args)`: runs the forward sweep and reports each value's op,
