@@ -378,5 +378,8 @@ fn graph_marks_the_save_set() {
     let dot = mlp_loss_graph();
     assert!(dot.contains("v4 = addrelu (saved)"), "{dot}");
     assert!(dot.contains("v2 = matmul (shape saved)"), "{dot}");
-    assert!(dot.contains("v13 = crossentropy\""), "the loss itself is not kept:\n{dot}");
+    assert!(
+        dot.contains("v13 = crossentropy\""),
+        "the loss itself is not kept:\n{dot}"
+    );
 }
