@@ -1,10 +1,17 @@
 //! The seed's MNIST exercise: the 784-512-256-10 ReLU MLP trained with Adam
 //! (learning rate 1e-3), batch 100, 10 epochs, on the real MNIST files in
-//! `data/mnist/`. The gradient comes from `#[differentiable]`. Prints train
-//! and test accuracy per epoch and writes a CSV log.
+//! `data/mnist/`. The gradient comes from `#[differentiable]`. Shows a
+//! progress bar per epoch (on a terminal), prints train and test accuracy
+//! per epoch, and writes to `--out`: `metrics.csv` (one row per epoch),
+//! `model.ckpt` (after every epoch), `loss.png` and `accuracy.png`.
 //!
 //! Run: `cargo run --release --example mnist_mlp` (`--help` for the options;
 //! `--tape` also times an epoch with the tape-based gradient for comparison).
+//!
+//! Interrupting (Ctrl-C) needs no handler: the checkpoint is replaced
+//! atomically at the end of every epoch, so `--resume` continues after the
+//! last completed epoch, with the same data order. Adam's moment estimates
+//! are not saved; they restart from zero.
 
 use adjoint::data::mnist;
 use adjoint::optim::schedule::cosine;
@@ -12,9 +19,9 @@ use adjoint::optim::{Adam, Optimizer};
 use adjoint::prelude::*;
 use adjoint::tape::Graph;
 use adjoint::tensor::rand::{rngs::StdRng, SeedableRng};
+use adjoint::train::{self, plot_curves, EpochProgress, MetricsLog};
 use clap::Parser;
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -37,7 +44,7 @@ struct Args {
     /// Directory holding the four MNIST files (gzipped or raw IDX).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))]
     data: PathBuf,
-    /// Where to write metrics.csv.
+    /// Where to write metrics.csv, model.ckpt, loss.png and accuracy.png.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/mnist_mlp"))]
     out: PathBuf,
     /// Learning-rate schedule over the epochs: `cosine` anneals from `--lr`
@@ -48,6 +55,10 @@ struct Args {
     /// with the generated gradient, and print both.
     #[arg(long)]
     tape: bool,
+    /// Continue from `--out`/model.ckpt after the epoch it was saved at,
+    /// keeping metrics.csv's rows up to that epoch.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// How the learning rate changes over the epochs.
@@ -87,6 +98,34 @@ impl Mlp {
         let h2 = (&h1.matmul(&self.w2) + &self.b2).relu();
         &h2.matmul(&self.w3) + &self.b3
     }
+}
+
+/// What the checkpoint holds: the model and the number of epochs done
+/// (as a one-element tensor, `epoch`).
+#[derive(Parameters)]
+struct Checkpoint {
+    model: Mlp,
+    epoch: Tensor,
+}
+
+/// Writes the model after `epoch` epochs to `path`.
+fn save_checkpoint(model: &Mlp, epoch: usize, path: &Path) -> Result<(), train::CheckpointError> {
+    let checkpoint = Checkpoint {
+        model: model.clone(),
+        epoch: Tensor::full(&[1], epoch as f32),
+    };
+    train::save(&checkpoint, path)
+}
+
+/// Loads the checkpoint at `path` into `model`; returns its epoch count.
+fn load_checkpoint(model: &mut Mlp, path: &Path) -> Result<usize, train::CheckpointError> {
+    let mut checkpoint = Checkpoint {
+        model: model.clone(),
+        epoch: Tensor::zeros(&[1]),
+    };
+    train::load_into(&mut checkpoint, path)?;
+    *model = checkpoint.model;
+    Ok(checkpoint.epoch.data()[0] as usize)
 }
 
 #[differentiable]
@@ -138,29 +177,60 @@ fn accuracy(model: &Mlp, split: &adjoint::data::Split) -> f64 {
 /// A gradient function: the loss (when known) and the gradient of a batch.
 type GradientFn<'a> = &'a dyn Fn(&Mlp, &Tensor, &[usize]) -> (Option<f32>, Mlp);
 
-/// One epoch of Adam steps with the given gradient function; the mean loss
-/// when it is known.
+/// One epoch of Adam steps with the given gradient function; `on_batch`
+/// gets each batch's loss when it is known.
 fn epoch(
     model: &mut Mlp,
     adam: &mut Adam,
     batches: &mut adjoint::data::Batches,
     gradient: GradientFn,
-) -> f64 {
-    let (mut total, mut count) = (0.0, 0usize);
+    on_batch: &mut dyn FnMut(Option<f32>),
+) {
     for (x, labels) in batches.epoch() {
         let (value, grad) = gradient(model, &x, &labels);
-        if let Some(v) = value {
-            total += f64::from(v);
-            count += 1;
-        }
+        on_batch(value);
         adam.step(model, &grad);
     }
-    total / count.max(1) as f64
 }
 
 fn generated(p: &Mlp, x: &Tensor, labels: &[usize]) -> (Option<f32>, Mlp) {
     let g = loss_grad(p, x, labels);
     (Some(g.value), g.p)
+}
+
+/// A plot to draw: file name, title, named series and y-axis label.
+type PlotSpec<'a> = (&'a str, &'a str, Vec<(&'a str, &'a [f64])>, &'a str);
+
+/// Draws `loss.png` and `accuracy.png` in `out` from the log's columns;
+/// a plot that fails is reported and skipped.
+fn plot(log: &MetricsLog, out: &Path) {
+    let column = |name| log.column(name).unwrap_or_default();
+    let (loss, train, test) = (
+        column("train_loss"),
+        column("train_accuracy"),
+        column("test_accuracy"),
+    );
+    let plots: [PlotSpec; 2] = [
+        (
+            "loss.png",
+            "MNIST MLP: training loss",
+            vec![("train loss (mean over the epoch)", &loss)],
+            "cross-entropy",
+        ),
+        (
+            "accuracy.png",
+            "MNIST MLP: accuracy",
+            vec![("train", &train), ("test", &test)],
+            "accuracy",
+        ),
+    ];
+    for (file, title, series, y_label) in plots {
+        let path = out.join(file);
+        match plot_curves(&path, title, &series, y_label) {
+            Ok(()) => println!("wrote {}", path.display()),
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -186,8 +256,37 @@ fn main() -> ExitCode {
         eprintln!("error: cannot create {}: {e}", args.out.display());
         return ExitCode::FAILURE;
     }
+    let checkpoint_path = args.out.join("model.ckpt");
+    let mut done = 0;
+    if args.resume {
+        match load_checkpoint(&mut model, &checkpoint_path) {
+            Ok(epochs) => done = epochs,
+            Err(e) => {
+                eprintln!("error: cannot resume: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        for _ in 0..done {
+            batches.epoch();
+        }
+        println!(
+            "resumed from {} after epoch {done}",
+            checkpoint_path.display()
+        );
+    }
     let csv_path = args.out.join("metrics.csv");
-    let mut csv = String::from("epoch,train_loss,train_accuracy,test_accuracy,seconds\n");
+    let log = if args.resume {
+        MetricsLog::resume(&csv_path, done)
+    } else {
+        MetricsLog::new(&csv_path)
+    };
+    let mut log = match log {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!(
         "MNIST: {} training and {} test images; MLP 784-512-256-10, Adam lr {} ({}), batch {}",
         data.train.len(),
@@ -199,27 +298,49 @@ fn main() -> ExitCode {
         },
         args.batch_size
     );
-    let mut test_accuracy = 0.0;
-    for e in 1..=args.epochs {
+    let mut test_accuracy = None;
+    for e in done + 1..=args.epochs {
         if let Schedule::Cosine = args.schedule {
             adam.set_learning_rate(cosine(args.lr, 0.0, e - 1, args.epochs));
         }
+        let mut progress = EpochProgress::new(e, args.epochs, batches.batches_per_epoch());
         let start = Instant::now();
-        let train_loss = epoch(&mut model, &mut adam, &mut batches, &generated);
-        let seconds = start.elapsed().as_secs_f64();
-        let train_accuracy = accuracy(&model, &data.train);
-        test_accuracy = accuracy(&model, &data.test);
-        println!(
-            "epoch {e:>2}: loss {train_loss:.4}  train accuracy {train_accuracy:.4}  test accuracy {test_accuracy:.4}  ({seconds:.2} s of training)"
+        epoch(
+            &mut model,
+            &mut adam,
+            &mut batches,
+            &generated,
+            &mut |value| progress.step(value.map_or(f64::NAN, f64::from)),
         );
-        csv.push_str(&format!(
-            "{e},{train_loss},{train_accuracy},{test_accuracy},{seconds}\n"
-        ));
+        let seconds = start.elapsed().as_secs_f64();
+        let train_loss = progress.finish();
+        let train_accuracy = accuracy(&model, &data.train);
+        let test = accuracy(&model, &data.test);
+        test_accuracy = Some(test);
+        println!(
+            "epoch {e:>2}: loss {train_loss:.4}  train accuracy {train_accuracy:.4}  test accuracy {test:.4}  ({seconds:.2} s of training)"
+        );
+        let row = [
+            ("train_loss", train_loss),
+            ("train_accuracy", train_accuracy),
+            ("test_accuracy", test),
+            ("seconds", seconds),
+        ];
+        if let Err(e) = log.record(e, &row) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = save_checkpoint(&model, e, &checkpoint_path) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
     }
-    match std::fs::File::create(&csv_path).and_then(|mut f| f.write_all(csv.as_bytes())) {
-        Ok(()) => println!("wrote {}", csv_path.display()),
-        Err(e) => eprintln!("warning: cannot write {}: {e}", csv_path.display()),
-    }
+    println!(
+        "wrote {} and {}",
+        csv_path.display(),
+        checkpoint_path.display()
+    );
+    plot(&log, &args.out);
     if args.tape {
         let time_epoch = |gradient: GradientFn| {
             let (mut m, mut a) = (model.clone(), Adam::new(args.lr));
@@ -228,7 +349,7 @@ fn main() -> ExitCode {
                 .batches(args.batch_size, args.seed)
                 .expect("checked above");
             let start = Instant::now();
-            epoch(&mut m, &mut a, &mut b, gradient);
+            epoch(&mut m, &mut a, &mut b, gradient, &mut |_| {});
             start.elapsed().as_secs_f64()
         };
         let t_generated = time_epoch(&generated);
@@ -238,6 +359,7 @@ fn main() -> ExitCode {
             t_tape / t_generated
         );
     }
+    let test_accuracy = test_accuracy.unwrap_or_else(|| accuracy(&model, &data.test));
     println!("test accuracy: {test_accuracy:.4}");
     ExitCode::SUCCESS
 }

@@ -34,7 +34,7 @@ pub use adjoint_runtime::params::Parameters;
 pub use adjoint_runtime::tensor::{Element, Labels, ShapeError, Tensor};
 pub use adjoint_runtime::tensor_trace::TensorTrace;
 pub use adjoint_runtime::trace::Trace;
-pub use adjoint_runtime::{check, data, optim, params, saves, scalar, tape, tensor, trace};
+pub use adjoint_runtime::{check, data, optim, params, saves, scalar, tape, tensor, trace, train};
 
 /// The CPU kernels (gemm, element-wise loops, reductions).
 pub use adjoint_kernels as kernels;

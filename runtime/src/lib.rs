@@ -24,5 +24,6 @@ pub mod tape;
 pub mod tensor;
 pub mod tensor_trace;
 pub mod trace;
+pub mod train;
 
 pub use tensor::{ShapeError, Tensor};

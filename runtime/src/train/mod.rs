@@ -1,0 +1,23 @@
+//! Training utilities around a model: checkpoints, a per-epoch progress bar,
+//! a CSV metrics log and PNG plots of the training curves.
+//!
+//! - [`checkpoint`]: [`save`](checkpoint::save) and
+//!   [`load_into`](checkpoint::load_into) any [`Parameters`](crate::params::Parameters)
+//!   model, crash-safe, with errors that name the file and the problem.
+//! - [`progress`]: [`EpochProgress`], an indicatif bar over an epoch's
+//!   batches showing the running loss, hidden when stdout is not a terminal.
+//! - [`metrics`]: [`MetricsLog`], one CSV row per epoch, flushed each epoch.
+//! - [`plot`]: [`plot_curves`], line plots of per-epoch series as PNG.
+
+pub mod checkpoint;
+pub mod metrics;
+pub mod plot;
+pub mod progress;
+
+#[cfg(test)]
+mod tests;
+
+pub use checkpoint::{load_into, save, CheckpointError};
+pub use metrics::{MetricsError, MetricsLog};
+pub use plot::{plot_curves, PlotError};
+pub use progress::EpochProgress;
