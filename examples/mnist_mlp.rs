@@ -160,18 +160,7 @@ fn tape_gradient(p: &Mlp, x: &Tensor, labels: &[usize]) -> Mlp {
 
 /// The fraction of `split` the model classifies correctly.
 fn accuracy(model: &Mlp, split: &adjoint::data::Split) -> f64 {
-    let mut correct = 0;
-    let n = split.len();
-    for start in (0..n).step_by(1000) {
-        let rows: Vec<usize> = (start..(start + 1000).min(n)).collect();
-        let predicted = model.logits(&split.images.select(0, &rows)).argmax_axis(1);
-        correct += predicted
-            .iter()
-            .zip(&rows)
-            .filter(|(p, &i)| **p == split.labels[i])
-            .count();
-    }
-    correct as f64 / n as f64
+    train::accuracy(split, 1000, |x| model.logits(x))
 }
 
 /// A gradient function: the loss (when known) and the gradient of a batch.

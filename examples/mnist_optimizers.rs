@@ -1,8 +1,9 @@
 //! The seed's optimiser comparison: the same 784-512-256-10 ReLU MLP trained
 //! on MNIST with SGD + momentum, Adagrad, RMSprop and Adam (each from its
 //! paper, `adjoint::optim`), gradients from `#[differentiable]`. Prints the
-//! training objective and test accuracy per epoch for each, and writes them
-//! to one CSV (`optimizer,epoch,train_loss,test_accuracy`).
+//! training objective and test accuracy per epoch for each, writes them to
+//! one CSV (`optimizer,epoch,train_loss,test_accuracy`), and plots the
+//! objective of all four against the epoch in one PNG.
 //!
 //! Run: `cargo run --release --example mnist_optimizers` (`--help` for options).
 
@@ -65,21 +66,13 @@ fn init(seed: u64) -> Mlp {
     }
 }
 
+/// The fraction of `split` the model classifies correctly.
 fn accuracy(p: &Mlp, split: &Split) -> f64 {
-    let mut correct = 0;
-    for start in (0..split.len()).step_by(1000) {
-        let rows: Vec<usize> = (start..(start + 1000).min(split.len())).collect();
-        let x = split.images.select(0, &rows);
+    adjoint::train::accuracy(split, 1000, |x| {
         let h1 = (&x.matmul(&p.w1) + &p.b1).relu();
         let h2 = (&h1.matmul(&p.w2) + &p.b2).relu();
-        let predicted = (&h2.matmul(&p.w3) + &p.b3).argmax_axis(1);
-        correct += predicted
-            .iter()
-            .zip(&rows)
-            .filter(|(c, &i)| **c == split.labels[i])
-            .count();
-    }
-    correct as f64 / split.len() as f64
+        &h2.matmul(&p.w3) + &p.b3
+    })
 }
 
 /// Trains a fresh model with `opt`; returns (train loss, test accuracy) per epoch.
@@ -123,6 +116,7 @@ fn main() -> ExitCode {
     ];
     let mut csv = String::from("optimizer,epoch,train_loss,test_accuracy\n");
     let mut summary = Vec::new();
+    let mut objectives: Vec<(&str, Vec<f64>)> = Vec::new();
     for (name, opt) in optimizers.iter_mut() {
         let curve = train(opt.as_mut(), &data, &args);
         for (e, (l, a)) in curve.iter().enumerate() {
@@ -132,6 +126,7 @@ fn main() -> ExitCode {
             );
             csv.push_str(&format!("{name},{},{l},{a}\n", e + 1));
         }
+        objectives.push((name, curve.iter().map(|c| c.0).collect()));
         let best = curve.iter().map(|c| c.1).fold(0.0, f64::max);
         summary.push((name.to_string(), curve.last().map_or(0.0, |c| c.1), best));
     }
@@ -139,6 +134,17 @@ fn main() -> ExitCode {
     match std::fs::create_dir_all(&args.out).and_then(|_| std::fs::write(&path, csv)) {
         Ok(()) => println!("wrote {}", path.display()),
         Err(e) => eprintln!("warning: cannot write {}: {e}", path.display()),
+    }
+    let plot_path = args.out.join("objective.png");
+    let series: Vec<(&str, &[f64])> = objectives.iter().map(|(n, c)| (*n, c.as_slice())).collect();
+    match adjoint::train::plot_curves(
+        &plot_path,
+        "MNIST MLP: training objective",
+        &series,
+        "cross-entropy",
+    ) {
+        Ok(()) => println!("wrote {}", plot_path.display()),
+        Err(e) => eprintln!("warning: cannot plot: {e}"),
     }
     for (name, last, best) in &summary {
         println!("{name:>12}: final test accuracy {last:.4}, best {best:.4}");

@@ -1,5 +1,5 @@
 //! Training utilities around a model: checkpoints, a per-epoch progress bar,
-//! a CSV metrics log and PNG plots of the training curves.
+//! a CSV metrics log, PNG plots of the training curves, and evaluation.
 //!
 //! - [`checkpoint`]: [`save`](checkpoint::save) and
 //!   [`load_into`](checkpoint::load_into) any [`Parameters`](crate::params::Parameters)
@@ -8,8 +8,10 @@
 //!   batches showing the running loss, hidden when stdout is not a terminal.
 //! - [`metrics`]: [`MetricsLog`], one CSV row per epoch, flushed each epoch.
 //! - [`plot`]: [`plot_curves`], line plots of per-epoch series as PNG.
+//! - [`eval`]: [`accuracy`] of a classifier on a data split, in chunks.
 
 pub mod checkpoint;
+pub mod eval;
 pub mod metrics;
 pub mod plot;
 pub mod progress;
@@ -18,6 +20,7 @@ pub mod progress;
 mod tests;
 
 pub use checkpoint::{load_into, save, CheckpointError};
+pub use eval::accuracy;
 pub use metrics::{MetricsError, MetricsLog};
 pub use plot::{plot_curves, PlotError};
 pub use progress::EpochProgress;
