@@ -125,7 +125,7 @@ pub fn compare_gradients(
         } else {
             excess
         };
-        if worst.map_or(true, |(w, _)| excess > w) {
+        if worst.is_none_or(|(w, _)| excess > w) {
             worst = Some((excess, i));
         }
     }

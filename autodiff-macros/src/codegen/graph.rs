@@ -15,12 +15,11 @@ pub fn dot(f: &Function, names: &Names, varied: &[bool], saved: &HashMap<ValueId
     out.push_str("  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n");
     let active: Vec<_> = f.params.iter().filter(|p| p.active).collect();
     let n = active.len() as i64;
-    for (i, p) in f.params.iter().enumerate() {
+    for p in &f.params {
         let label = match active.iter().position(|a| a.value == p.value) {
             Some(k) => format!("v_{} = {}", k as i64 + 1 - n, p.ident),
             None => format!("{} (constant)", p.ident),
         };
-        let _ = i;
         let _ = writeln!(
             out,
             "  {} [label=\"{}\", shape=ellipse{}];",

@@ -58,35 +58,31 @@ pub fn reverse_sweep(
     trace: bool,
     seed: Sym,
 ) -> ReverseSweep {
-    let mut mutable = HashSet::new();
-    // Run twice: the first run finds which adjoints are accumulated into, so
-    // the second declares only those `mut`.
-    for _ in 0..2 {
+    // Run twice: the first run finds which adjoints are accumulated into
+    // (emission does not depend on `mut`), so the second declares only those
+    // `mut`.
+    let run = |mutable: &HashSet<ValueId>| {
         let mut emitter = Emitter {
             f,
             names,
             varied,
             trace,
             float_ty: format_ident!("{}", f.float_ty.name()),
-            mutable: &mutable,
+            mutable,
             accumulated: HashSet::new(),
             saves: HashMap::new(),
         };
         let top_defined: Vec<ValueId> = f.params.iter().map(|p| p.value).collect();
         let state = emitter.region(&f.body, &top_defined, vec![(f.result, seed.clone())], &[]);
-        let accumulated = emitter.accumulated;
-        let saves = emitter.saves;
-        if accumulated.is_subset(&mutable) {
-            let code = state.code.into_iter().collect();
-            return ReverseSweep {
-                code,
-                initialised: state.init,
-                saves,
-            };
-        }
-        mutable = accumulated;
+        (state, emitter.accumulated, emitter.saves)
+    };
+    let (_, accumulated, _) = run(&HashSet::new());
+    let (state, _, saves) = run(&accumulated);
+    ReverseSweep {
+        code: state.code.into_iter().collect(),
+        initialised: state.init,
+        saves,
     }
-    unreachable!("the accumulated set is stable after one pass")
 }
 
 struct Emitter<'a> {

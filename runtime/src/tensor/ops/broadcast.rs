@@ -29,7 +29,7 @@ pub fn try_broadcast_to<T: Element>(
             Pattern::Repeat { .. } => src.iter().copied().cycle().take(n).collect(),
             Pattern::Block { block } => src
                 .iter()
-                .flat_map(|&v| std::iter::repeat(v).take(block))
+                .flat_map(|&v| std::iter::repeat_n(v, block))
                 .collect(),
             Pattern::General => {
                 let strides = broadcast_strides(x.shape(), shape);
@@ -37,7 +37,7 @@ pub fn try_broadcast_to<T: Element>(
                 let mut out = Vec::with_capacity(n);
                 for_each_row(shape, &strides, |i| {
                     if step == 0 {
-                        out.extend(std::iter::repeat(src[i]).take(len));
+                        out.extend(std::iter::repeat_n(src[i], len));
                     } else {
                         out.extend_from_slice(&src[i..i + len]);
                     }
@@ -162,7 +162,7 @@ pub(crate) fn broadcast_zip<T: Element>(
         let step_b = last_axis(&out_shape, &sb).1;
         let mut out = Vec::with_capacity(numel(&out_shape));
         for_each_row2(&out_shape, &sa, &sb, |i, j| match (step_a, step_b) {
-            (0, 0) => out.extend(std::iter::repeat(f(ad[i], bd[j])).take(len)),
+            (0, 0) => out.extend(std::iter::repeat_n(f(ad[i], bd[j]), len)),
             (0, _) => out.extend(bd[j..j + len].iter().map(|&y| f(ad[i], y))),
             (_, 0) => out.extend(ad[i..i + len].iter().map(|&x| f(x, bd[j]))),
             _ => out.extend(
