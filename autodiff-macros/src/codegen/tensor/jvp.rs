@@ -1,0 +1,173 @@
+//! Forward mode for tensor functions: `NAME_jvp` and `__NAME_tangent`.
+
+use super::TensorGen;
+use crate::codegen::forward::generated_path;
+use crate::codegen::{allow_lints, Parts};
+use crate::ir::{Kind, Op, ValueId};
+use crate::signature::ParamKind;
+use crate::sym::Sym;
+use crate::tensor_rules::{self};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+impl TensorGen<'_> {
+    /// Forward mode: `NAME_jvp(args, tangents of the active args) -> (value,
+    /// tangent)` and the hidden `__NAME_tangent` (a tangent slot for every
+    /// argument) that calling functions compose with.
+    pub(super) fn jvp_fns(&self, parts: &Parts) -> TokenStream {
+        let Parts {
+            vis,
+            ty,
+            params,
+            args,
+            name,
+            ..
+        } = parts;
+        let mut body = TokenStream::new();
+        let mut tangent_params = Vec::new();
+        let mut active_params = Vec::new();
+        let mut tangent_args = Vec::new();
+        for (p, sp) in self.f.params.iter().zip(&self.sig.params) {
+            let ident = &p.ident;
+            let dot = self.names.dot(p.value);
+            tangent_args.push(quote!(#dot));
+            if sp.kind == ParamKind::Tensor {
+                body.extend(quote!(let #ident = ::core::clone::Clone::clone(#ident);));
+            }
+            let dot_ty = match sp.kind {
+                ParamKind::Float => quote!(#ty),
+                ParamKind::Tensor | ParamKind::Model => {
+                    let g = sp.gradient_ty();
+                    quote!(&#g)
+                }
+                ParamKind::Data => quote!(impl Sized),
+            };
+            if p.active {
+                if sp.kind == ParamKind::Tensor {
+                    body.extend(quote!(let #dot = ::core::clone::Clone::clone(#dot);));
+                }
+                tangent_params.push(quote!(#dot: #dot_ty));
+                active_params.push(quote!(#dot: #dot_ty));
+            } else {
+                tangent_params.push(quote!(#dot: impl Sized));
+            }
+        }
+        for (value, op, stmt_args) in self.stmts() {
+            let v = self.names.value(value);
+            let arg_idents: Vec<TokenStream> = stmt_args
+                .iter()
+                .map(|a| {
+                    let i = self.names.value(*a);
+                    quote!(#i)
+                })
+                .collect();
+            if let Op::Call(path) = op {
+                if self.is_active(value) {
+                    let dot = self.names.dot(value);
+                    let callee = generated_path(path, "__", "_tangent");
+                    let passed: Vec<TokenStream> =
+                        stmt_args.iter().map(|a| self.pass(*a)).collect();
+                    let dots: Vec<TokenStream> =
+                        stmt_args.iter().map(|a| self.tangent_arg(*a)).collect();
+                    body.extend(quote!(let (#v, #dot) = #callee(#(#passed,)* #(#dots),*);));
+                    continue;
+                }
+            }
+            body.extend(self.forward_line(value, op, stmt_args));
+            if !self.is_active(value) {
+                continue;
+            }
+            let dot = self.names.dot(value);
+            let tangent = match op {
+                Op::Field(path) => {
+                    let model_dot = self.names.dot(stmt_args[0]);
+                    quote!(::core::clone::Clone::clone(&#model_dot.#(#path).*))
+                }
+                Op::Tensor(top) => {
+                    let dx: Vec<Option<TokenStream>> = stmt_args
+                        .iter()
+                        .map(|a| {
+                            self.is_active(*a).then(|| {
+                                let d = self.names.dot(*a);
+                                quote!(#d)
+                            })
+                        })
+                        .collect();
+                    tensor_rules::tangent(*top, &arg_idents, &quote!(#v), &dx)
+                }
+                Op::Const(_) | Op::Call(_) => continue,
+                scalar => {
+                    let x: Vec<Sym> = stmt_args
+                        .iter()
+                        .map(|a| Sym::value(*a, self.names.value(*a)))
+                        .collect();
+                    let y = Sym::value(value, v);
+                    let dx: Vec<Option<Sym>> = stmt_args
+                        .iter()
+                        .map(|a| self.is_active(*a).then(|| Sym::local(&self.names.dot(*a))))
+                        .collect();
+                    crate::rules::tangent(scalar, &x, &y, &dx).tokens().clone()
+                }
+            };
+            body.extend(quote!(let #dot = #tangent;));
+        }
+        let result = self.names.value(self.f.result);
+        let result_dot = if self.is_active(self.f.result) {
+            let d = self.names.dot(self.f.result);
+            quote!(#d)
+        } else if self.sig.returns_tensor {
+            quote!(::adjoint::Tensor::zeros(#result.shape()))
+        } else {
+            quote!(0.0)
+        };
+        let out_ty = self.out_ty();
+        let jvp = format_ident!("{}_jvp", name);
+        let hidden = format_ident!("__{}_tangent", name);
+        let constant_dots: Vec<_> = self
+            .f
+            .params
+            .iter()
+            .filter(|p| !p.active)
+            .map(|p| self.names.dot(p.value))
+            .collect();
+        let doc = format!(
+            "Forward mode: the value of [`{name}`] and its directional derivative along the given \
+             tangents of the differentiated arguments (same types, passed by reference for tensors \
+             and models), in one sweep."
+        );
+        let lints = allow_lints();
+        quote! {
+            #[doc = #doc]
+            #lints
+            #vis fn #jvp(#(#params,)* #(#active_params),*) -> (#out_ty, #out_ty) {
+                #(let #constant_dots = ();)*
+                #hidden(#(#args,)* #(#tangent_args),*)
+            }
+
+            /// Forward mode with a tangent slot for every argument (ignored for
+            /// constants): what a calling `#[differentiable]` function composes with.
+            #[doc(hidden)]
+            #lints
+            #vis fn #hidden(#(#params,)* #(#tangent_params),*) -> (#out_ty, #out_ty) {
+                #body
+                (#result, #result_dot)
+            }
+        }
+    }
+
+    /// The tangent passed to a callee for argument `v`: its own tangent, or
+    /// a zero of its type when it does not vary.
+    pub(super) fn tangent_arg(&self, v: ValueId) -> TokenStream {
+        let ident = self.names.value(v);
+        let dot = self.names.dot(v);
+        match self.f.kind(v) {
+            Kind::Tensor if self.is_active(v) => quote!(&#dot),
+            Kind::Tensor => quote!(&::adjoint::Tensor::zeros(#ident.shape())),
+            Kind::Model if self.is_active(v) => quote!(#dot),
+            Kind::Model => quote!(&{ use ::adjoint::params::Parameters as _; #ident.zeros_like() }),
+            Kind::Float if self.is_active(v) => quote!(#dot),
+            Kind::Float => quote!(0.0),
+            _ => quote!(()),
+        }
+    }
+}

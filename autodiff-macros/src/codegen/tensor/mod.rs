@@ -1,0 +1,252 @@
+//! Code generation for tensor functions (straight-line code over tensors,
+//! models and scalars): one forward sweep calling the runtime's kernels and
+//! one reverse sweep calling their adjoints.
+//!
+//! The code is built as a flat list of statements, each with the names it
+//! mentions; a last-use pass then inserts `drop` after the last statement
+//! that reads a tensor, so the forward sweep keeps alive only the tensors the
+//! reverse sweep reads (the save set), and each is freed as soon as its
+//! adjoint rule has run.
+
+use crate::codegen::forward::generated_path;
+use crate::codegen::names::Names;
+use crate::codegen::{mark_used, Parts};
+use crate::ir::{Function, Kind, Op, Stmt, ValueId};
+use crate::rules::forward;
+use crate::signature::{ParamKind, Signature};
+use crate::sym::{with_float_ty, Sym};
+use crate::tensor_rules::{self};
+use proc_macro2::{TokenStream, TokenTree};
+use quote::{format_ident, quote};
+use std::collections::{HashMap, HashSet};
+
+mod emit;
+mod jvp;
+mod reverse;
+mod trace;
+
+/// The generated items of a tensor function.
+pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
+    with_float_ty(f.float_ty, || {
+        let names = Names::new(f);
+        let varied = crate::passes::activity::varied(f);
+        let parts = Parts::new(sig);
+        let gen = TensorGen {
+            f,
+            sig,
+            names: &names,
+            varied: &varied,
+            ty: format_ident!("{}", f.float_ty.name()),
+        };
+        let grad = gen.grad_fn(&parts);
+        let pullback = gen.pullback_fn(&parts);
+        let trace = gen.trace_fn(&parts);
+        let jvp = gen.jvp_fns(&parts);
+        let saved = gen.saved_values();
+        let graph =
+            crate::codegen::graph_fn(sig, &crate::codegen::graph::dot(f, &names, &varied, &saved));
+        let used = mark_used(sig);
+        quote!(#grad #pullback #trace #jvp #graph #used)
+    })
+}
+
+/// The local holding a tensor's shape for the reverse sweep: `v6_shape`.
+fn shape_ident(value: &syn::Ident) -> syn::Ident {
+    format_ident!("{}_shape", value)
+}
+
+/// Inserts `let v_shape = v.shape().to_vec();` right after the definition of
+/// every tensor whose shape `reverse` mentions, so the tensor itself can be
+/// freed before the reverse sweep when only its shape is needed there.
+fn record_shapes(
+    forward: Vec<Line>,
+    reverse: &[Line],
+    defined: &[(usize, syn::Ident)],
+) -> Vec<Line> {
+    let mentioned: HashSet<&String> = reverse.iter().flat_map(|l| l.mentions.iter()).collect();
+    let mut after: HashMap<usize, Vec<&syn::Ident>> = HashMap::new();
+    for (line, ident) in defined {
+        if mentioned.contains(&shape_ident(ident).to_string()) {
+            after.entry(*line).or_default().push(ident);
+        }
+    }
+    let mut out = Vec::new();
+    for (i, line) in forward.into_iter().enumerate() {
+        out.push(line);
+        for ident in after.get(&i).into_iter().flatten() {
+            let s = shape_ident(ident);
+            out.push(Line::new(
+                quote!(let #s: ::std::vec::Vec<usize> = #ident.shape().to_vec();),
+            ));
+        }
+    }
+    out
+}
+
+/// One generated statement and the names it mentions.
+struct Line {
+    tokens: TokenStream,
+    mentions: HashSet<String>,
+}
+
+impl Line {
+    fn new(tokens: TokenStream) -> Line {
+        let mut mentions = HashSet::new();
+        collect_idents(&tokens, &mut mentions);
+        Line { tokens, mentions }
+    }
+}
+
+fn collect_idents(tokens: &TokenStream, out: &mut HashSet<String>) {
+    for tt in tokens.clone() {
+        match tt {
+            TokenTree::Ident(i) => {
+                out.insert(i.to_string());
+            }
+            TokenTree::Group(g) => collect_idents(&g.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+struct TensorGen<'a> {
+    f: &'a Function,
+    sig: &'a Signature,
+    names: &'a Names,
+    varied: &'a [bool],
+    ty: syn::Ident,
+}
+
+/// The reverse sweep's bookkeeping.
+struct Reverse {
+    lines: Vec<Line>,
+    init: HashSet<ValueId>,
+    /// Field values of a model parameter: (model value, field path, adjoint).
+    fields: Vec<(ValueId, Vec<syn::Ident>, ValueId)>,
+    /// Model parameters whose adjoint is accumulated as a whole (passed to a
+    /// call).
+    whole_models: HashSet<ValueId>,
+    /// Adjoints moved into a callee's pullback (never dropped explicitly).
+    moved: HashSet<String>,
+}
+
+impl TensorGen<'_> {
+    fn is_active(&self, v: ValueId) -> bool {
+        self.varied[v.0] && self.f.kind(v).is_differentiable()
+    }
+
+    fn stmts(&self) -> impl Iterator<Item = (ValueId, &Op, &[ValueId])> {
+        self.f.body.stmts.iter().filter_map(|s| match s {
+            Stmt::Let { value, op, args } => Some((*value, op, args.as_slice())),
+            _ => None,
+        })
+    }
+
+    /// The forward sweep: tensor parameters are cloned into owned locals
+    /// (an `Arc` increment) so every tensor value is used the same way; with
+    /// `own_models`, models too (a shallow copy), so that a pullback closure
+    /// owns what it captures.
+    fn forward(&self, own_models: bool) -> (Vec<Line>, Vec<(usize, syn::Ident)>) {
+        let mut lines = Vec::new();
+        let mut defined = Vec::new();
+        for (p, sp) in self.f.params.iter().zip(&self.sig.params) {
+            let ident = &p.ident;
+            if sp.kind == ParamKind::Tensor {
+                lines.push(Line::new(
+                    quote!(let #ident = ::core::clone::Clone::clone(#ident);),
+                ));
+                defined.push((lines.len() - 1, ident.clone()));
+            } else if sp.kind == ParamKind::Model && own_models {
+                lines.push(Line::new(quote!(
+                    let #ident = ::adjoint::params::Parameters::map(#ident, &mut |__t| ::core::clone::Clone::clone(__t));
+                )));
+            }
+        }
+        for (value, op, args) in self.stmts() {
+            let tokens = self.forward_line(value, op, args);
+            lines.push(Line::new(tokens));
+            if self.f.kind(value) == Kind::Tensor {
+                defined.push((lines.len() - 1, self.names.value(value).clone()));
+            }
+        }
+        (lines, defined)
+    }
+
+    /// The forward code of one statement (calls go through the callee's
+    /// pullback when the result varies).
+    fn forward_line(&self, value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
+        let v = self.names.value(value);
+        let arg = |a: &ValueId| self.names.value(*a).clone();
+        match op {
+            Op::Const(tokens) => {
+                let tokens = self.names.resolve(tokens);
+                if self.f.kind(value) == Kind::Float {
+                    let ty = &self.ty;
+                    quote!(let #v: #ty = #tokens;)
+                } else {
+                    quote!(let #v = #tokens;)
+                }
+            }
+            Op::Field(path) => {
+                let model = arg(&args[0]);
+                quote!(let #v = ::core::clone::Clone::clone(&#model.#(#path).*);)
+            }
+            Op::Tensor(top) => {
+                let x: Vec<TokenStream> = args
+                    .iter()
+                    .map(|a| {
+                        let i = arg(a);
+                        quote!(#i)
+                    })
+                    .collect();
+                let e = tensor_rules::forward(*top, &x);
+                quote!(let #v = #e;)
+            }
+            Op::Call(path) => {
+                let passed: Vec<TokenStream> = args.iter().map(|a| self.pass(*a)).collect();
+                if self.is_active(value) {
+                    let pb = self.names.pullback(value);
+                    let callee = generated_path(path, "__", "_pullback");
+                    quote!(let (#v, #pb) = #callee(#(#passed),*);)
+                } else {
+                    quote!(let #v = #path(#(#passed),*);)
+                }
+            }
+            scalar => {
+                let x: Vec<Sym> = args
+                    .iter()
+                    .map(|a| Sym::value(*a, self.names.value(*a)))
+                    .collect();
+                let e = forward(scalar, &x);
+                let e = e.tokens();
+                quote!(let #v = #e;)
+            }
+        }
+    }
+
+    /// The definitions of the non-differentiable data (axes, shapes, index
+    /// lists): re-evaluated inside a pullback closure instead of capturing
+    /// references to the forward sweep's locals.
+    fn data_lines(&self) -> Vec<Line> {
+        self.stmts()
+            .filter(|(v, op, _)| matches!(op, Op::Const(_)) && !self.f.kind(*v).is_differentiable())
+            .map(|(v, op, _)| {
+                let Op::Const(tokens) = op else {
+                    unreachable!("filtered")
+                };
+                let ident = self.names.value(v);
+                let tokens = self.names.resolve(tokens);
+                Line::new(quote!(let #ident = #tokens;))
+            })
+            .collect()
+    }
+
+    /// How a value is passed to a called `#[differentiable]` function.
+    fn pass(&self, v: ValueId) -> TokenStream {
+        let ident = self.names.value(v);
+        match self.f.kind(v) {
+            Kind::Tensor => quote!(&#ident),
+            _ => quote!(#ident),
+        }
+    }
+}
