@@ -1,0 +1,186 @@
+//! Lowering of tensor code: tensor ops and arithmetic, references, model
+//! fields, and non-differentiable data (arrays, ranges).
+
+use super::syntax::*;
+use super::{Lowered, Lowerer};
+use crate::env::Env;
+use crate::ir::{value_placeholder, Kind, Op, ValueId};
+use crate::tensor_rules::{self, Slot as Operand, TensorOp};
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::spanned::Spanned;
+
+impl Lowerer<'_> {
+    /// A tensor op: checks each operand against the op's slots.
+    pub(super) fn tensor_op(
+        &mut self,
+        op: TensorOp,
+        operands: Vec<ValueId>,
+        spans: &[Span],
+        span: Span,
+    ) -> Lowered<ValueId> {
+        let slots = tensor_rules::slots(op);
+        if operands.len() != slots.len() {
+            self.error(
+                span,
+                format!(
+                    "`{}` takes {} argument(s) besides the receiver",
+                    tensor_rules::name(op),
+                    slots.len() - 1
+                ),
+            );
+            return Err(());
+        }
+        let mut lowered = Vec::new();
+        for (i, (v, slot)) in operands.into_iter().zip(slots).enumerate() {
+            let span = spans.get(i).copied().unwrap_or(span);
+            let ok = match slot {
+                Operand::Tensor => self.kind(v) == Kind::Tensor,
+                Operand::Scalar => matches!(self.kind(v), Kind::Float | Kind::Untyped),
+                Operand::Data => !matches!(self.kind(v), Kind::Tensor | Kind::Model),
+            };
+            if !ok {
+                let expected = match slot {
+                    Operand::Tensor => "a tensor",
+                    Operand::Scalar => "a float",
+                    Operand::Data => "non-differentiable data (an axis, a shape, labels)",
+                };
+                self.error(
+                    span,
+                    format!("`{}` expects {expected} here", tensor_rules::name(op)),
+                );
+                return Err(());
+            }
+            let v = if *slot == Operand::Scalar {
+                self.as_float(v, span)?
+            } else {
+                v
+            };
+            lowered.push(v);
+        }
+        let kind = if tensor_rules::returns_tensor(op) {
+            Kind::Tensor
+        } else {
+            Kind::Float
+        };
+        Ok(self.emit(Op::Tensor(op), lowered, kind))
+    }
+
+    /// `lhs op rhs` where one side is a tensor: broadcasting tensor
+    /// arithmetic, or tensor-scalar arithmetic.
+    pub(super) fn tensor_arith(
+        &mut self,
+        op: Op,
+        lhs: ValueId,
+        rhs: ValueId,
+        span: Span,
+    ) -> Lowered<ValueId> {
+        let (lt, rt) = (
+            self.kind(lhs) == Kind::Tensor,
+            self.kind(rhs) == Kind::Tensor,
+        );
+        let tensor_op = match (op, lt, rt) {
+            (Op::Add, true, true) => TensorOp::Add,
+            (Op::Sub, true, true) => TensorOp::Sub,
+            (Op::Mul, true, true) => TensorOp::Mul,
+            (Op::Div, true, true) => TensorOp::Div,
+            (Op::Add, true, false) => TensorOp::AddScalar,
+            (Op::Sub, true, false) => TensorOp::SubScalar,
+            (Op::Mul, true, false) => TensorOp::MulScalar,
+            (Op::Div, true, false) => TensorOp::DivScalar,
+            (Op::Add, false, true) => {
+                return self.tensor_op(TensorOp::AddScalar, vec![rhs, lhs], &[], span)
+            }
+            (Op::Mul, false, true) => {
+                return self.tensor_op(TensorOp::MulScalar, vec![rhs, lhs], &[], span)
+            }
+            (Op::Sub, false, true) => TensorOp::RSubScalar,
+            (Op::Div, false, true) => TensorOp::RDivScalar,
+            _ => unreachable!("tensor_arith is called for + - * / with a tensor operand"),
+        };
+        self.tensor_op(tensor_op, vec![lhs, rhs], &[], span)
+    }
+
+    /// Non-differentiable data built from parts (`[3, 4]`, `1..n`): opaque,
+    /// and an error if a part is a float, tensor or model.
+    pub(super) fn lower_data(
+        &mut self,
+        parts: &[&syn::Expr],
+        env: &mut Env,
+        build: impl FnOnce(Vec<syn::Ident>) -> TokenStream,
+    ) -> Lowered<ValueId> {
+        let mut vals = Vec::new();
+        for p in parts {
+            let v = self.lower_expr(p, env)?;
+            if self.kind(v).is_differentiable() {
+                self.error(p.span(), "arrays and ranges may hold only integers and other data, not floats or tensors");
+                return Err(());
+            }
+            vals.push(value_placeholder(v));
+        }
+        Ok(self.opaque(build(vals)))
+    }
+
+    /// `&e`: tensors and models are borrowed by generated code anyway; other
+    /// data keeps its reference.
+    pub(super) fn lower_reference(
+        &mut self,
+        r: &syn::ExprReference,
+        env: &mut Env,
+    ) -> Lowered<ValueId> {
+        if let Some(m) = &r.mutability {
+            self.error(
+                m.span(),
+                "`&mut` is not supported: #[differentiable] functions do not mutate",
+            );
+            return Err(());
+        }
+        let v = self.lower_expr(&r.expr, env)?;
+        match self.kind(v) {
+            Kind::Tensor | Kind::Model => Ok(v),
+            Kind::Float => {
+                self.error(
+                    r.and_token.span(),
+                    "references to floats are not supported: pass floats by value",
+                );
+                Err(())
+            }
+            Kind::Other | Kind::Untyped => {
+                let x = value_placeholder(v);
+                Ok(self.opaque(quote!(&#x)))
+            }
+        }
+    }
+
+    /// `model.field.field`: the tensor at that path of a model argument.
+    pub(super) fn lower_field(&mut self, f: &syn::ExprField, env: &mut Env) -> Lowered<ValueId> {
+        let mut members = Vec::new();
+        let mut base: &syn::Expr = &syn::Expr::Field(f.clone());
+        while let syn::Expr::Field(inner) = strip_parens(base) {
+            match &inner.member {
+                syn::Member::Named(ident) => members.push(ident.clone()),
+                syn::Member::Unnamed(index) => {
+                    members.push(syn::Ident::new(&format!("_{}", index.index), index.span))
+                }
+            }
+            base = &inner.base;
+        }
+        members.reverse();
+        let root = self.lower_expr(base, env)?;
+        if self.kind(root) != Kind::Model {
+            self.error(
+                f.dot_token.span(),
+                "field access is supported on model arguments (`p.w1`, a struct deriving `Parameters`)",
+            );
+            return Err(());
+        }
+        if members.iter().any(|m| m.to_string().starts_with('_')) {
+            self.error(
+                f.member.span(),
+                "tuple-struct fields are not supported in model paths; name the fields",
+            );
+            return Err(());
+        }
+        Ok(self.emit(Op::Field(members), vec![root], Kind::Tensor))
+    }
+}
