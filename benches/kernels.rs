@@ -8,8 +8,18 @@
 //! `single / block` is the speedup a perfect machine would give that split
 //! (free fork/join, no contention between the cores), its ceiling.
 //!
+//! Last, one training step of the seed's MLP (784-512-256-10, batch 100) with
+//! the tape, with its GFLOP/s (`benches/mlp.rs` compares it with the
+//! generated and hand-written steps).
+//!
 //! Run: `cargo bench --bench kernels`
 
+#[path = "common/mlp_step.rs"]
+#[allow(dead_code)]
+mod mlp_step;
+
+use adjoint::tensor::rand::{rngs::StdRng, Rng, SeedableRng};
+use adjoint::Tensor;
 use adjoint_kernels::gemm::{plan, Split};
 use adjoint_kernels::{gemm, gemm_single_threaded, threads, MatRef};
 use criterion::{black_box, Criterion, Throughput};
@@ -199,6 +209,17 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+    let mut rng = StdRng::seed_from_u64(1);
+    let model = mlp_step::mlp(&mut rng);
+    let x = Tensor::uniform(&[mlp_step::BATCH, 784], 0.0, 1.0, &mut rng);
+    let labels: Vec<usize> = (0..mlp_step::BATCH)
+        .map(|_| rng.random_range(0..10))
+        .collect();
+    let mut g = c.benchmark_group("mlp_step_tape");
+    g.bench_function("tape", |bench| {
+        bench.iter(|| mlp_step::tape_step(black_box(&model), black_box(&x), &labels))
+    });
+    g.finish();
 }
 
 /// The operands of the largest block `gemm` splits the case into (the
@@ -275,6 +296,12 @@ fn report() {
             single / block
         );
     }
+    let step = mean_ns("mlp_step_tape", "tape").unwrap_or(f64::NAN);
+    println!(
+        "\nMLP 784-512-256-10 training step (forward + backward, batch 100) with the tape: {:.3} ms, {:.0} GFLOP/s",
+        step / 1e6,
+        mlp_step::step_flops() / step
+    );
 }
 
 fn main() {

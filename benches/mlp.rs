@@ -8,11 +8,8 @@
 //! Run: `cargo bench --bench mlp`
 
 use adjoint::kernels::{gemm, MatRef};
-use adjoint::tape::Graph;
-use adjoint::tensor::cross_entropy;
-use adjoint::tensor::ops::{loss, matmul, unary};
 use adjoint::tensor::rand::{rngs::StdRng, Rng, SeedableRng};
-use adjoint::{differentiable, Parameters, Tensor};
+use adjoint::{Parameters, Tensor};
 use criterion::{black_box, Criterion};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,115 +49,9 @@ fn peak_bytes(f: impl FnOnce()) -> usize {
     PEAK.load(Ordering::Relaxed) - base
 }
 
-const BATCH: usize = 100;
-const SIZES: [usize; 4] = [784, 512, 256, 10];
-
-/// The MLP of DESIGN.md: weights `[in, out]`, biases `[out]`.
-#[derive(Parameters, Clone)]
-struct Mlp {
-    w1: Tensor,
-    b1: Tensor,
-    w2: Tensor,
-    b2: Tensor,
-    w3: Tensor,
-    b3: Tensor,
-}
-
-#[differentiable]
-fn mlp_loss(p: &Mlp, #[constant] x: &Tensor, #[constant] labels: &[usize]) -> f32 {
-    let h1 = (x.matmul(&p.w1) + &p.b1).relu();
-    let h2 = (h1.matmul(&p.w2) + &p.b2).relu();
-    cross_entropy(&(h2.matmul(&p.w3) + &p.b3), labels)
-}
-
-fn mlp(rng: &mut StdRng) -> Mlp {
-    Mlp {
-        w1: Tensor::he_normal(784, 512, rng),
-        b1: Tensor::zeros(&[512]),
-        w2: Tensor::he_normal(512, 256, rng),
-        b2: Tensor::zeros(&[256]),
-        w3: Tensor::he_normal(256, 10, rng),
-        b3: Tensor::zeros(&[10]),
-    }
-}
-
-/// Loss and gradient by the generated code.
-fn generated_step(p: &Mlp, x: &Tensor, labels: &[usize]) -> (f32, Mlp) {
-    let g = mlp_loss_grad(p, x, labels);
-    (g.value, g.p)
-}
-
-/// Loss and gradient by the tape.
-fn tape_step(p: &Mlp, x: &Tensor, labels: &[usize]) -> (f32, Mlp) {
-    let graph = Graph::new();
-    let x = graph.constant(x.clone());
-    let v: Vec<_> = [&p.w1, &p.b1, &p.w2, &p.b2, &p.w3, &p.b3]
-        .into_iter()
-        .map(|t| graph.leaf(t.clone()))
-        .collect();
-    let h1 = (&x.matmul(&v[0]) + &v[1]).relu();
-    let h2 = (&h1.matmul(&v[2]) + &v[3]).relu();
-    let loss = (&h2.matmul(&v[4]) + &v[5]).cross_entropy(labels);
-    let g = loss.backward();
-    let grad = Mlp {
-        w1: g.wrt(&v[0]),
-        b1: g.wrt(&v[1]),
-        w2: g.wrt(&v[2]),
-        b2: g.wrt(&v[3]),
-        w3: g.wrt(&v[4]),
-        b3: g.wrt(&v[5]),
-    };
-    (loss.item(), grad)
-}
-
-/// Loss and gradient by a hand-written backward over the same kernels.
-fn hand_step(p: &Mlp, x: &Tensor, labels: &[usize]) -> (f32, Mlp) {
-    let h1 = (&x.matmul(&p.w1) + &p.b1).relu();
-    let h2 = (&h1.matmul(&p.w2) + &p.b2).relu();
-    let logits = &h2.matmul(&p.w3) + &p.b3;
-    let value = loss::cross_entropy(&logits, labels);
-    let g3 = loss::cross_entropy_backward(&logits, labels, 1.0);
-    drop(logits);
-    let w3 = matmul::matmul_backward_rhs(&h2, &p.w3, &g3);
-    let b3 = g3.sum_axis(0, false);
-    let g2 = unary::relu_backward(&h2, &matmul::matmul_backward_lhs(&h2, &p.w3, &g3));
-    drop(h2);
-    let w2 = matmul::matmul_backward_rhs(&h1, &p.w2, &g2);
-    let b2 = g2.sum_axis(0, false);
-    let g1 = unary::relu_backward(&h1, &matmul::matmul_backward_lhs(&h1, &p.w2, &g2));
-    drop(h1);
-    let w1 = matmul::matmul_backward_rhs(x, &p.w1, &g1);
-    let b1 = g1.sum_axis(0, false);
-    (
-        value,
-        Mlp {
-            w1,
-            b1,
-            w2,
-            b2,
-            w3,
-            b3,
-        },
-    )
-}
-
-type Step = fn(&Mlp, &Tensor, &[usize]) -> (f32, Mlp);
-
-const STEPS: [(&str, Step); 3] = [
-    ("hand_written", hand_step),
-    ("tape", tape_step),
-    ("generated", generated_step),
-];
-
-fn sgd(p: &mut Mlp, grad: &Mlp, lr: f32) {
-    p.zip_mut(grad, &mut |t, g| *t -= &(g * lr));
-}
-
-fn step_flops() -> f64 {
-    let forward: usize = (0..3).map(|i| 2 * BATCH * SIZES[i] * SIZES[i + 1]).sum();
-    let input_grads: usize = (1..3).map(|i| 2 * BATCH * SIZES[i] * SIZES[i + 1]).sum();
-    (2 * forward + input_grads) as f64
-}
+#[path = "common/mlp_step.rs"]
+mod mlp_step;
+use mlp_step::*;
 
 fn bench(c: &mut Criterion, p: &Mlp, x: &Tensor, labels: &[usize]) {
     let mut g = c.benchmark_group("mlp_step");
