@@ -383,3 +383,73 @@ fn graph_marks_the_save_set() {
         "the loss itself is not kept:\n{dot}"
     );
 }
+
+/// A model with a `Vec` of layers and a nested struct.
+#[derive(Parameters, Clone)]
+struct Layer {
+    w: Tensor<f64>,
+    b: Tensor<f64>,
+}
+
+#[derive(Parameters, Clone)]
+struct Deep {
+    layers: Vec<Layer>,
+    head: Layer,
+}
+
+#[differentiable]
+fn deep_loss(p: &Deep, #[constant] x: &Tensor<f64>) -> f64 {
+    let h = (x.matmul(&p.layers[0].w) + &p.layers[0].b).tanh();
+    let h = (h.matmul(&p.layers[1].w) + &p.layers[1].b).tanh();
+    let out = h.matmul(&p.head.w) + &p.head.b;
+    out.square().sum() + p.layers[0].w.square().sum()
+}
+
+#[test]
+fn vec_of_layers_and_nested_models_differentiate() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let layer = |i: usize, o: usize, rng: &mut StdRng| Layer {
+        w: Tensor::randn(&[i, o], rng),
+        b: Tensor::randn(&[o], rng),
+    };
+    let p = Deep {
+        layers: vec![layer(3, 4, &mut rng), layer(4, 4, &mut rng)],
+        head: layer(4, 2, &mut rng),
+    };
+    let x = Tensor::<f64>::randn(&[5, 3], &mut rng);
+    let g = deep_loss_grad(&p, &x);
+    let flat: Vec<Tensor<f64>> = p.named_tensors().into_iter().map(|(_, t)| t).collect();
+    let analytic: Vec<Tensor<f64>> = g.p.named_tensors().into_iter().map(|(_, t)| t).collect();
+    let f = |t: &[Tensor<f64>]| {
+        let q = Deep {
+            layers: vec![
+                Layer {
+                    w: t[0].clone(),
+                    b: t[1].clone(),
+                },
+                Layer {
+                    w: t[2].clone(),
+                    b: t[3].clone(),
+                },
+            ],
+            head: Layer {
+                w: t[4].clone(),
+                b: t[5].clone(),
+            },
+        };
+        deep_loss(&q, &x)
+    };
+    gradcheck(
+        f,
+        &flat,
+        &analytic,
+        Tolerance {
+            rtol: 1e-6,
+            atol: 1e-7,
+        },
+    )
+    .expect("gradcheck through Vec and nested fields");
+    assert!(deep_loss_trace(&p, &x)
+        .to_string()
+        .contains("p.layers[0].w"));
+}

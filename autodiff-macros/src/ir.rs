@@ -108,8 +108,48 @@ pub enum Op {
     Call(syn::Path),
     /// A tensor op (rules in `tensor_rules.rs`).
     Tensor(crate::tensor_rules::TensorOp),
-    /// The tensor at a field path of a model (`p.layer1.w`).
-    Field(Vec<syn::Ident>),
+    /// The tensor at a path into a model (`p.layer1.w`, `p.layers[0].w`).
+    Field(FieldPath),
+}
+
+/// A path into a model: field names and constant `Vec` indices. As tokens it
+/// is `.layers[0].w` (to follow the model's expression); displayed likewise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldPath(pub Vec<FieldStep>);
+
+/// One step of a [`FieldPath`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldStep {
+    /// `.name`
+    Name(syn::Ident),
+    /// `[index]`
+    Index(usize),
+}
+
+impl quote::ToTokens for FieldPath {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        for step in &self.0 {
+            match step {
+                FieldStep::Name(ident) => tokens.extend(quote::quote!(.#ident)),
+                FieldStep::Index(i) => {
+                    let i = proc_macro2::Literal::usize_unsuffixed(*i);
+                    tokens.extend(quote::quote!([#i]));
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for step in &self.0 {
+            match step {
+                FieldStep::Name(ident) => write!(f, ".{ident}")?,
+                FieldStep::Index(i) => write!(f, "[{i}]")?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A merge of one variable at the end of an `if`: `out` is `then_value` or

@@ -69,11 +69,7 @@ pub fn op_name(op: &Op) -> String {
             .map(|s| s.ident.to_string())
             .unwrap_or_default(),
         Op::Tensor(op) => crate::tensor_rules::name(*op),
-        Op::Field(path) => path
-            .iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join("."),
+        Op::Field(path) => path.to_string(),
         other => method_name(other).into(),
     }
 }

@@ -190,6 +190,7 @@ impl Lowerer<'_> {
     fn emit(&mut self, op: Op, args: Vec<ValueId>, kind: Kind) -> ValueId {
         let key = match &op {
             Op::Call(_) => None,
+            Op::Field(path) => Some(format!("field {path} {args:?}")),
             Op::Const(tokens) => Some(format!("const {kind:?} {tokens}")),
             other => Some(format!("{other:?} {args:?}")),
         };

@@ -4,7 +4,7 @@
 use super::syntax::*;
 use super::{Lowered, Lowerer};
 use crate::env::Env;
-use crate::ir::{value_placeholder, Kind, Op, ValueId};
+use crate::ir::{value_placeholder, FieldPath, FieldStep, Kind, Op, ValueId};
 use crate::tensor_rules::{self, Slot as Operand, TensorOp};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -152,20 +152,49 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `model.field.field`: the tensor at that path of a model argument.
+    /// `model.field.field` or `model.layers[0].w`: the tensor at that path of
+    /// a model argument (indices into a model's `Vec`s must be constants).
     pub(super) fn lower_field(&mut self, f: &syn::ExprField, env: &mut Env) -> Lowered<ValueId> {
-        let mut members = Vec::new();
-        let mut base: &syn::Expr = &syn::Expr::Field(f.clone());
-        while let syn::Expr::Field(inner) = strip_parens(base) {
-            match &inner.member {
-                syn::Member::Named(ident) => members.push(ident.clone()),
-                syn::Member::Unnamed(index) => {
-                    members.push(syn::Ident::new(&format!("_{}", index.index), index.span))
+        let mut steps = Vec::new();
+        let whole = syn::Expr::Field(f.clone());
+        let mut base: &syn::Expr = &whole;
+        loop {
+            match strip_parens(base) {
+                syn::Expr::Field(inner) => {
+                    match &inner.member {
+                        syn::Member::Named(ident) => steps.push(FieldStep::Name(ident.clone())),
+                        syn::Member::Unnamed(index) => {
+                            self.error(
+                                index.span,
+                                "tuple-struct fields are not supported in model paths; name the fields",
+                            );
+                            return Err(());
+                        }
+                    }
+                    base = &inner.base;
                 }
+                syn::Expr::Index(index) => {
+                    let constant = match strip_parens(&index.index) {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Int(i),
+                            ..
+                        }) => i.base10_parse::<usize>().ok(),
+                        _ => None,
+                    };
+                    let Some(i) = constant else {
+                        self.errors.push_spanned(
+                            &index.index,
+                            "only constant indices into a model's `Vec`s are supported (`p.layers[0].w`)",
+                        );
+                        return Err(());
+                    };
+                    steps.push(FieldStep::Index(i));
+                    base = &index.expr;
+                }
+                _ => break,
             }
-            base = &inner.base;
         }
-        members.reverse();
+        steps.reverse();
         let root = self.lower_expr(base, env)?;
         if self.kind(root) != Kind::Model {
             self.error(
@@ -174,13 +203,6 @@ impl Lowerer<'_> {
             );
             return Err(());
         }
-        if members.iter().any(|m| m.to_string().starts_with('_')) {
-            self.error(
-                f.member.span(),
-                "tuple-struct fields are not supported in model paths; name the fields",
-            );
-            return Err(());
-        }
-        Ok(self.emit(Op::Field(members), vec![root], Kind::Tensor))
+        Ok(self.emit(Op::Field(FieldPath(steps)), vec![root], Kind::Tensor))
     }
 }

@@ -81,7 +81,7 @@ impl TensorGen<'_> {
             let tangent = match op {
                 Op::Field(path) => {
                     let model_dot = self.names.dot(stmt_args[0]);
-                    quote!(::core::clone::Clone::clone(&#model_dot.#(#path).*))
+                    quote!(::core::clone::Clone::clone(&#model_dot #path))
                 }
                 Op::Tensor(top) => {
                     let dx: Vec<Option<TokenStream>> = stmt_args

@@ -122,7 +122,7 @@ struct Reverse {
     lines: Vec<Line>,
     init: HashSet<ValueId>,
     /// Field values of a model parameter: (model value, field path, adjoint).
-    fields: Vec<(ValueId, Vec<syn::Ident>, ValueId)>,
+    fields: Vec<(ValueId, crate::ir::FieldPath, ValueId)>,
     /// Model parameters whose adjoint is accumulated as a whole (passed to a
     /// call).
     whole_models: HashSet<ValueId>,
@@ -189,7 +189,7 @@ impl TensorGen<'_> {
             }
             Op::Field(path) => {
                 let model = arg(&args[0]);
-                quote!(let #v = ::core::clone::Clone::clone(&#model.#(#path).*);)
+                quote!(let #v = ::core::clone::Clone::clone(&#model #path);)
             }
             Op::Tensor(top) => {
                 let x: Vec<TokenStream> = args

@@ -76,7 +76,7 @@ impl TensorGen<'_> {
                     if rev.whole_models.contains(&args[0]) {
                         let model_bar = self.names.bar(args[0]);
                         rev.lines
-                            .push(Line::new(quote!(#model_bar.#(#path).* += &#bar;)));
+                            .push(Line::new(quote!(#model_bar #path += &#bar;)));
                     } else {
                         rev.fields.push((args[0], path.clone(), value));
                     }
@@ -220,7 +220,7 @@ impl TensorGen<'_> {
                         for (model, path, field) in &rev.fields {
                             if *model == p.value {
                                 let fbar = self.names.bar(*field);
-                                lines.push(Line::new(quote!(#bar.#(#path).* = #fbar;)));
+                                lines.push(Line::new(quote!(#bar #path = #fbar;)));
                             }
                         }
                         lines.push(Line::new(quote!({

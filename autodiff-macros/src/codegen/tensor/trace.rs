@@ -88,14 +88,7 @@ impl TensorGen<'_> {
                 .map(|a| self.names.value(*a).to_string())
                 .collect();
             let expr = match op {
-                Op::Field(path) => format!(
-                    "{}.{}",
-                    arg_names[0],
-                    path.iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(".")
-                ),
+                Op::Field(path) => format!("{}{path}", arg_names[0]),
                 op => format!("{}({})", crate::rules::op_name(op), arg_names.join(", ")),
             };
             let shape = if self.f.kind(value) == Kind::Tensor {
