@@ -81,18 +81,19 @@ fn train(opt: &mut dyn Optimizer<Mlp>, data: &mnist::Mnist, args: &Args) -> Vec<
     let Ok(mut batches) = data.train.batches(args.batch_size, args.seed) else {
         return Vec::new();
     };
-    (0..args.epochs)
-        .map(|_| {
-            let (mut total, mut n) = (0.0, 0);
-            for (x, labels) in batches.epoch() {
-                let g = loss_grad(&model, &x, &labels);
-                total += f64::from(g.value);
-                n += 1;
-                opt.step(&mut model, &g.p);
-            }
-            (total / n as f64, accuracy(&model, &data.test))
-        })
-        .collect()
+    let reports = adjoint::train::fit(
+        &mut model,
+        opt,
+        &mut batches,
+        args.epochs,
+        |m, x, labels| {
+            let g = loss_grad(m, x, labels);
+            (g.value, g.p)
+        },
+        |m| accuracy(m, &data.test),
+        |_| {},
+    );
+    reports.iter().map(|r| (r.train_loss, r.metric)).collect()
 }
 
 fn main() -> ExitCode {

@@ -1,5 +1,6 @@
 //! Training utilities around a model: checkpoints, a per-epoch progress bar,
-//! a CSV metrics log, PNG plots of the training curves, and evaluation.
+//! a CSV metrics log, PNG plots of the training curves, evaluation, and the
+//! training loop itself.
 //!
 //! - [`checkpoint`]: [`save`](checkpoint::save) and
 //!   [`load_into`](checkpoint::load_into) any [`Parameters`](crate::params::Parameters)
@@ -9,9 +10,12 @@
 //! - [`metrics`]: [`MetricsLog`], one CSV row per epoch, flushed each epoch.
 //! - [`plot`]: [`plot_curves`], line plots of per-epoch series as PNG.
 //! - [`eval`]: [`accuracy`] of a classifier on a data split, in chunks.
+//! - [`fit`]: the epoch loop (gradient steps with a progress bar, then an
+//!   evaluation), reporting each epoch.
 
 pub mod checkpoint;
 pub mod eval;
+pub mod fit;
 pub mod metrics;
 pub mod plot;
 pub mod progress;
@@ -21,6 +25,7 @@ mod tests;
 
 pub use checkpoint::{load_into, save, CheckpointError};
 pub use eval::accuracy;
+pub use fit::{fit, EpochReport};
 pub use metrics::{MetricsError, MetricsLog};
 pub use plot::{plot_curves, PlotError};
 pub use progress::EpochProgress;

@@ -1,0 +1,103 @@
+//! [`fit`]: the training loop most examples need — epochs of mini-batch
+//! gradient steps with a progress bar, then an evaluation per epoch.
+
+use std::time::Instant;
+
+use super::EpochProgress;
+use crate::data::Batches;
+use crate::optim::Optimizer;
+use crate::params::Parameters;
+use crate::tensor::Tensor;
+
+/// What one epoch of [`fit`] measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochReport {
+    /// The epoch, counting from 1.
+    pub epoch: usize,
+    /// The mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// What the evaluation returned after the epoch (e.g. test accuracy).
+    pub metric: f64,
+    /// Seconds spent in the gradient steps (not in the evaluation).
+    pub seconds: f64,
+}
+
+/// Trains `model` for `epochs` passes over `batches`: for each batch,
+/// `gradient(model, images, labels)` returns the loss and the gradient (a
+/// value of the model's type, as `#[differentiable]` generates it) and
+/// `optimizer` takes a step; after each epoch `evaluate(model)` gives the
+/// metric reported with it, and `on_epoch` sees the report (to print or
+/// log). Returns every epoch's report.
+pub fn fit<M: Parameters>(
+    model: &mut M,
+    optimizer: &mut dyn Optimizer<M>,
+    batches: &mut Batches,
+    epochs: usize,
+    mut gradient: impl FnMut(&M, &Tensor<f32>, &[usize]) -> (f32, M),
+    mut evaluate: impl FnMut(&M) -> f64,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> Vec<EpochReport> {
+    let mut reports = Vec::with_capacity(epochs);
+    for epoch in 1..=epochs {
+        let mut progress = EpochProgress::new(epoch, epochs, batches.batches_per_epoch());
+        let start = Instant::now();
+        for (x, labels) in batches.epoch() {
+            let (loss, grad) = gradient(model, &x, &labels);
+            progress.step(f64::from(loss));
+            optimizer.step(model, &grad);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let report = EpochReport {
+            epoch,
+            train_loss: progress.finish(),
+            metric: evaluate(model),
+            seconds,
+        };
+        on_epoch(&report);
+        reports.push(report);
+    }
+    reports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::Sgd;
+
+    #[test]
+    fn fits_a_linear_model_and_reports_every_epoch() {
+        // y = 2x: one weight, squared loss, exact gradient 2·mean((w x - y) x).
+        let xs: Vec<f32> = (0..8).map(|i| i as f32 / 8.0).collect();
+        let images = Tensor::from_vec(xs.clone(), &[8, 1]).expect("shape");
+        let mut batches = Batches::new(images, (0..8).collect(), 4, 3).expect("batches");
+        let mut model = vec![Tensor::<f32>::zeros(&[1])];
+        let mut sgd = Sgd::new(1.0);
+        let mut seen = Vec::new();
+        let reports = fit(
+            &mut model,
+            &mut sgd,
+            &mut batches,
+            30,
+            |m, x, rows| {
+                let w = m[0].data()[0];
+                let (mut loss, mut g) = (0.0, 0.0);
+                for (xi, _) in x.data().iter().zip(rows) {
+                    let r = w * xi - 2.0 * xi;
+                    loss += r * r / rows.len() as f32;
+                    g += 2.0 * r * xi / rows.len() as f32;
+                }
+                (loss, vec![Tensor::from_vec(vec![g], &[1]).expect("shape")])
+            },
+            |m| f64::from(m[0].data()[0]),
+            |r| seen.push(r.epoch),
+        );
+        assert_eq!(reports.len(), 30);
+        assert_eq!(seen, (1..=30).collect::<Vec<_>>());
+        assert!(
+            (reports[29].metric - 2.0).abs() < 1e-3,
+            "w = {}",
+            reports[29].metric
+        );
+        assert!(reports[29].train_loss < reports[0].train_loss);
+    }
+}
