@@ -12,6 +12,8 @@ use quote::{format_ident, quote};
 use std::collections::HashSet;
 
 impl TensorGen<'_> {
+    /// Adds `expr` to `target`'s adjoint: `let` at the first contribution,
+    /// in-place `+=` after it, `zip_mut` for a whole model.
     pub(super) fn contribute(&self, rev: &mut Reverse, target: ValueId, expr: TokenStream) {
         if !self.is_active(target) {
             return;
