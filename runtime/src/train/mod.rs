@@ -2,16 +2,16 @@
 //! a CSV metrics log, PNG plots of the training curves, evaluation, and the
 //! training loop itself.
 //!
-//! - [`checkpoint`]: [`save`](checkpoint::save) and
-//!   [`load_into`](checkpoint::load_into) any [`Parameters`](crate::params::Parameters)
-//!   model, crash-safe, with errors that name the file and the problem.
+//! - [`checkpoint`]: [`save`] and [`load_into`] any
+//!   [`Parameters`](crate::params::Parameters) model, crash-safe, with errors
+//!   that name the file and the problem.
 //! - [`progress`]: [`EpochProgress`], an indicatif bar over an epoch's
 //!   batches showing the running loss, hidden when stdout is not a terminal.
 //! - [`metrics`]: [`MetricsLog`], one CSV row per epoch, flushed each epoch.
 //! - [`plot`]: [`plot_curves`], line plots of per-epoch series as PNG.
 //! - [`eval`]: [`accuracy`] of a classifier on a data split, in chunks.
-//! - [`fit`]: the epoch loop (gradient steps with a progress bar, then an
-//!   evaluation), reporting each epoch.
+//! - [`mod@fit`]: [`fn@fit`], the epoch loop (gradient steps with a progress
+//!   bar, then an evaluation), reporting each epoch.
 
 pub mod checkpoint;
 pub mod eval;
