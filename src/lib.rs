@@ -53,6 +53,7 @@ pub mod prelude {
 pub mod __private {
     pub use adjoint_runtime::saves::{Inactive, SaveSlot, SaveStack};
     pub use adjoint_runtime::scalar::{relu, sigmoid};
+    pub use adjoint_runtime::slots::{Active, Constant, Slot};
     pub use adjoint_runtime::tensor::ops;
     pub use adjoint_runtime::tensor_trace::Kept;
     pub use adjoint_runtime::trace::TraceArg;

@@ -65,6 +65,10 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
                     "adjoint internal error: lowering failed without a diagnostic; please report this function",
                 );
             }
+            if let Some(f) = &lowered {
+                let varied = crate::passes::activity::varied(f);
+                crate::passes::activity::check_data_operands(f, &varied, &mut errors);
+            }
             lowered.map(|mut f| {
                 if sig.tensor_mode() {
                     crate::passes::fusion::fuse(&mut f);
@@ -94,7 +98,8 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
         .attrs
         .push(syn::parse_quote!(#[allow(unused_variables, unreachable_code)]));
     let stubs = stubs(&sig);
-    quote!(#compile_errors #original #stubs)
+    let slots = codegen::slots::declare(&sig);
+    quote!(#compile_errors #original #stubs #slots)
 }
 
 /// Placeholder items with the generated names, so a function with errors

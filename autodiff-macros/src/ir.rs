@@ -105,11 +105,19 @@ pub enum Op {
     Sigmoid,
     Relu,
     /// A call of another `#[differentiable]` function.
-    Call(syn::Path),
+    Call(Callee),
     /// A tensor op (rules in `tensor_rules.rs`).
     Tensor(crate::tensor_rules::TensorOp),
     /// The tensor at a path into a model (`p.layer1.w`, `p.layers[0].w`).
     Field(FieldPath),
+}
+
+/// The callee of an [`Op::Call`] and where each argument was written (so a
+/// check about an argument lands on the user's token).
+#[derive(Clone, Debug)]
+pub struct Callee {
+    pub path: syn::Path,
+    pub arg_spans: Vec<Span>,
 }
 
 /// A path into a model: field names and constant `Vec` indices. As tokens it
@@ -223,6 +231,17 @@ pub struct Function {
     pub body: Region,
     pub result: ValueId,
     pub values: Vec<ValueInfo>,
+    /// Floats written in operand slots that have no derivative rule: each
+    /// must be inactive (checked after activity analysis).
+    pub data_operands: Vec<DataOperand>,
+}
+
+/// A float in a tensor op's data slot (one without a derivative rule).
+#[derive(Clone, Debug)]
+pub struct DataOperand {
+    pub value: ValueId,
+    pub span: Span,
+    pub op: crate::tensor_rules::TensorOp,
 }
 
 impl Function {

@@ -128,46 +128,49 @@ pub fn slots(op: TensorOp) -> &'static [Slot] {
         | O::LogSoftmax
         | O::Normalize
         | O::CrossEntropy => &[Tensor, Data],
-        O::Powf | O::LeakyRelu => &[Tensor, Data],
+        O::Powf | O::LeakyRelu => &[Tensor, Scalar],
     }
 }
 
+/// Tensor methods by name (the first name of an op is how messages spell it).
+const METHODS: &[(&str, TensorOp)] = &[
+    ("matmul", TensorOp::MatMul),
+    ("t", TensorOp::T),
+    ("transpose", TensorOp::Transpose),
+    ("reshape", TensorOp::Reshape),
+    ("expand", TensorOp::Expand),
+    ("broadcast_to", TensorOp::Expand),
+    ("select", TensorOp::Select),
+    ("index_select", TensorOp::Select),
+    ("squeeze", TensorOp::Squeeze),
+    ("unsqueeze", TensorOp::Unsqueeze),
+    ("slice", TensorOp::Slice),
+    ("exp", TensorOp::Exp),
+    ("ln", TensorOp::Ln),
+    ("sqrt", TensorOp::Sqrt),
+    ("square", TensorOp::Square),
+    ("abs", TensorOp::Abs),
+    ("sin", TensorOp::Sin),
+    ("cos", TensorOp::Cos),
+    ("tanh", TensorOp::Tanh),
+    ("sigmoid", TensorOp::Sigmoid),
+    ("relu", TensorOp::Relu),
+    ("powf", TensorOp::Powf),
+    ("leaky_relu", TensorOp::LeakyRelu),
+    ("sum", TensorOp::Sum),
+    ("mean", TensorOp::Mean),
+    ("max", TensorOp::Max),
+    ("sum_axis", TensorOp::SumAxis),
+    ("mean_axis", TensorOp::MeanAxis),
+    ("max_axis", TensorOp::MaxAxis),
+    ("softmax", TensorOp::Softmax),
+    ("log_softmax", TensorOp::LogSoftmax),
+    ("normalize", TensorOp::Normalize),
+];
+
 /// The op a tensor method of this name denotes.
 pub fn method_op(name: &str) -> Option<TensorOp> {
-    use TensorOp as O;
-    Some(match name {
-        "matmul" => O::MatMul,
-        "t" => O::T,
-        "transpose" => O::Transpose,
-        "reshape" => O::Reshape,
-        "expand" | "broadcast_to" => O::Expand,
-        "select" | "index_select" => O::Select,
-        "squeeze" => O::Squeeze,
-        "unsqueeze" => O::Unsqueeze,
-        "slice" => O::Slice,
-        "exp" => O::Exp,
-        "ln" => O::Ln,
-        "sqrt" => O::Sqrt,
-        "square" => O::Square,
-        "abs" => O::Abs,
-        "sin" => O::Sin,
-        "cos" => O::Cos,
-        "tanh" => O::Tanh,
-        "sigmoid" => O::Sigmoid,
-        "relu" => O::Relu,
-        "powf" => O::Powf,
-        "leaky_relu" => O::LeakyRelu,
-        "sum" => O::Sum,
-        "mean" => O::Mean,
-        "max" => O::Max,
-        "sum_axis" => O::SumAxis,
-        "mean_axis" => O::MeanAxis,
-        "max_axis" => O::MaxAxis,
-        "softmax" => O::Softmax,
-        "log_softmax" => O::LogSoftmax,
-        "normalize" => O::Normalize,
-        _ => return None,
-    })
+    METHODS.iter().find(|(n, _)| *n == name).map(|(_, op)| *op)
 }
 
 /// The op a free function of this name denotes (`cross_entropy(&logits, labels)`).
@@ -185,9 +188,29 @@ pub const SUPPORTED_TENSOR_METHODS: &str = "matmul t transpose reshape expand se
      exp ln sqrt square abs sin cos tanh sigmoid relu powf leaky_relu sum mean max sum_axis mean_axis \
      max_axis softmax log_softmax normalize, and the functions cross_entropy mse l1";
 
-/// The short name shown in graphs.
+/// The op as users write it (`cross_entropy`, `mean_axis`), for messages and graphs.
 pub fn name(op: TensorOp) -> String {
-    format!("{op:?}").to_lowercase()
+    use TensorOp as O;
+    let written = match op {
+        O::Add => "+",
+        O::Sub => "-",
+        O::Mul => "*",
+        O::Div => "/",
+        O::AddScalar => "+",
+        O::SubScalar | O::RSubScalar => "-",
+        O::MulScalar => "*",
+        O::DivScalar | O::RDivScalar => "/",
+        O::Neg => "neg",
+        O::CrossEntropy => "cross_entropy",
+        O::Mse => "mse",
+        O::L1 => "l1",
+        O::AddRelu => "add_relu",
+        other => METHODS
+            .iter()
+            .find(|(_, o)| *o == other)
+            .map_or("", |(name, _)| name),
+    };
+    written.to_string()
 }
 
 fn ops() -> TokenStream {
@@ -349,8 +372,25 @@ pub fn adjoint(
         O::Tanh => single(n, 0, quote!(#ops::unary::tanh_backward(&#y, &#g))),
         O::Sigmoid => single(n, 0, quote!(#ops::unary::sigmoid_backward(&#y, &#g))),
         O::Relu => single(n, 0, quote!(#ops::unary::relu_backward(&#y, &#g))),
-        O::Powf => single(n, 0, quote!(#ops::unary::powf_backward(&#a, #b, &#g))),
-        O::LeakyRelu => single(n, 0, quote!(#ops::unary::leaky_relu_backward(&#a, #b, &#g))),
+        O::Powf | O::LeakyRelu => {
+            let (dx, partial) = if op == O::Powf {
+                (
+                    quote!(#ops::unary::powf_backward(&#a, #b, &#g)),
+                    quote!(#ops::unary::powf_exponent_partial(&#a, &#y)),
+                )
+            } else {
+                (
+                    quote!(#ops::unary::leaky_relu_backward(&#a, #b, &#g)),
+                    quote!(#ops::unary::leaky_relu_slope_partial(&#a)),
+                )
+            };
+            let ds = quote!((&#partial * &#g).sum());
+            match (needs[0], needs[1]) {
+                (true, true) => both(quote!((#dx, #ds))),
+                (true, false) => single(n, 0, dx),
+                _ => single(n, 1, ds),
+            }
+        }
         O::Sum => single(n, 0, quote!(#ops::reduce::sum_backward(#sa, #g))),
         O::Mean => single(n, 0, quote!(#ops::reduce::mean_backward(#sa, #g))),
         O::Max => single(n, 0, quote!(#ops::reduce::max_backward(&#a, #g))),
@@ -533,8 +573,25 @@ pub fn tangent(
         O::Tanh => elementwise(quote!(tanh_backward), y),
         O::Sigmoid => elementwise(quote!(sigmoid_backward), y),
         O::Relu => elementwise(quote!(relu_backward), y),
-        O::Powf => d0_or(&|d| quote!(#ops::unary::powf_backward(&#a, #b, &#d))),
-        O::LeakyRelu => d0_or(&|d| quote!(#ops::unary::leaky_relu_backward(&#a, #b, &#d))),
+        O::Powf | O::LeakyRelu => {
+            let mut terms = Vec::new();
+            if let Some(d) = &d0 {
+                terms.push(if op == O::Powf {
+                    quote!(#ops::unary::powf_backward(&#a, #b, &#d))
+                } else {
+                    quote!(#ops::unary::leaky_relu_backward(&#a, #b, &#d))
+                });
+            }
+            if let Some(d) = &d1 {
+                let partial = if op == O::Powf {
+                    quote!(#ops::unary::powf_exponent_partial(&#a, &#y))
+                } else {
+                    quote!(#ops::unary::leaky_relu_slope_partial(&#a))
+                };
+                terms.push(quote!(#ops::scalar::mul_scalar(&#partial, #d)));
+            }
+            sum(terms)
+        }
         O::Sum => d0.map_or(quote!(0.0), |d| quote!(#d.sum())),
         O::Mean => d0.map_or(quote!(0.0), |d| quote!(#d.mean())),
         O::Max => d0.map_or(

@@ -5,6 +5,7 @@
 //!
 //! - [`scalar`]: the elementary functions (free-function forms and [`scalar::ScalarExt`])
 //!   that differentiable code may call.
+//! - [`slots`]: which arguments of a generated function carry derivatives (checked by callers).
 //! - [`saves`]: stacks and slots holding forward values that the reverse sweep consumes.
 //! - [`trace`]: a Griewank–Walther evaluation/adjoint trace recorder for teaching and
 //!   debugging.
@@ -20,6 +21,7 @@ pub mod optim;
 pub mod params;
 pub mod saves;
 pub mod scalar;
+pub mod slots;
 pub mod tape;
 pub mod tensor;
 pub mod tensor_trace;

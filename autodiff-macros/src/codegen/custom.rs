@@ -114,7 +114,10 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
         quote!(#backward).to_string().replace('"', "\\\"")
     );
     let lints = allow_lints();
+    let slots = crate::codegen::slots::declare(sig);
     quote! {
+        #slots
+
         #[doc = concat!("Value and gradient of [`", stringify!(#name), "`] (hand-written adjoint).")]
         #[derive(Debug, Clone, Copy, PartialEq)]
         #[allow(dead_code)]

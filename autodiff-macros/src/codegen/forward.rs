@@ -211,12 +211,15 @@ impl Forward<'_> {
                 }
                 return quote!(let #v = #tokens;);
             }
-            Op::Call(path) if self.is_active(value) => {
+            Op::Call(callee) if self.is_active(value) => {
                 let pullback = self.names.pullback(value);
-                let callee = generated_path(path, "__", "_pullback");
+                let callee = generated_path(&callee.path, "__", "_pullback");
                 quote!(let (#v, #pullback) = #callee(#(#arg_idents),*);)
             }
-            Op::Call(path) => quote!(let #v = #path(#(#arg_idents),*);),
+            Op::Call(callee) => {
+                let path = &callee.path;
+                quote!(let #v = #path(#(#arg_idents),*);)
+            },
             op => {
                 let x: Vec<Sym> = args
                     .iter()

@@ -6,6 +6,7 @@ pub mod forward;
 pub mod graph;
 pub mod names;
 pub mod reverse;
+pub mod slots;
 pub mod tangent;
 pub mod tensor;
 
@@ -31,7 +32,9 @@ pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
         let trace = trace_fn(f, &names, &varied, &parts);
         let graph = graph_fn(sig, &graph::dot(f, &names, &varied, &Default::default()));
         let used = mark_used(sig);
-        quote!(#grad #pullback #tangent #trace #graph #used)
+        let declared = slots::declare(sig);
+        let checks = slots::check_calls(f, &varied);
+        quote!(#grad #pullback #tangent #trace #graph #used #declared #checks)
     })
 }
 

@@ -207,9 +207,9 @@ impl Tangent<'_> {
                     quote!(let #v = #tokens;)
                 }
             }
-            Op::Call(path) if self.is_active(value) => {
+            Op::Call(callee) if self.is_active(value) => {
                 let d = self.names.dot(value);
-                let callee = generated_path(path, "__", "_tangent");
+                let callee = generated_path(&callee.path, "__", "_tangent");
                 let tangents = args.iter().map(|a| match self.f.kind(*a) {
                     Kind::Float => self.dot_or_zero(*a),
                     _ => quote!(()),
@@ -217,7 +217,10 @@ impl Tangent<'_> {
                 let record = self.record(value, op, args);
                 quote!(let (#v, #d) = #callee(#(#arg_idents,)* #(#tangents),*); #record)
             }
-            Op::Call(path) => quote!(let #v = #path(#(#arg_idents),*);),
+            Op::Call(callee) => {
+                let path = &callee.path;
+                quote!(let #v = #path(#(#arg_idents),*);)
+            },
             op => {
                 let x: Vec<Sym> = args
                     .iter()

@@ -4,7 +4,7 @@
 use super::syntax::*;
 use super::{Lowered, Lowerer, INSPECTIONS, PIECEWISE_CONSTANT};
 use crate::env::Env;
-use crate::ir::{value_placeholder, Kind, Op, ValueId};
+use crate::ir::{value_placeholder, Callee, Kind, Op, ValueId};
 use crate::rules::{method_op, SUPPORTED_METHODS};
 use crate::signature::float_ty_of;
 use crate::tensor_rules::{self, TensorOp};
@@ -424,6 +424,7 @@ impl Lowerer<'_> {
         } else {
             Kind::Float
         };
-        Ok(self.emit(Op::Call(path), args, kind))
+        let arg_spans = c.args.iter().map(|a| a.span()).collect();
+        Ok(self.emit(Op::Call(Callee { path, arg_spans }), args, kind))
     }
 }

@@ -60,6 +60,7 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         early_return: None,
         tensor_mode: sig.tensor_mode(),
         returns_tensor: sig.returns_tensor,
+        data_operands: Vec::new(),
     };
     let before = lowerer.errors.len();
     let mut env = Env::new();
@@ -93,6 +94,7 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         body,
         result,
         values: lowerer.values,
+        data_operands: lowerer.data_operands,
     })
 }
 
@@ -120,6 +122,8 @@ struct Lowerer<'e> {
     tensor_mode: bool,
     /// The function returns a tensor.
     returns_tensor: bool,
+    /// Floats passed in tensor ops' data slots (checked to be inactive).
+    data_operands: Vec<crate::ir::DataOperand>,
 }
 
 /// What a statement list does with its tail expression.
@@ -252,9 +256,10 @@ impl Lowerer<'_> {
     /// fails, and dropped when it succeeds (the real pass reports them again).
     fn trial<T>(&mut self, f: impl FnOnce(&mut Self) -> Lowered<T>) -> Lowered<T> {
         let (values, regions, errors) = (self.values.len(), self.region_count, self.errors.len());
-        let depth = self.regions.len();
+        let (depth, data_operands) = (self.regions.len(), self.data_operands.len());
         let out = f(self);
         self.values.truncate(values);
+        self.data_operands.truncate(data_operands);
         self.region_count = regions;
         self.regions.truncate(depth);
         if out.is_ok() {

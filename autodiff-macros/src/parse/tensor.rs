@@ -4,7 +4,7 @@
 use super::syntax::*;
 use super::{Lowered, Lowerer};
 use crate::env::Env;
-use crate::ir::{value_placeholder, FieldPath, FieldStep, Kind, Op, ValueId};
+use crate::ir::{value_placeholder, DataOperand, FieldPath, FieldStep, Kind, Op, ValueId};
 use crate::tensor_rules::{self, Slot as Operand, TensorOp};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -50,6 +50,9 @@ impl Lowerer<'_> {
                     format!("`{}` expects {expected} here", tensor_rules::name(op)),
                 );
                 return Err(());
+            }
+            if *slot == Operand::Data && self.kind(v) == Kind::Float {
+                self.data_operands.push(DataOperand { value: v, span, op });
             }
             let v = if *slot == Operand::Scalar {
                 self.as_float(v, span)?

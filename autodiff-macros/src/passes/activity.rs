@@ -1,14 +1,22 @@
 //! Activity analysis: which values vary with the active arguments. Only
 //! those get adjoint and tangent code; constants cost nothing in the sweeps.
 
-use crate::ir::{walk_stmts, Function, Op, Stmt};
+use crate::diagnostics::Errors;
+use crate::ir::{walk_stmts, Function, Op, Param, Stmt};
 
 /// `varied[v]` is true when value `v` is a float that depends on an active
 /// argument. Loop-carried values make this a fixpoint.
 pub fn varied(f: &Function) -> Vec<bool> {
+    varied_from(f, |p| p.active)
+}
+
+/// The values that vary with the arguments `seed` selects (among the
+/// differentiable ones): `varied_from(f, |p| p.ident == "y")` is what depends
+/// on `y`.
+pub fn varied_from(f: &Function, seed: impl Fn(&Param) -> bool) -> Vec<bool> {
     let mut varied = vec![false; f.values.len()];
     for p in &f.params {
-        varied[p.value.0] = p.active && f.kind(p.value).is_differentiable();
+        varied[p.value.0] = seed(p) && f.kind(p.value).is_differentiable();
     }
     loop {
         let snapshot = varied.clone();
@@ -39,6 +47,23 @@ pub fn varied(f: &Function) -> Vec<bool> {
         });
         if !changed {
             return varied;
+        }
+    }
+}
+
+/// Every operand slot without a derivative rule must receive an inactive
+/// value: an active float there is an error at the user's token (the
+/// gradient through it would silently be zero).
+pub fn check_data_operands(f: &Function, varied: &[bool], errors: &mut Errors) {
+    for d in &f.data_operands {
+        if varied[d.value.0] {
+            errors.push(
+                d.span,
+                format!(
+                    "`{}` has no derivative for this operand, but the value depends on the differentiated arguments: pass a constant here (or a `#[constant]` argument)",
+                    crate::tensor_rules::name(d.op)
+                ),
+            );
         }
     }
 }

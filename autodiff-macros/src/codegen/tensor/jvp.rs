@@ -61,10 +61,10 @@ impl TensorGen<'_> {
                     quote!(#i)
                 })
                 .collect();
-            if let Op::Call(path) = op {
+            if let Op::Call(callee) = op {
                 if self.is_active(value) {
                     let dot = self.names.dot(value);
-                    let callee = generated_path(path, "__", "_tangent");
+                    let callee = generated_path(&callee.path, "__", "_tangent");
                     let passed: Vec<TokenStream> =
                         stmt_args.iter().map(|a| self.pass(*a)).collect();
                     let dots: Vec<TokenStream> =

@@ -46,7 +46,9 @@ pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
         let graph =
             crate::codegen::graph_fn(sig, &crate::codegen::graph::dot(f, &names, &varied, &saved));
         let used = mark_used(sig);
-        quote!(#grad #pullback #trace #jvp #graph #used)
+        let declared = crate::codegen::slots::declare(sig);
+        let checks = crate::codegen::slots::check_calls(f, &varied);
+        quote!(#grad #pullback #trace #jvp #graph #used #declared #checks)
     })
 }
 
@@ -202,13 +204,14 @@ impl TensorGen<'_> {
                 let e = tensor_rules::forward(*top, &x);
                 quote!(let #v = #e;)
             }
-            Op::Call(path) => {
+            Op::Call(callee) => {
                 let passed: Vec<TokenStream> = args.iter().map(|a| self.pass(*a)).collect();
                 if self.is_active(value) {
                     let pb = self.names.pullback(value);
-                    let callee = generated_path(path, "__", "_pullback");
+                    let callee = generated_path(&callee.path, "__", "_pullback");
                     quote!(let (#v, #pb) = #callee(#(#passed),*);)
                 } else {
+                    let path = &callee.path;
                     quote!(let #v = #path(#(#passed),*);)
                 }
             }
