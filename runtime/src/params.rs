@@ -25,6 +25,47 @@ pub type ZipFn<'a, E> = dyn FnMut(&mut Tensor<E>, &Tensor<E>) + 'a;
 /// A callback building one tensor from another (see [`Parameters::map`]).
 pub type MapFn<'a, E> = dyn FnMut(&Tensor<E>) -> Tensor<E> + 'a;
 
+/// The gradient generated code computed for the parameter at `path`,
+/// checked against the parameter's shape: a wrongly shaped gradient is never
+/// silently replaced or broadcast.
+///
+/// # Panics
+/// With an internal-error message naming the parameter and both shapes.
+#[track_caller]
+pub fn checked_gradient<T: Element>(path: &str, grad: Tensor<T>, param: &[usize]) -> Tensor<T> {
+    if grad.shape() != param {
+        panic!(
+            "adjoint internal error: the gradient of `{path}` has shape {:?} but the parameter has shape {param:?}; please report the function that produced it",
+            grad.shape()
+        );
+    }
+    grad
+}
+
+/// [`checked_gradient`] for every tensor of a model's gradient.
+///
+/// # Panics
+/// As [`checked_gradient`], naming the first mismatching tensor.
+#[track_caller]
+pub fn checked_model_gradient<M: Parameters>(name: &str, grad: M, model: &M) -> M {
+    let mut shapes = Vec::new();
+    model.visit(&mut String::new(), &mut |path, t| {
+        shapes.push((path.to_string(), t.shape().to_vec()))
+    });
+    let mut index = 0;
+    grad.visit(&mut String::new(), &mut |path, g| {
+        let expected = shapes.get(index).map_or(&[][..], |(_, s)| &s[..]);
+        if g.shape() != expected {
+            panic!(
+                "adjoint internal error: the gradient of `{name}.{path}` has shape {:?} but the parameter has shape {expected:?}; please report the function that produced it",
+                g.shape()
+            );
+        }
+        index += 1;
+    });
+    grad
+}
+
 /// A model: a fixed tree of tensors.
 pub trait Parameters {
     /// The element type of every tensor in the model.

@@ -39,7 +39,8 @@ impl Lowerer<'_> {
                     quote!((#s #limits #e))
                 })
             }
-            syn::Expr::Field(f) => self.lower_field(f, env),
+            syn::Expr::Field(_) => self.lower_model_path(e, env),
+            syn::Expr::Index(_) if self.tensor_mode => self.lower_model_path(e, env),
             syn::Expr::If(i) => match self.lower_if(i, env, true)? {
                 Some(v) => Ok(v),
                 None => Err(()),

@@ -155,12 +155,12 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `model.field.field` or `model.layers[0].w`: the tensor at that path of
-    /// a model argument (indices into a model's `Vec`s must be constants).
-    pub(super) fn lower_field(&mut self, f: &syn::ExprField, env: &mut Env) -> Lowered<ValueId> {
+    /// `model.field.field`, `model.layers[0].w` or `model.layers[1]`: the
+    /// tensor at that path of a model argument (indices into a model's `Vec`s
+    /// must be constants).
+    pub(super) fn lower_model_path(&mut self, whole: &syn::Expr, env: &mut Env) -> Lowered<ValueId> {
         let mut steps = Vec::new();
-        let whole = syn::Expr::Field(f.clone());
-        let mut base: &syn::Expr = &whole;
+        let mut base: &syn::Expr = whole;
         loop {
             match strip_parens(base) {
                 syn::Expr::Field(inner) => {
@@ -200,10 +200,11 @@ impl Lowerer<'_> {
         steps.reverse();
         let root = self.lower_expr(base, env)?;
         if self.kind(root) != Kind::Model {
-            self.error(
-                f.dot_token.span(),
-                "field access is supported on model arguments (`p.w1`, a struct deriving `Parameters`)",
-            );
+            let message = match whole {
+                syn::Expr::Index(_) => "indexing is supported into a model argument's `Vec`s (`p.layers[0]`), not into tensors or floats",
+                _ => "field access is supported on model arguments (`p.w1`, a struct deriving `Parameters`)",
+            };
+            self.errors.push_spanned(whole, message);
             return Err(());
         }
         Ok(self.emit(Op::Field(FieldPath(steps)), vec![root], Kind::Tensor))

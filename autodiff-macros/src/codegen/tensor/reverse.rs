@@ -207,7 +207,11 @@ impl TensorGen<'_> {
                     ParamKind::Float => quote!(0.0),
                     _ => quote!(::adjoint::__private::Inactive),
                 },
-                ParamKind::Float | ParamKind::Tensor if rev.init.contains(&p.value) => quote!(#bar),
+                ParamKind::Float if rev.init.contains(&p.value) => quote!(#bar),
+                ParamKind::Tensor if rev.init.contains(&p.value) => {
+                    let label = ident.to_string();
+                    quote!(::adjoint::__private::checked_gradient(#label, #bar, #ident.shape()))
+                }
                 ParamKind::Float => quote!(0.0),
                 ParamKind::Tensor => quote!(::adjoint::Tensor::zeros(#ident.shape())),
                 ParamKind::Model => {
@@ -222,9 +226,15 @@ impl TensorGen<'_> {
                         for (model, path, field) in &rev.fields {
                             if *model == p.value {
                                 let fbar = self.names.bar(*field);
-                                lines.push(Line::new(quote!(#bar #path = #fbar;)));
+                                let label = format!("{ident}{path}");
+                                lines.push(Line::new(quote!(
+                                    #bar #path = ::adjoint::__private::checked_gradient(
+                                        #label, #fbar, #ident #path.shape());
+                                )));
                             }
                         }
+                        // Every computed gradient was checked above, so a
+                        // shape that differs is a placeholder: an unused field.
                         lines.push(Line::new(quote!({
                             use ::adjoint::params::Parameters as _;
                             #bar.zip_mut(::core::borrow::Borrow::borrow(&#ident), &mut |__g, __p| {
@@ -234,7 +244,12 @@ impl TensorGen<'_> {
                             });
                         })));
                     }
-                    quote!(#bar)
+                    if rev.whole_models.contains(&p.value) {
+                        let label = ident.to_string();
+                        quote!(::adjoint::__private::checked_model_gradient(#label, #bar, #ident))
+                    } else {
+                        quote!(#bar)
+                    }
                 }
                 ParamKind::Data => quote!(::adjoint::__private::Inactive),
             };
