@@ -117,6 +117,7 @@ pub enum Op {
 #[derive(Clone, Debug)]
 pub struct Callee {
     pub path: syn::Path,
+    pub span: Span,
     pub arg_spans: Vec<Span>,
 }
 

@@ -284,3 +284,12 @@ fn griewank_graph() -> &'static str {
     "digraph griewank {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n  x1 [label=\"v_-1 = x1\", shape=ellipse];\n  x2 [label=\"v_0 = x2\", shape=ellipse];\n  v1 [label=\"v1 = /\"];\n  x1 -> v1;\n  x2 -> v1;\n  v2 [label=\"v2 = sin\"];\n  v1 -> v2;\n  v3 [label=\"v3 = exp\"];\n  x2 -> v3;\n  v4 [label=\"v4 = -\"];\n  v1 -> v4;\n  v3 -> v4;\n  v5 [label=\"v5 = +\"];\n  v2 -> v5;\n  v4 -> v5;\n  v6 [label=\"v6 = *\"];\n  v5 -> v6;\n  v4 -> v6;\n  result [label=\"result\", shape=plaintext];\n  v6 -> result;\n}\n"
 }
 const _: fn(f64, f64) -> f64 = griewank;
+#[doc(hidden)]
+#[allow(non_camel_case_types, dead_code)]
+struct __griewank_slots;
+impl ::adjoint::__private::Slot<0usize> for __griewank_slots {
+    type Kind = ::adjoint::__private::Active;
+}
+impl ::adjoint::__private::Slot<1usize> for __griewank_slots {
+    type Kind = ::adjoint::__private::Active;
+}

@@ -112,12 +112,12 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
         use ::adjoint::params::Parameters as _;
         p.map(&mut |_| ::adjoint::Tensor::zeros(&[0]))
     };
-    p_bar.b3 = v11_bar;
-    p_bar.w3 = v9_bar;
-    p_bar.b2 = v7_bar;
-    p_bar.w2 = v5_bar;
-    p_bar.b1 = v3_bar;
-    p_bar.w1 = v1_bar;
+    p_bar.b3 = ::adjoint::__private::checked_gradient("p.b3", v11_bar, p.b3.shape());
+    p_bar.w3 = ::adjoint::__private::checked_gradient("p.w3", v9_bar, p.w3.shape());
+    p_bar.b2 = ::adjoint::__private::checked_gradient("p.b2", v7_bar, p.b2.shape());
+    p_bar.w2 = ::adjoint::__private::checked_gradient("p.w2", v5_bar, p.w2.shape());
+    p_bar.b1 = ::adjoint::__private::checked_gradient("p.b1", v3_bar, p.b1.shape());
+    p_bar.w1 = ::adjoint::__private::checked_gradient("p.w1", v1_bar, p.w1.shape());
     {
         use ::adjoint::params::Parameters as _;
         p_bar
@@ -253,12 +253,36 @@ fn __loss_pullback<'__a>(
                 use ::adjoint::params::Parameters as _;
                 p.map(&mut |_| ::adjoint::Tensor::zeros(&[0]))
             };
-            p_bar.b3 = v11_bar;
-            p_bar.w3 = v9_bar;
-            p_bar.b2 = v7_bar;
-            p_bar.w2 = v5_bar;
-            p_bar.b1 = v3_bar;
-            p_bar.w1 = v1_bar;
+            p_bar.b3 = ::adjoint::__private::checked_gradient(
+                "p.b3",
+                v11_bar,
+                p.b3.shape(),
+            );
+            p_bar.w3 = ::adjoint::__private::checked_gradient(
+                "p.w3",
+                v9_bar,
+                p.w3.shape(),
+            );
+            p_bar.b2 = ::adjoint::__private::checked_gradient(
+                "p.b2",
+                v7_bar,
+                p.b2.shape(),
+            );
+            p_bar.w2 = ::adjoint::__private::checked_gradient(
+                "p.w2",
+                v5_bar,
+                p.w2.shape(),
+            );
+            p_bar.b1 = ::adjoint::__private::checked_gradient(
+                "p.b1",
+                v3_bar,
+                p.b1.shape(),
+            );
+            p_bar.w1 = ::adjoint::__private::checked_gradient(
+                "p.w1",
+                v1_bar,
+                p.w1.shape(),
+            );
             {
                 use ::adjoint::params::Parameters as _;
                 p_bar
@@ -302,7 +326,7 @@ fn loss_trace(p: &Mlp, x: &Tensor, labels: &[usize]) -> ::adjoint::TensorTrace {
     __trace.record("v3", "p.b1", v3.shape(), ::adjoint::__private::Kept::ShapeOnly);
     let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
     __trace
-        .record("v4", "addrelu(v2, v3)", v4.shape(), ::adjoint::__private::Kept::Value);
+        .record("v4", "add_relu(v2, v3)", v4.shape(), ::adjoint::__private::Kept::Value);
     let v5 = ::core::clone::Clone::clone(&p.w2);
     __trace.record("v5", "p.w2", v5.shape(), ::adjoint::__private::Kept::Value);
     let v6 = v4.matmul(&v5);
@@ -317,7 +341,7 @@ fn loss_trace(p: &Mlp, x: &Tensor, labels: &[usize]) -> ::adjoint::TensorTrace {
     __trace.record("v7", "p.b2", v7.shape(), ::adjoint::__private::Kept::ShapeOnly);
     let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
     __trace
-        .record("v8", "addrelu(v6, v7)", v8.shape(), ::adjoint::__private::Kept::Value);
+        .record("v8", "add_relu(v6, v7)", v8.shape(), ::adjoint::__private::Kept::Value);
     let v9 = ::core::clone::Clone::clone(&p.w3);
     __trace.record("v9", "p.w3", v9.shape(), ::adjoint::__private::Kept::Value);
     let v10 = v8.matmul(&v9);
@@ -331,13 +355,12 @@ fn loss_trace(p: &Mlp, x: &Tensor, labels: &[usize]) -> ::adjoint::TensorTrace {
     let v11 = ::core::clone::Clone::clone(&p.b3);
     __trace.record("v11", "p.b3", v11.shape(), ::adjoint::__private::Kept::ShapeOnly);
     let v12 = &v10 + &v11;
-    __trace
-        .record("v12", "add(v10, v11)", v12.shape(), ::adjoint::__private::Kept::Value);
+    __trace.record("v12", "v10 + v11", v12.shape(), ::adjoint::__private::Kept::Value);
     let v13 = ::adjoint::__private::ops::loss::cross_entropy(&v12, labels);
     __trace
         .record(
             "v13",
-            "crossentropy(v12, labels)",
+            "cross_entropy(v12, labels)",
             &[],
             ::adjoint::__private::Kept::Nothing,
         );
@@ -420,6 +443,18 @@ fn __loss_tangent(
 ///The computation graph of [`loss`] as the compiler built it, in Graphviz DOT (render with `dot -Tsvg`).
 #[allow(dead_code)]
 fn loss_graph() -> &'static str {
-    "digraph loss {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n  p [label=\"v_0 = p\", shape=ellipse, style=dashed];\n  x [label=\"x (constant)\", shape=ellipse, style=dashed];\n  labels [label=\"labels (constant)\", shape=ellipse, style=dashed];\n  v1 [label=\"v1 = .w1 (saved)\", style=dashed];\n  p -> v1;\n  v2 [label=\"v2 = matmul (shape saved)\", style=dashed];\n  x -> v2;\n  v1 -> v2;\n  v3 [label=\"v3 = .b1 (shape saved)\", style=dashed];\n  p -> v3;\n  v4 [label=\"v4 = addrelu (saved)\", style=dashed];\n  v2 -> v4;\n  v3 -> v4;\n  v5 [label=\"v5 = .w2 (saved)\", style=dashed];\n  p -> v5;\n  v6 [label=\"v6 = matmul (shape saved)\", style=dashed];\n  v4 -> v6;\n  v5 -> v6;\n  v7 [label=\"v7 = .b2 (shape saved)\", style=dashed];\n  p -> v7;\n  v8 [label=\"v8 = addrelu (saved)\", style=dashed];\n  v6 -> v8;\n  v7 -> v8;\n  v9 [label=\"v9 = .w3 (saved)\", style=dashed];\n  p -> v9;\n  v10 [label=\"v10 = matmul (shape saved)\", style=dashed];\n  v8 -> v10;\n  v9 -> v10;\n  v11 [label=\"v11 = .b3 (shape saved)\", style=dashed];\n  p -> v11;\n  v12 [label=\"v12 = add (saved)\", style=dashed];\n  v10 -> v12;\n  v11 -> v12;\n  v13 [label=\"v13 = crossentropy\"];\n  v12 -> v13;\n  labels -> v13;\n  result [label=\"result\", shape=plaintext];\n  v13 -> result;\n}\n"
+    "digraph loss {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n  p [label=\"v_0 = p\", shape=ellipse, style=dashed];\n  x [label=\"x (constant)\", shape=ellipse, style=dashed];\n  labels [label=\"labels (constant)\", shape=ellipse, style=dashed];\n  v1 [label=\"v1 = .w1 (saved)\", style=dashed];\n  p -> v1;\n  v2 [label=\"v2 = matmul (shape saved)\", style=dashed];\n  x -> v2;\n  v1 -> v2;\n  v3 [label=\"v3 = .b1 (shape saved)\", style=dashed];\n  p -> v3;\n  v4 [label=\"v4 = add_relu (saved)\", style=dashed];\n  v2 -> v4;\n  v3 -> v4;\n  v5 [label=\"v5 = .w2 (saved)\", style=dashed];\n  p -> v5;\n  v6 [label=\"v6 = matmul (shape saved)\", style=dashed];\n  v4 -> v6;\n  v5 -> v6;\n  v7 [label=\"v7 = .b2 (shape saved)\", style=dashed];\n  p -> v7;\n  v8 [label=\"v8 = add_relu (saved)\", style=dashed];\n  v6 -> v8;\n  v7 -> v8;\n  v9 [label=\"v9 = .w3 (saved)\", style=dashed];\n  p -> v9;\n  v10 [label=\"v10 = matmul (shape saved)\", style=dashed];\n  v8 -> v10;\n  v9 -> v10;\n  v11 [label=\"v11 = .b3 (shape saved)\", style=dashed];\n  p -> v11;\n  v12 [label=\"v12 = + (saved)\", style=dashed];\n  v10 -> v12;\n  v11 -> v12;\n  v13 [label=\"v13 = cross_entropy\"];\n  v12 -> v13;\n  labels -> v13;\n  result [label=\"result\", shape=plaintext];\n  v13 -> result;\n}\n"
 }
 const _: fn(&Mlp, &Tensor, &[usize]) -> f32 = loss;
+#[doc(hidden)]
+#[allow(non_camel_case_types, dead_code)]
+struct __loss_slots;
+impl ::adjoint::__private::Slot<0usize> for __loss_slots {
+    type Kind = ::adjoint::__private::Active;
+}
+impl ::adjoint::__private::Slot<1usize> for __loss_slots {
+    type Kind = ::adjoint::__private::Constant;
+}
+impl ::adjoint::__private::Slot<2usize> for __loss_slots {
+    type Kind = ::adjoint::__private::Constant;
+}

@@ -21,3 +21,31 @@ pub struct Active;
 /// A `#[constant]` argument (or data): no derivative flows through it.
 #[derive(Debug, Clone, Copy)]
 pub struct Constant;
+
+/// The result of a call to another `#[differentiable]` function, as the
+/// caller's compiler took it (`Expected`: a tensor or a float). The macro
+/// cannot see the callee's return type; where its guess is wrong, this bound
+/// fails at the call with a message saying how to annotate it.
+#[diagnostic::on_unimplemented(
+    message = "this call returns `{Self}`, but the function using it took its result for `{Expected}`",
+    label = "returns `{Self}`",
+    note = "the macro cannot see a callee's return type: it takes a call for a float inside float arithmetic or the function's float result, else for a tensor when it takes tensors; name the type with a `let` (`let r: f64 = penalty(&p.w);`)"
+)]
+pub trait CallResult<Expected>: Sized {
+    /// The value, as the caller's type.
+    fn into_expected(self) -> Expected;
+    /// The caller's adjoint, as the callee's pullback takes it.
+    fn adjoint_from(adjoint: Expected) -> Self;
+}
+
+impl<T> CallResult<T> for T {
+    #[inline(always)]
+    fn into_expected(self) -> T {
+        self
+    }
+
+    #[inline(always)]
+    fn adjoint_from(adjoint: T) -> T {
+        adjoint
+    }
+}

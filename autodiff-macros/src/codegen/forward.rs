@@ -219,7 +219,7 @@ impl Forward<'_> {
             Op::Call(callee) => {
                 let path = &callee.path;
                 quote!(let #v = #path(#(#arg_idents),*);)
-            },
+            }
             op => {
                 let x: Vec<Sym> = args
                     .iter()

@@ -220,7 +220,7 @@ impl Tangent<'_> {
             Op::Call(callee) => {
                 let path = &callee.path;
                 quote!(let #v = #path(#(#arg_idents),*);)
-            },
+            }
             op => {
                 let x: Vec<Sym> = args
                     .iter()

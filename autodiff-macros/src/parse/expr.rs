@@ -14,6 +14,19 @@ use syn::spanned::Spanned;
 
 impl Lowerer<'_> {
     pub(super) fn lower_expr(&mut self, e: &syn::Expr, env: &mut Env) -> Lowered<ValueId> {
+        // What the context expects passes through parentheses, negation and
+        // arithmetic to the calls they contain, and stops everywhere else.
+        let expect = self.expect.take();
+        if matches!(
+            e,
+            syn::Expr::Paren(_)
+                | syn::Expr::Group(_)
+                | syn::Expr::Unary(_)
+                | syn::Expr::Binary(_)
+                | syn::Expr::Call(_)
+        ) {
+            self.expect = expect;
+        }
         match e {
             syn::Expr::Lit(lit) => self.lower_lit(&lit.lit),
             syn::Expr::Path(p) => self.lower_path(p, env),
@@ -125,7 +138,10 @@ impl Lowerer<'_> {
             );
             return Err(());
         }
+        let expect = self.expect.take().filter(|_| is_arithmetic(&b.op));
+        self.expect = expect;
         let lhs = self.lower_expr(&b.left, env)?;
+        self.expect = expect;
         let rhs = self.lower_expr(&b.right, env)?;
         let op = &b.op;
         let (arith, sym): (Option<Op>, TokenStream) = match op {
@@ -367,6 +383,7 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn lower_call(&mut self, c: &syn::ExprCall, env: &mut Env) -> Lowered<ValueId> {
+        let expect = self.expect.take();
         let path = match strip_parens(&c.func) {
             syn::Expr::Path(p) if p.qself.is_none() => p.path.clone(),
             other => {
@@ -379,7 +396,13 @@ impl Lowerer<'_> {
         };
         let mut args = Vec::new();
         for a in &c.args {
-            args.push(self.lower_expr(a, env)?);
+            let arg = match strip_reference(a) {
+                Some(path @ (syn::Expr::Field(_) | syn::Expr::Index(_))) if self.tensor_mode => {
+                    self.lower_model_path_as(path, env, Kind::Model)?
+                }
+                _ => self.lower_expr(a, env)?,
+            };
+            args.push(arg);
         }
         let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         let last = path
@@ -415,17 +438,40 @@ impl Lowerer<'_> {
             self.error(path.span(), "generic function calls are not supported");
             return Err(());
         }
-        // A call's result kind: in tensor code, a tensor when it takes tensors
-        // or models (a layer), unless a `let` annotation says otherwise.
+        // A call's result kind: in tensor code, a float where the context
+        // expects one (the function's float result, a `let x: f64`, float
+        // arithmetic around it), else a tensor when it takes tensors or models
+        // (a layer). The generated code checks the guess against the callee's
+        // real return type.
         let takes_tensors = args
             .iter()
             .any(|a| matches!(self.kind(*a), Kind::Tensor | Kind::Model));
-        let kind = if self.tensor_mode && takes_tensors {
-            Kind::Tensor
-        } else {
-            Kind::Float
+        let kind = match expect {
+            Some(Kind::Float) => Kind::Float,
+            _ if self.tensor_mode && takes_tensors => Kind::Tensor,
+            _ => Kind::Float,
         };
         let arg_spans = c.args.iter().map(|a| a.span()).collect();
-        Ok(self.emit(Op::Call(Callee { path, arg_spans }), args, kind))
+        let callee = Callee {
+            path,
+            span: c.span(),
+            arg_spans,
+        };
+        Ok(self.emit(Op::Call(callee), args, kind))
+    }
+}
+
+fn is_arithmetic(op: &syn::BinOp) -> bool {
+    matches!(
+        op,
+        syn::BinOp::Add(_) | syn::BinOp::Sub(_) | syn::BinOp::Mul(_) | syn::BinOp::Div(_)
+    )
+}
+
+/// `e` without a leading shared `&` (and parentheses), if it has one.
+fn strip_reference(e: &syn::Expr) -> Option<&syn::Expr> {
+    match strip_parens(e) {
+        syn::Expr::Reference(r) if r.mutability.is_none() => Some(strip_parens(&r.expr)),
+        _ => None,
     }
 }

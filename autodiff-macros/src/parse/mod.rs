@@ -61,6 +61,7 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         tensor_mode: sig.tensor_mode(),
         returns_tensor: sig.returns_tensor,
         data_operands: Vec::new(),
+        expect: None,
     };
     let before = lowerer.errors.len();
     let mut env = Env::new();
@@ -124,6 +125,10 @@ struct Lowerer<'e> {
     returns_tensor: bool,
     /// Floats passed in tensor ops' data slots (checked to be inactive).
     data_operands: Vec<crate::ir::DataOperand>,
+    /// The kind the context expects of the expression being lowered (the
+    /// function's result, a typed `let`, float arithmetic around it): decides
+    /// a call's result kind, which the macro cannot see.
+    expect: Option<Kind>,
 }
 
 /// What a statement list does with its tail expression.
@@ -162,6 +167,15 @@ impl Lowerer<'_> {
         }
     }
 
+    /// The kind of the function's result.
+    fn result_kind(&self) -> Kind {
+        if self.returns_tensor {
+            Kind::Tensor
+        } else {
+            Kind::Float
+        }
+    }
+
     fn open_region(&mut self) -> RegionId {
         let id = RegionId(self.region_count);
         self.region_count += 1;
@@ -194,7 +208,7 @@ impl Lowerer<'_> {
     fn emit(&mut self, op: Op, args: Vec<ValueId>, kind: Kind) -> ValueId {
         let key = match &op {
             Op::Call(_) => None,
-            Op::Field(path) => Some(format!("field {path} {args:?}")),
+            Op::Field(path) => Some(format!("field {kind:?} {path} {args:?}")),
             Op::Const(tokens) => Some(format!("const {kind:?} {tokens}")),
             other => Some(format!("{other:?} {args:?}")),
         };

@@ -93,6 +93,9 @@ impl Lowerer<'_> {
                         self.lower_statement_expr(e, env)?;
                         return Ok(None);
                     }
+                    if self.regions.len() == 1 && tail != Tail::Discard {
+                        self.expect = Some(self.result_kind());
+                    }
                     let value = self.lower_expr(e, env)?;
                     return match tail {
                         Tail::Value | Tail::Discard => Ok(Some(value)),
@@ -234,6 +237,13 @@ impl Lowerer<'_> {
             self.error(else_token.span(), "`let ... else` is not supported");
             return Err(());
         }
+        self.expect = declared_ty.and_then(|ty| {
+            if crate::signature::tensor_elem_of(ty).is_some() {
+                Some(Kind::Tensor)
+            } else {
+                float_ty_of(ty).map(|_| Kind::Float)
+            }
+        });
         let mut value = self.lower_expr(&init.expr, env)?;
         if let Some(ty) = declared_ty {
             if crate::signature::tensor_elem_of(ty).is_some() {

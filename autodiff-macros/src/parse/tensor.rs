@@ -158,7 +158,23 @@ impl Lowerer<'_> {
     /// `model.field.field`, `model.layers[0].w` or `model.layers[1]`: the
     /// tensor at that path of a model argument (indices into a model's `Vec`s
     /// must be constants).
-    pub(super) fn lower_model_path(&mut self, whole: &syn::Expr, env: &mut Env) -> Lowered<ValueId> {
+    pub(super) fn lower_model_path(
+        &mut self,
+        whole: &syn::Expr,
+        env: &mut Env,
+    ) -> Lowered<ValueId> {
+        self.lower_model_path_as(whole, env, Kind::Tensor)
+    }
+
+    /// A model path as a value of `kind`: `Kind::Model` for a path passed to
+    /// a layer function, which may lead to a sub-model or a tensor (both are
+    /// `Parameters`).
+    pub(super) fn lower_model_path_as(
+        &mut self,
+        whole: &syn::Expr,
+        env: &mut Env,
+        kind: Kind,
+    ) -> Lowered<ValueId> {
         let mut steps = Vec::new();
         let mut base: &syn::Expr = whole;
         loop {
@@ -207,6 +223,6 @@ impl Lowerer<'_> {
             self.errors.push_spanned(whole, message);
             return Err(());
         }
-        Ok(self.emit(Op::Field(FieldPath(steps)), vec![root], Kind::Tensor))
+        Ok(self.emit(Op::Field(FieldPath(steps)), vec![root], kind))
     }
 }

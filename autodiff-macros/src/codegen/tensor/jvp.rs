@@ -64,12 +64,19 @@ impl TensorGen<'_> {
             if let Op::Call(callee) = op {
                 if self.is_active(value) {
                     let dot = self.names.dot(value);
-                    let callee = generated_path(&callee.path, "__", "_tangent");
+                    let tangent = generated_path(&callee.path, "__", "_tangent");
                     let passed: Vec<TokenStream> =
                         stmt_args.iter().map(|a| self.pass(*a)).collect();
                     let dots: Vec<TokenStream> =
                         stmt_args.iter().map(|a| self.tangent_arg(*a)).collect();
-                    body.extend(quote!(let (#v, #dot) = #callee(#(#passed,)* #(#dots),*);));
+                    let (v_as, dot_as) = (
+                        self.call_result(value, callee, quote!(#v)),
+                        self.call_result(value, callee, quote!(#dot)),
+                    );
+                    body.extend(quote! {
+                        let (#v, #dot) = #tangent(#(#passed,)* #(#dots),*);
+                        let (#v, #dot) = (#v_as, #dot_as);
+                    });
                     continue;
                 }
             }
@@ -79,6 +86,10 @@ impl TensorGen<'_> {
             }
             let dot = self.names.dot(value);
             let tangent = match op {
+                Op::Field(path) if self.f.kind(value) == Kind::Model => {
+                    let model_dot = self.names.dot(stmt_args[0]);
+                    quote!(::adjoint::params::Parameters::map(&#model_dot #path, &mut |__t| ::core::clone::Clone::clone(__t)))
+                }
                 Op::Field(path) => {
                     let model_dot = self.names.dot(stmt_args[0]);
                     quote!(::core::clone::Clone::clone(&#model_dot #path))
@@ -163,7 +174,8 @@ impl TensorGen<'_> {
         match self.f.kind(v) {
             Kind::Tensor if self.is_active(v) => quote!(&#dot),
             Kind::Tensor => quote!(&::adjoint::Tensor::zeros(#ident.shape())),
-            Kind::Model if self.is_active(v) => quote!(#dot),
+            Kind::Model if self.is_active(v) && self.is_param(v) => quote!(#dot),
+            Kind::Model if self.is_active(v) => quote!(&#dot),
             Kind::Model => quote!(&{ use ::adjoint::params::Parameters as _; #ident.zeros_like() }),
             Kind::Float if self.is_active(v) => quote!(#dot),
             Kind::Float => quote!(0.0),

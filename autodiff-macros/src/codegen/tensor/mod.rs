@@ -189,6 +189,10 @@ impl TensorGen<'_> {
                     quote!(let #v = #tokens;)
                 }
             }
+            Op::Field(path) if self.f.kind(value) == Kind::Model => {
+                let model = arg(&args[0]);
+                quote!(let #v = ::adjoint::params::Parameters::map(&#model #path, &mut |__t| ::core::clone::Clone::clone(__t));)
+            }
             Op::Field(path) => {
                 let model = arg(&args[0]);
                 quote!(let #v = ::core::clone::Clone::clone(&#model #path);)
@@ -206,13 +210,14 @@ impl TensorGen<'_> {
             }
             Op::Call(callee) => {
                 let passed: Vec<TokenStream> = args.iter().map(|a| self.pass(*a)).collect();
+                let as_expected = self.call_result(value, callee, quote!(#v));
                 if self.is_active(value) {
                     let pb = self.names.pullback(value);
-                    let callee = generated_path(&callee.path, "__", "_pullback");
-                    quote!(let (#v, #pb) = #callee(#(#passed),*);)
+                    let pullback = generated_path(&callee.path, "__", "_pullback");
+                    quote!(let (#v, #pb) = #pullback(#(#passed),*); let #v = #as_expected;)
                 } else {
                     let path = &callee.path;
-                    quote!(let #v = #path(#(#passed),*);)
+                    quote!(let #v = #path(#(#passed),*); let #v = #as_expected;)
                 }
             }
             scalar => {
@@ -249,7 +254,34 @@ impl TensorGen<'_> {
         let ident = self.names.value(v);
         match self.f.kind(v) {
             Kind::Tensor => quote!(&#ident),
+            Kind::Model if !self.is_param(v) => quote!(&#ident),
             _ => quote!(#ident),
         }
+    }
+
+    /// Whether `v` is an argument of the function (models arrive as references).
+    fn is_param(&self, v: ValueId) -> bool {
+        self.f.params.iter().any(|p| p.value == v)
+    }
+
+    /// The Rust type of a call's result as this function took it.
+    fn value_ty(&self, v: ValueId) -> TokenStream {
+        let ty = &self.ty;
+        match self.f.kind(v) {
+            Kind::Tensor => quote!(::adjoint::Tensor<#ty>),
+            _ => quote!(#ty),
+        }
+    }
+
+    /// `value` (a call's result, or its tangent) converted to the type this
+    /// function took it for: a spanned error at the call if the guess was wrong.
+    fn call_result(
+        &self,
+        v: ValueId,
+        callee: &crate::ir::Callee,
+        value: TokenStream,
+    ) -> TokenStream {
+        let ty = self.value_ty(v);
+        quote::quote_spanned!(callee.span=> <_ as ::adjoint::__private::CallResult<#ty>>::into_expected(#value))
     }
 }

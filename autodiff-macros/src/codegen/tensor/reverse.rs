@@ -56,13 +56,15 @@ impl TensorGen<'_> {
                 }
             }
         }
-        for m in &rev.whole_models {
-            let bar = self.names.bar(*m);
-            let ident = self.names.value(*m);
+        let whole: Vec<ValueId> = rev.whole_models.iter().copied().collect();
+        for m in whole {
+            let bar = self.names.bar(m);
+            let ident = self.names.value(m);
             rev.lines.push(Line::new(quote!(let mut #bar = {
                 use ::adjoint::params::Parameters as _;
                 #ident.zeros_like()
             };)));
+            rev.init.insert(m);
         }
         self.contribute(&mut rev, self.f.result, seed);
         let stmts: Vec<_> = self.stmts().collect();
@@ -77,8 +79,9 @@ impl TensorGen<'_> {
                 Op::Field(path) => {
                     if rev.whole_models.contains(&args[0]) {
                         let model_bar = self.names.bar(args[0]);
-                        rev.lines
-                            .push(Line::new(quote!(#model_bar #path += &#bar;)));
+                        rev.lines.push(Line::new(quote!(
+                            ::adjoint::params::Parameters::zip_mut(&mut #model_bar #path, &#bar, &mut |__a, __b| *__a += __b);
+                        )));
                     } else {
                         rev.fields.push((args[0], path.clone(), value));
                     }
@@ -148,7 +151,7 @@ impl TensorGen<'_> {
                         }
                     }
                 }
-                Op::Call(_) => {
+                Op::Call(callee) => {
                     let pb = self.names.pullback(value);
                     let outs: Vec<TokenStream> = args
                         .iter()
@@ -164,7 +167,9 @@ impl TensorGen<'_> {
                         .collect();
                     rev.moved.insert(bar.to_string());
                     // The pullback may borrow the arguments until it runs.
-                    let mut line = Line::new(quote!(let (#(#outs,)*) = #pb(#bar);));
+                    let ty = self.value_ty(value);
+                    let seed = quote::quote_spanned!(callee.span=> <_ as ::adjoint::__private::CallResult<#ty>>::adjoint_from(#bar));
+                    let mut line = Line::new(quote!(let (#(#outs,)*) = #pb(#seed);));
                     line.mentions
                         .extend(args.iter().map(|a| self.names.value(*a).to_string()));
                     rev.lines.push(line);
@@ -223,15 +228,30 @@ impl TensorGen<'_> {
                             use ::adjoint::params::Parameters as _;
                             #ident.map(&mut |_| ::adjoint::Tensor::zeros(&[0]))
                         };)));
-                        for (model, path, field) in &rev.fields {
-                            if *model == p.value {
-                                let fbar = self.names.bar(*field);
-                                let label = format!("{ident}{path}");
-                                lines.push(Line::new(quote!(
-                                    #bar #path = ::adjoint::__private::checked_gradient(
-                                        #label, #fbar, #ident #path.shape());
-                                )));
-                            }
+                        // Shorter paths first: a path inside a sub-model
+                        // that was already assigned accumulates into it.
+                        let mut fields: Vec<_> = rev
+                            .fields
+                            .iter()
+                            .filter(|(m, _, _)| *m == p.value)
+                            .collect();
+                        fields.sort_by_key(|(_, path, _)| path.0.len());
+                        let mut assigned: Vec<&crate::ir::FieldPath> = Vec::new();
+                        for (_, path, field) in fields {
+                            let fbar = self.names.bar(*field);
+                            let label = format!("{ident}{path}");
+                            let checked = if self.f.kind(*field) == Kind::Model {
+                                quote!(::adjoint::__private::checked_model_gradient(#label, #fbar, &#ident #path))
+                            } else {
+                                quote!(::adjoint::__private::checked_gradient(#label, #fbar, #ident #path.shape()))
+                            };
+                            let inside = assigned.iter().any(|a| path.0.starts_with(&a.0));
+                            lines.push(Line::new(if inside {
+                                quote!(::adjoint::params::Parameters::zip_mut(&mut #bar #path, &#checked, &mut |__a, __b| *__a += __b);)
+                            } else {
+                                quote!(#bar #path = #checked;)
+                            }));
+                            assigned.push(path);
                         }
                         // Every computed gradient was checked above, so a
                         // shape that differs is a placeholder: an unused field.

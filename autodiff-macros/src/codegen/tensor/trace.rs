@@ -89,7 +89,15 @@ impl TensorGen<'_> {
                 .collect();
             let expr = match op {
                 Op::Field(path) => format!("{}{path}", arg_names[0]),
-                op => format!("{}({})", crate::rules::op_name(op), arg_names.join(", ")),
+                op => {
+                    let name = crate::rules::op_name(op);
+                    match arg_names.as_slice() {
+                        [a, b] if matches!(name.as_str(), "+" | "-" | "*" | "/") => {
+                            format!("{a} {name} {b}")
+                        }
+                        _ => format!("{name}({})", arg_names.join(", ")),
+                    }
+                }
             };
             let shape = if self.f.kind(value) == Kind::Tensor {
                 quote!(#v.shape())
