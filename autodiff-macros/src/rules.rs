@@ -63,7 +63,8 @@ pub fn op_name(op: &Op) -> String {
         Op::Mul => "*".into(),
         Op::Div => "/".into(),
         Op::Neg => "neg".into(),
-        Op::Call(path) => path
+        Op::Call(callee) => callee
+            .path
             .segments
             .last()
             .map(|s| s.ident.to_string())
@@ -195,33 +196,36 @@ pub fn adjoint<R: Real>(op: &Op, x: &[R], y: &R, g: &R, i: usize) -> R {
         // y = log_b(a) = ln a / ln b: ∂a = 1/(a ln b), ∂b = -y/(b ln b)
         (Op::Log, 0) => g() / (a() * b().call1("ln")),
         (Op::Log, _) => -(g() * y() / (b() * b().call1("ln"))),
-        // √' = 1/(2√x), ∛' = 1/(3∛x²)
+        // √' = 1/(2√x) (+∞ at 0, as 1/(2·0)), ∛' = 1/(3∛x²)
         (Op::Sqrt, _) => g() / (R::lit(2.0) * y()),
         (Op::Cbrt, _) => g() / (R::lit(3.0) * y() * y()),
         // y = a^n (integer n): n a^(n-1); the exponent has no adjoint
         (Op::Powi, 0) => g() * b().int_to_float() * a().powi(b().int_minus_one()),
         (Op::Powi, _) => R::lit(0.0),
-        // y = a^b: ∂a = b a^(b-1), ∂b = y ln a
+        // y = a^b: ∂a = b a^(b-1) (followed at a = 0 too: 0, 1 or ∞),
+        // ∂b = y ln a, taken as 0 where y = 0 (a = 0 with b > 0), not 0 · -∞
         (Op::Powf, 0) => g() * b() * a().call2("powf", b() - one()),
-        (Op::Powf, _) => g() * y() * a().call1("ln"),
-        (Op::Abs, _) => g() * a().call1("signum"),
+        (Op::Powf, _) => R::select_eq(y(), R::lit(0.0), R::lit(0.0), g() * y() * a().call1("ln")),
+        // |a|' = sign a: 0 at a = ±0 (`signum` would give ±1), NaN at NaN
+        (Op::Abs, _) => g() * R::select_eq(a(), R::lit(0.0), R::lit(0.0), a().call1("signum")),
         // (1/x)' = -1/x² = -y²
         (Op::Recip, _) => -(g() * y() * y()),
         // y = √(a²+b²): ∂a = a/y, ∂b = b/y
         (Op::Hypot, 0) => g() * a() / y(),
         (Op::Hypot, _) => g() * b() / y(),
-        // max/min: the adjoint flows to the operand that was selected
-        (Op::Max, 0) => R::select_ge(a(), b(), g(), R::lit(0.0)),
-        (Op::Max, _) => R::select_ge(a(), b(), R::lit(0.0), g()),
-        (Op::Min, 0) => R::select_ge(b(), a(), g(), R::lit(0.0)),
-        (Op::Min, _) => R::select_ge(b(), a(), R::lit(0.0), g()),
+        // max/min (Rust's, which ignore a NaN operand): the whole adjoint
+        // flows to the operand whose value was returned, the first on a tie
+        (Op::Max | Op::Min, 0) => R::select_first(a(), b(), y(), g(), R::lit(0.0)),
+        (Op::Max | Op::Min, _) => R::select_first(a(), b(), y(), R::lit(0.0), g()),
         // y = a * b + c
         (Op::MulAdd, 0) => g() * b(),
         (Op::MulAdd, 1) => g() * a(),
         (Op::MulAdd, _) => g(),
         // σ' = σ (1 - σ)
         (Op::Sigmoid, _) => g() * y() * (one() - y()),
-        (Op::Relu, _) => R::select_gt(a(), R::lit(0.0), g(), R::lit(0.0)),
+        // relu' = 1 where y > 0, 0 where y = 0 (a <= 0, at 0 too), NaN where
+        // y = a is NaN: in the last two cases the adjoint is y itself
+        (Op::Relu, _) => R::select_gt(y(), R::lit(0.0), g(), y()),
         (Op::Const(_) | Op::Call(_) | Op::Tensor(_) | Op::Field(_), _) => unreachable_rule(op),
     }
 }

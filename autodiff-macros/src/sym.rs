@@ -34,10 +34,14 @@ pub trait Real:
     fn int_minus_one(self) -> Self;
     /// The integer `self` converted to the float type.
     fn int_to_float(self) -> Self;
-    /// `if a >= b { then } else { otherwise }`.
-    fn select_ge(a: Self, b: Self, then: Self, otherwise: Self) -> Self;
     /// `if a > b { then } else { otherwise }`.
     fn select_gt(a: Self, b: Self, then: Self, otherwise: Self) -> Self;
+    /// `if a == b { then } else { otherwise }` (a NaN equals nothing).
+    fn select_eq(a: Self, b: Self, then: Self, otherwise: Self) -> Self;
+    /// `if a == y || b.is_nan() { then } else { otherwise }`: whether `y =
+    /// a.max(b)` (or `a.min(b)`) returned its first operand, ties and two
+    /// NaNs included.
+    fn select_first(a: Self, b: Self, y: Self, then: Self, otherwise: Self) -> Self;
     /// The runtime's logistic sigmoid.
     fn sigmoid(self) -> Self;
     /// The runtime's rectifier.
@@ -99,15 +103,22 @@ impl Real for f64 {
     fn int_to_float(self) -> Self {
         self
     }
-    fn select_ge(a: Self, b: Self, then: Self, otherwise: Self) -> Self {
-        if a >= b {
+    fn select_gt(a: Self, b: Self, then: Self, otherwise: Self) -> Self {
+        if a > b {
             then
         } else {
             otherwise
         }
     }
-    fn select_gt(a: Self, b: Self, then: Self, otherwise: Self) -> Self {
-        if a > b {
+    fn select_eq(a: Self, b: Self, then: Self, otherwise: Self) -> Self {
+        if a == b {
+            then
+        } else {
+            otherwise
+        }
+    }
+    fn select_first(a: Self, b: Self, y: Self, then: Self, otherwise: Self) -> Self {
+        if a == y || b.is_nan() {
             then
         } else {
             otherwise
@@ -117,7 +128,7 @@ impl Real for f64 {
         1.0 / (1.0 + (-self).exp())
     }
     fn relu(self) -> Self {
-        if self > 0.0 {
+        if self > 0.0 || self.is_nan() {
             self
         } else {
             0.0
@@ -398,12 +409,31 @@ impl Real for Sym {
         }
     }
 
-    fn select_ge(a: Self, b: Self, then: Self, otherwise: Self) -> Self {
-        select(a, b, quote!(>=), then, otherwise)
-    }
-
     fn select_gt(a: Self, b: Self, then: Self, otherwise: Self) -> Self {
         select(a, b, quote!(>), then, otherwise)
+    }
+
+    fn select_eq(a: Self, b: Self, then: Self, otherwise: Self) -> Self {
+        select(a, b, quote!(==), then, otherwise)
+    }
+
+    fn select_first(a: Self, b: Self, y: Self, then: Self, otherwise: Self) -> Self {
+        let (ta, ty) = (a.at_least(Prec::Product), y.at_least(Prec::Product));
+        let tb = b.at_least(Prec::Atom);
+        let (tt, to) = (&then.tokens, &otherwise.tokens);
+        let tokens = quote!((if #ta == #ty || #tb.is_nan() { #tt } else { #to }));
+        let mut reads = a.reads;
+        reads.extend(b.reads);
+        reads.extend(y.reads);
+        reads.extend(then.reads);
+        reads.extend(otherwise.reads);
+        Sym {
+            tokens,
+            prec: Prec::Atom,
+            literal: None,
+            negation_of: None,
+            reads,
+        }
     }
 
     fn sigmoid(self) -> Self {

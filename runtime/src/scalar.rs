@@ -11,7 +11,7 @@ pub use num_traits::Float;
 pub trait ScalarExt: Float {
     /// The logistic function `1 / (1 + e^-x)`, evaluated without overflow for large `|x|`.
     fn sigmoid(self) -> Self;
-    /// The rectifier: `x` if `x > 0`, otherwise `0`.
+    /// The rectifier: `x` if `x > 0`, NaN if `x` is NaN, otherwise `0`.
     fn relu(self) -> Self;
 }
 
@@ -31,7 +31,8 @@ macro_rules! impl_scalar_ext {
 
             #[inline]
             fn relu(self) -> Self {
-                if self > 0.0 {
+                // `self.max(0.0)` would turn NaN into 0 and hide it.
+                if self > 0.0 || self.is_nan() {
                     self
                 } else {
                     0.0
@@ -129,7 +130,7 @@ pub fn sigmoid<F: ScalarExt>(x: F) -> F {
     x.sigmoid()
 }
 
-/// The rectifier `max(x, 0)`; free-function form of [`ScalarExt::relu`].
+/// The rectifier `max(x, 0)` (NaN stays NaN); free-function form of [`ScalarExt::relu`].
 #[inline]
 pub fn relu<F: ScalarExt>(x: F) -> F {
     x.relu()
@@ -155,12 +156,15 @@ mod tests {
     }
 
     #[test]
-    fn relu_is_zero_on_the_non_positive_half_line() {
+    fn relu_is_zero_on_the_non_positive_half_line_and_keeps_nan() {
         assert_eq!(relu(2.5_f64), 2.5);
         assert_eq!(relu(-2.5_f64), 0.0);
         assert_eq!(relu(0.0_f64), 0.0);
         assert_eq!(relu(3.0_f32), 3.0);
         assert_eq!(relu(-3.0_f32), 0.0);
+        assert!(relu(f64::NAN).is_nan());
+        assert!(relu(f32::NAN).is_nan());
+        assert_eq!(relu(f64::NEG_INFINITY), 0.0);
     }
 
     #[test]

@@ -374,7 +374,7 @@ impl<'t, F: Float> Var<'t, F> {
         self.with_operand(base, value, (x * ln_b).recip(), || -value / (b * ln_b))
     }
 
-    /// Square root; derivative `1 / (2 sqrt x)`.
+    /// Square root; derivative `1 / (2 sqrt x)` (`+∞` at 0).
     pub fn sqrt(self) -> Self {
         let s = self.value.sqrt();
         self.unary(s, (two::<F>() * s).recip())
@@ -397,8 +397,9 @@ impl<'t, F: Float> Var<'t, F> {
         self.unary(x.powi(n), d)
     }
 
-    /// Real power `x^p`; partials `p x^(p-1)` and `x^p ln x` (the latter taken as 0 where
-    /// `x^p = 0`, and NaN for negative `x`).
+    /// Real power `x^p`; partials `p x^(p-1)` (also at `x = 0`: 0, 1 or `+∞`) and `x^p ln x`
+    /// (the latter taken as 0 where `x^p = 0`, e.g. `x = 0` with `p > 0`, and NaN for
+    /// negative `x`).
     pub fn powf(self, p: impl IntoOperand<'t, F>) -> Self {
         let p = p.into_operand();
         let (x, pv) = (self.value, p.value());
@@ -413,15 +414,13 @@ impl<'t, F: Float> Var<'t, F> {
         })
     }
 
-    /// Absolute value; derivative `sign x`, taken as 0 at 0.
+    /// Absolute value; derivative `sign x`, taken as 0 at 0 (and NaN at NaN).
     pub fn abs(self) -> Self {
         let x = self.value;
-        let d = if x > F::zero() {
-            F::one()
-        } else if x < F::zero() {
-            -F::one()
-        } else {
+        let d = if x == F::zero() {
             F::zero()
+        } else {
+            x.signum()
         };
         self.unary(x.abs(), d)
     }
@@ -446,7 +445,7 @@ impl<'t, F: Float> Var<'t, F> {
     }
 
     /// The larger operand, as `f64::max` (a NaN operand is ignored); the derivative flows
-    /// entirely to the operand selected, `self` on ties.
+    /// entirely to the operand selected, `self` on ties (and when both are NaN).
     pub fn max(self, other: impl IntoOperand<'t, F>) -> Self {
         let other = other.into_operand();
         let o = other.value();
@@ -458,7 +457,7 @@ impl<'t, F: Float> Var<'t, F> {
     }
 
     /// The smaller operand, as `f64::min` (a NaN operand is ignored); the derivative flows
-    /// entirely to the operand selected, `self` on ties.
+    /// entirely to the operand selected, `self` on ties (and when both are NaN).
     pub fn min(self, other: impl IntoOperand<'t, F>) -> Self {
         let other = other.into_operand();
         let o = other.value();
@@ -497,10 +496,13 @@ impl<'t, F: Float> Var<'t, F> {
         self.unary(s, s * (F::one() - s))
     }
 
-    /// The rectifier: `self` if positive, otherwise a constant 0 (derivative 0, also at 0).
+    /// The rectifier: `self` if positive, otherwise a constant 0 (derivative 0, also at 0);
+    /// NaN stays NaN, with derivative NaN so the gradient shows it.
     pub fn relu(self) -> Self {
         if self.value > F::zero() {
             self
+        } else if self.value.is_nan() {
+            self.unary(self.value, F::nan())
         } else {
             self.constant(F::zero())
         }

@@ -160,6 +160,21 @@ pub enum ShapeError {
         /// What was empty, e.g. `"the list of tensors"`.
         what: String,
     },
+    /// A reduction that averages or selects (`mean`, `mean_axis`, `mse`,
+    /// `l1`, `cross_entropy`, `max`, `max_axis`, `argmax_axis`) was given
+    /// zero elements to reduce, e.g. `mean: cannot average over zero
+    /// elements (shape [0, 10])`. (`sum` of nothing is 0 and no error.)
+    #[error("{op}: cannot {action} zero elements ({})", reduced_part(.shape, *.axis))]
+    EmptyReduction {
+        /// The op, as users spell it.
+        op: &'static str,
+        /// What the op does with the elements: `"average over"`, `"take the maximum of"`.
+        action: &'static str,
+        /// The operand's shape.
+        shape: Vec<usize>,
+        /// The axis reduced, or `None` for a reduction over all elements.
+        axis: Option<usize>,
+    },
     /// A single value was requested from a tensor that does not hold exactly one.
     #[error("{op}: expected exactly one element, got shape {shape:?}")]
     NotOneElement {
@@ -198,6 +213,15 @@ pub enum ShapeError {
         /// What is wrong, as a sentence fragment.
         message: String,
     },
+}
+
+/// `shape [0, 10]` or `axis 1 of shape [3, 0]`: the part of a tensor an
+/// [`ShapeError::EmptyReduction`] found empty.
+fn reduced_part(shape: &[usize], axis: Option<usize>) -> String {
+    match axis {
+        Some(axis) => format!("axis {axis} of shape {shape:?}"),
+        None => format!("shape {shape:?}"),
+    }
 }
 
 /// Unwraps an op's result or panics with the error's message: the

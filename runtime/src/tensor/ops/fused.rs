@@ -7,35 +7,30 @@
 
 use super::binary::try_add;
 use super::broadcast::reduce_to_shape;
+use super::unary::{relu_adjoint, relu_value};
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, Tensor};
 
-/// `relu(a + b)` with broadcasting, in one pass for the `[m, n] + [n]` case.
+/// `relu(a + b)` with broadcasting, in one pass for the `[m, n] + [n]` case;
+/// a NaN sum stays NaN, as in [`relu`](super::unary::relu).
 #[track_caller]
 pub fn add_relu<T: Element>(a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
-    let zero = T::zero();
     if let Some((rows, cols)) = row_broadcast(a.shape(), b.shape()) {
         let bias = b.data();
         let mut out = Vec::with_capacity(rows * cols);
         for row in a.data().chunks_exact(cols) {
-            out.extend(row.iter().zip(bias).map(|(&x, &c)| {
-                let v = x + c;
-                if v > zero {
-                    v
-                } else {
-                    zero
-                }
-            }));
+            out.extend(row.iter().zip(bias).map(|(&x, &c)| relu_value(x + c)));
         }
         return Tensor::from_parts(out, a.shape().to_vec());
     }
     let mut sum = or_panic(try_add(a, b));
-    sum.map_inplace(|v| if v > zero { v } else { zero });
+    sum.map_inplace(relu_value);
     sum
 }
 
-/// Adjoint of [`add_relu`] from its output `y`: `(g ⊙ [y > 0], reduced to
-/// each operand's shape)`; for `[m, n] + [n]` the bias gradient is summed in
+/// Adjoint of [`add_relu`] from its output `y`: `(g ⊙ relu'(y), reduced to
+/// each operand's shape)` with relu' 1 where `y > 0`, NaN where `y` is NaN
+/// and 0 elsewhere (as [`relu_backward`](super::unary::relu_backward)); for `[m, n] + [n]` the bias gradient is summed in
 /// the same pass that masks the gradient.
 #[track_caller]
 pub fn add_relu_backward<T: Element>(
@@ -49,7 +44,7 @@ pub fn add_relu_backward<T: Element>(
         .data()
         .iter()
         .zip(grad.data())
-        .map(|(&v, &g)| if v > zero { g } else { zero })
+        .map(|(&v, &g)| relu_adjoint(v, g))
         .collect();
     if let Some((_, cols)) = row_broadcast(a_shape, b_shape) {
         let mut db = vec![zero; cols];

@@ -9,7 +9,14 @@
 //!
 //! Labels and targets are data here: `cross_entropy`'s adjoint returns the
 //! gradient of the logits only.
+//!
+//! Every loss averages, so zero elements (an empty batch, `[0, c]` logits or
+//! `[n, 0]` ones with no class to take a softmax over, empty predictions) is
+//! a [`ShapeError::EmptyReduction`] naming the op and the shape, e.g.
+//! `cross_entropy: cannot average over zero elements (axis 0 of shape [0, 10])`,
+//! from the forward and the adjoint alike: never 0 or NaN.
 
+use super::reduce::{empty_error, AVERAGE};
 use super::softmax::softmax_slice;
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
@@ -56,17 +63,14 @@ impl<'a, T: Element> From<&'a Tensor<T>> for Labels<'a, T> {
 
 /// The mean cross-entropy of `[n, c]` logits against `labels` (class
 /// indices or probabilities), via a stable log-softmax. Fails for logits
-/// that are not 2-D, a label count other than `n`, a class index `>= c`, or
-/// probabilities of another shape.
+/// that are not 2-D, a label count other than `n`, a class index `>= c`,
+/// probabilities of another shape, or no rows or no classes.
 pub fn try_cross_entropy<'a, T: Element>(
     logits: &Tensor<T>,
     labels: impl Into<Labels<'a, T>>,
 ) -> Result<T, ShapeError> {
     let labels = labels.into();
     let (n, c) = check_labels("cross_entropy", logits, labels)?;
-    if n == 0 || c == 0 {
-        return Ok(T::zero());
-    }
     let mut total = T::zero();
     let mut logp = Vec::with_capacity(c);
     for (r, row) in logits.data().chunks_exact(c).enumerate() {
@@ -106,23 +110,21 @@ pub fn cross_entropy_backward<'a, T: Element>(
     let labels = labels.into();
     let (n, c) = or_panic(check_labels("cross_entropy_backward", logits, labels));
     let mut dx = Vec::with_capacity(logits.len());
-    if n > 0 && c > 0 {
-        let scale = grad / T::cast_usize(n);
-        for (r, row) in logits.data().chunks_exact(c).enumerate() {
-            let start = dx.len();
-            softmax_slice(row, false, &mut dx);
-            let d = &mut dx[start..];
-            match labels {
-                Labels::Classes(classes) => {
-                    d[classes[r]] = d[classes[r]] - T::one();
-                    d.iter_mut().for_each(|v| *v = *v * scale);
-                }
-                Labels::Probs(p) => {
-                    let p_row = &p.data()[r * c..(r + 1) * c];
-                    let mass = p_row.iter().fold(T::zero(), |acc, &v| acc + v);
-                    for (v, &pj) in d.iter_mut().zip(p_row) {
-                        *v = (*v * mass - pj) * scale;
-                    }
+    let scale = grad / T::cast_usize(n);
+    for (r, row) in logits.data().chunks_exact(c).enumerate() {
+        let start = dx.len();
+        softmax_slice(row, false, &mut dx);
+        let d = &mut dx[start..];
+        match labels {
+            Labels::Classes(classes) => {
+                d[classes[r]] = d[classes[r]] - T::one();
+                d.iter_mut().for_each(|v| *v = *v * scale);
+            }
+            Labels::Probs(p) => {
+                let p_row = &p.data()[r * c..(r + 1) * c];
+                let mass = p_row.iter().fold(T::zero(), |acc, &v| acc + v);
+                for (v, &pj) in d.iter_mut().zip(p_row) {
+                    *v = (*v * mass - pj) * scale;
                 }
             }
         }
@@ -131,9 +133,9 @@ pub fn cross_entropy_backward<'a, T: Element>(
 }
 
 /// The mean squared error `mean((pred - target)²)`; fails unless the shapes
-/// are equal.
+/// are equal and hold at least one element.
 pub fn try_mse<T: Element>(pred: &Tensor<T>, target: &Tensor<T>) -> Result<T, ShapeError> {
-    check_same("mse", pred, target)?;
+    check_pair("mse", pred, target)?;
     let total = pred
         .data()
         .iter()
@@ -158,7 +160,7 @@ pub fn mse_backward<T: Element>(
     target: &Tensor<T>,
     grad: T,
 ) -> (Tensor<T>, Tensor<T>) {
-    or_panic(check_same("mse_backward", pred, target));
+    or_panic(check_pair("mse_backward", pred, target));
     let scale = T::cast_f64(2.0) * grad / T::cast_usize(pred.len());
     let d = Tensor::zip_map("mse_backward", pred, target, |a, b| (a - b) * scale);
     let neg = d.map(|v| -v);
@@ -166,9 +168,9 @@ pub fn mse_backward<T: Element>(
 }
 
 /// The mean absolute error `mean(|pred - target|)`; fails unless the shapes
-/// are equal.
+/// are equal and hold at least one element.
 pub fn try_l1<T: Element>(pred: &Tensor<T>, target: &Tensor<T>) -> Result<T, ShapeError> {
-    check_same("l1", pred, target)?;
+    check_pair("l1", pred, target)?;
     let total = pred
         .data()
         .iter()
@@ -184,20 +186,24 @@ pub fn l1<T: Element>(pred: &Tensor<T>, target: &Tensor<T>) -> T {
 }
 
 /// Adjoint of [`try_l1`]: `(g sign(pred - target) / N, -g sign(pred - target) / N)`,
-/// with sign 0 where they are equal.
+/// with sign 0 where they are equal and NaN where the difference is NaN (the
+/// convention of `abs`).
 #[track_caller]
 pub fn l1_backward<T: Element>(
     pred: &Tensor<T>,
     target: &Tensor<T>,
     grad: T,
 ) -> (Tensor<T>, Tensor<T>) {
-    or_panic(check_same("l1_backward", pred, target));
+    or_panic(check_pair("l1_backward", pred, target));
     let scale = grad / T::cast_usize(pred.len());
     let d = Tensor::zip_map("l1_backward", pred, target, |a, b| {
-        if a > b {
+        let diff = a - b;
+        if diff > T::zero() {
             scale
-        } else if a < b {
+        } else if diff < T::zero() {
             -scale
+        } else if diff.is_nan() {
+            scale * diff
         } else {
             T::zero()
         }
@@ -239,7 +245,31 @@ fn check_labels<T: Element>(
         }
         Labels::Probs(p) => check_same(op, logits, p)?,
     }
+    if n == 0 {
+        return Err(empty_error(op, AVERAGE, logits.shape(), Some(0)));
+    }
+    if c == 0 {
+        return Err(empty_error(
+            op,
+            "take a softmax over",
+            logits.shape(),
+            Some(1),
+        ));
+    }
     Ok((n, c))
+}
+
+/// Checks that `pred` and `target` have the same shape and are not empty.
+fn check_pair<T: Element>(
+    op: &'static str,
+    pred: &Tensor<T>,
+    target: &Tensor<T>,
+) -> Result<(), ShapeError> {
+    check_same(op, pred, target)?;
+    if pred.is_empty() {
+        return Err(empty_error(op, AVERAGE, pred.shape(), None));
+    }
+    Ok(())
 }
 
 /// Checks that two tensors have the same shape.

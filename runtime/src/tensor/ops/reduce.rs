@@ -5,6 +5,12 @@
 //! - `M = max x`: the gradient goes to the first arg-max only.
 //! - Along an axis the same rules apply per slice: `sum_axis`'s adjoint
 //!   broadcasts `g` back along the axis.
+//!
+//! A sum over zero elements is 0. A reduction that averages or selects over
+//! zero elements (`mean`, `mean_axis` along an axis of length 0, `max`,
+//! `max_axis`, `argmax_axis`) has no value: it is a
+//! [`ShapeError::EmptyReduction`] naming the op and the shape (the `try_`
+//! forms return it, the others panic with its message), never NaN.
 
 use crate::tensor::error::or_panic;
 use crate::tensor::shape::{check_axis, split_at_axis};
@@ -50,14 +56,32 @@ pub fn sum_backward<T: Element>(input_shape: &[usize], grad: T) -> Tensor<T> {
     Tensor::full(input_shape, grad)
 }
 
-/// The mean of all elements (NaN for an empty tensor).
-pub fn mean<T: Element>(x: &Tensor<T>) -> T {
-    sum(x) / T::cast_usize(x.len())
+/// The mean of all elements; fails for an empty tensor
+/// (`mean: cannot average over zero elements (shape [0, 10])`).
+pub fn try_mean<T: Element>(x: &Tensor<T>) -> Result<T, ShapeError> {
+    if x.is_empty() {
+        return Err(empty_error("mean", AVERAGE, x.shape(), None));
+    }
+    Ok(sum(x) / T::cast_usize(x.len()))
 }
 
-/// Adjoint of [`mean`]: `grad / n` in every position of the input's shape.
+/// [`try_mean`], panicking with the error's message for an empty tensor.
+#[track_caller]
+pub fn mean<T: Element>(x: &Tensor<T>) -> T {
+    or_panic(try_mean(x))
+}
+
+/// Adjoint of [`mean`]: `grad / n` in every position of the input's shape;
+/// panics for an empty shape, as [`mean`] does.
+#[track_caller]
 pub fn mean_backward<T: Element>(input_shape: &[usize], grad: T) -> Tensor<T> {
     let n: usize = input_shape.iter().product();
+    if n == 0 {
+        panic!(
+            "{}",
+            empty_error("mean_backward", AVERAGE, input_shape, None)
+        );
+    }
     Tensor::full(input_shape, grad / T::cast_usize(n))
 }
 
@@ -66,13 +90,15 @@ pub fn mean_backward<T: Element>(input_shape: &[usize], grad: T) -> Tensor<T> {
 pub fn try_max<T: Element>(x: &Tensor<T>) -> Result<T, ShapeError> {
     first_argmax(x.data())
         .map(|i| x.data()[i])
-        .ok_or_else(|| empty_error("max", x.shape()))
+        .ok_or_else(|| empty_error("max", MAXIMUM, x.shape(), None))
 }
 
 /// Adjoint of [`try_max`]: `grad` at the first arg-max, zero elsewhere.
 #[track_caller]
 pub fn max_backward<T: Element>(x: &Tensor<T>, grad: T) -> Tensor<T> {
-    let i = or_panic(first_argmax(x.data()).ok_or_else(|| empty_error("max_backward", x.shape())));
+    let i = or_panic(
+        first_argmax(x.data()).ok_or_else(|| empty_error("max_backward", MAXIMUM, x.shape(), None)),
+    );
     let mut dx = vec![T::zero(); x.len()];
     dx[i] = grad;
     Tensor::from_parts(dx, x.shape().to_vec())
@@ -108,13 +134,14 @@ pub fn sum_axis_backward<T: Element>(
     )
 }
 
-/// Means along `axis`, keeping it with length 1 when `keepdim`.
+/// Means along `axis`, keeping it with length 1 when `keepdim`; fails when
+/// the axis is out of range or has length 0.
 pub fn try_mean_axis<T: Element>(
     x: &Tensor<T>,
     axis: usize,
     keepdim: bool,
 ) -> Result<Tensor<T>, ShapeError> {
-    check_axis("mean_axis", x.shape(), axis)?;
+    check_nonempty_axis("mean_axis", AVERAGE, x.shape(), axis)?;
     let dims = split_at_axis(x.shape(), axis);
     let scale = T::one() / T::cast_usize(dims.1);
     let mut data = sum_along(x.data(), dims);
@@ -125,7 +152,8 @@ pub fn try_mean_axis<T: Element>(
     ))
 }
 
-/// Adjoint of [`try_mean_axis`]: `grad / len(axis)` repeated along `axis`.
+/// Adjoint of [`try_mean_axis`]: `grad / len(axis)` repeated along `axis`;
+/// panics for an axis of length 0, as the forward does.
 #[track_caller]
 pub fn mean_axis_backward<T: Element>(
     input_shape: &[usize],
@@ -133,6 +161,12 @@ pub fn mean_axis_backward<T: Element>(
     grad: &Tensor<T>,
 ) -> Tensor<T> {
     check_reduced_grad("mean_axis_backward", input_shape, axis, grad);
+    or_panic(check_nonempty_axis(
+        "mean_axis_backward",
+        AVERAGE,
+        input_shape,
+        axis,
+    ));
     let dims = split_at_axis(input_shape, axis);
     let scale = T::one() / T::cast_usize(dims.1);
     Tensor::from_parts(spread_along(grad.data(), dims, scale), input_shape.to_vec())
@@ -185,7 +219,13 @@ impl<T: Element> Tensor<T> {
         sum(self)
     }
 
-    /// The mean of all elements (NaN when empty).
+    /// The mean of all elements, or an error for an empty tensor.
+    pub fn try_mean(&self) -> Result<T, ShapeError> {
+        try_mean(self)
+    }
+
+    /// The mean of all elements; panics for an empty tensor.
+    #[track_caller]
     pub fn mean(&self) -> T {
         mean(self)
     }
@@ -213,12 +253,12 @@ impl<T: Element> Tensor<T> {
         or_panic(try_sum_axis(self, axis, keepdim))
     }
 
-    /// Means along `axis`, or an error for a bad axis.
+    /// Means along `axis`, or an error for a bad or empty axis.
     pub fn try_mean_axis(&self, axis: usize, keepdim: bool) -> Result<Self, ShapeError> {
         try_mean_axis(self, axis, keepdim)
     }
 
-    /// Means along `axis`; panics for a bad axis.
+    /// Means along `axis`; panics for a bad or empty axis.
     #[track_caller]
     pub fn mean_axis(&self, axis: usize, keepdim: bool) -> Self {
         or_panic(try_mean_axis(self, axis, keepdim))
@@ -247,12 +287,38 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-/// The error for a reduction over nothing.
-fn empty_error(op: &'static str, shape: &[usize]) -> ShapeError {
-    ShapeError::Empty {
+/// What `mean`-like reductions do with their elements, for error messages.
+pub(crate) const AVERAGE: &str = "average over";
+/// What `max`-like reductions do with their elements, for error messages.
+const MAXIMUM: &str = "take the maximum of";
+
+/// The error for a reduction that averages or selects over nothing.
+pub(crate) fn empty_error(
+    op: &'static str,
+    action: &'static str,
+    shape: &[usize],
+    axis: Option<usize>,
+) -> ShapeError {
+    ShapeError::EmptyReduction {
         op,
-        what: format!("a tensor of shape {shape:?}"),
+        action,
+        shape: shape.to_vec(),
+        axis,
     }
+}
+
+/// Checks that `axis` is one of `shape`'s axes and has a positive length.
+fn check_nonempty_axis(
+    op: &'static str,
+    action: &'static str,
+    shape: &[usize],
+    axis: usize,
+) -> Result<(), ShapeError> {
+    check_axis(op, shape, axis)?;
+    if shape[axis] == 0 {
+        return Err(empty_error(op, action, shape, Some(axis)));
+    }
+    Ok(())
 }
 
 /// Index of the first maximum of `xs` (NaNs skipped unless all are NaN), or
@@ -275,14 +341,13 @@ fn try_argmax_axis_named<T: Element>(
     x: &Tensor<T>,
     axis: usize,
 ) -> Result<Vec<usize>, ShapeError> {
-    check_axis(op, x.shape(), axis)?;
+    let action = if op.starts_with("argmax") {
+        "take the arg-max of"
+    } else {
+        MAXIMUM
+    };
+    check_nonempty_axis(op, action, x.shape(), axis)?;
     let (outer, len, inner) = split_at_axis(x.shape(), axis);
-    if len == 0 {
-        return Err(ShapeError::Empty {
-            op,
-            what: format!("axis {axis} of shape {:?}", x.shape()),
-        });
-    }
     let data = x.data();
     let mut idx = vec![0usize; outer * inner];
     for (o, out) in idx.chunks_exact_mut(inner.max(1)).enumerate().take(outer) {

@@ -9,19 +9,22 @@
 //! | `-x` | `-1` | — |
 //! | `exp x` | `y` | `y` |
 //! | `ln x` | `1 / x` | `x` |
-//! | `sqrt x` | `1 / (2y)` | `y` |
+//! | `sqrt x` | `1 / (2y)` (`+∞` at 0) | `y` |
 //! | `x²` | `2x` | `x` |
-//! | `x^p` | `p x^(p-1)` | `x` |
-//! | `abs x` | `sign x` (0 at 0) | `x` |
+//! | `x^p` | `p x^(p-1)` (also at 0: 0, 1 or `+∞`) | `x` |
+//! | `abs x` | `sign x` (0 at 0, NaN at NaN) | `x` |
 //! | `sin x` | `cos x` | `x` |
 //! | `cos x` | `-sin x` | `x` |
 //! | `tanh x` | `1 - y²` | `y` |
 //! | `sigmoid x` | `y (1 - y)` | `y` |
-//! | `relu x` | `1` if `x > 0` else `0` | `y` (or `x`: same sign pattern) |
-//! | `leaky_relu(x, a)` | `1` if `x > 0` else `a` | `x` |
+//! | `relu x` | `1` if `x > 0`, NaN if `x` is NaN, else `0` | `y` (or `x`: same sign pattern) |
+//! | `leaky_relu(x, a)` | `1` if `x > 0`, NaN if `x` is NaN, else `a` | `x` |
 //!
 //! Every adjoint is one fused pass `dx[i] = g[i] · f'(...)` over contiguous
-//! slices.
+//! slices. At kinks and special values these follow the convention shared
+//! with generated scalar code and the tapes (docs/ARCHITECTURE.md, "Kinks and
+//! special values"): `relu(NaN)` is NaN, its adjoint `g · NaN`; `abs'(0) =
+//! relu'(0) = 0`; `leaky_relu'(0) = a`.
 
 use crate::tensor::{Element, Tensor};
 
@@ -74,8 +77,9 @@ unary_op! {
 
 unary_op! {
     abs: "`|x|` element-wise.", |x| x.abs();
-    abs_backward(x): "Adjoint of [`abs`] from its input `x`: `g · sign(x)`, 0 at `x = 0`.",
-        |x, g| if x > T::zero() { g } else if x < T::zero() { -g } else { T::zero() }
+    abs_backward(x): "Adjoint of [`abs`] from its input `x`: `g · sign(x)`, 0 at `x = 0`, \
+        NaN at `x = NaN`.",
+        |x, g| if x > T::zero() { g } else if x < T::zero() { -g } else if x.is_nan() { g * x } else { T::zero() }
 }
 
 unary_op! {
@@ -101,10 +105,10 @@ unary_op! {
 }
 
 unary_op! {
-    relu: "The rectifier `max(x, 0)` element-wise.", |x| if x > T::zero() { x } else { T::zero() };
+    relu: "The rectifier `max(x, 0)` element-wise; NaN stays NaN.", |x| relu_value(x);
     relu_backward(y): "Adjoint of [`relu`] from its output `y` (or its input, which has the same \
-        sign pattern): `g` where positive, 0 elsewhere.",
-        |y, g| if y > T::zero() { g } else { T::zero() }
+        sign pattern): `g` where positive, `g · NaN` where NaN, 0 elsewhere (also at 0).",
+        |y, g| relu_adjoint(y, g)
 }
 
 /// `-x` element-wise (also the unary `-` operator).
@@ -129,21 +133,45 @@ pub fn powf_backward<T: Element>(x: &Tensor<T>, p: T, grad: &Tensor<T>) -> Tenso
     Tensor::zip_map("powf_backward", x, grad, |v, g| g * p * v.powf(q))
 }
 
-/// The leaky rectifier element-wise: `x` where positive, `a x` elsewhere.
+/// The leaky rectifier element-wise: `x` where positive, `a x` elsewhere (NaN stays NaN).
 pub fn leaky_relu<T: Element>(x: &Tensor<T>, a: T) -> Tensor<T> {
     x.map(|v| if v > T::zero() { v } else { a * v })
 }
 
-/// Adjoint of [`leaky_relu`] from its input `x`: `g` where `x > 0`, `a g` elsewhere.
+/// Adjoint of [`leaky_relu`] from its input `x`: `g` where `x > 0`, `g · NaN` where `x` is
+/// NaN, `a g` elsewhere (also at 0).
 #[track_caller]
 pub fn leaky_relu_backward<T: Element>(x: &Tensor<T>, a: T, grad: &Tensor<T>) -> Tensor<T> {
     Tensor::zip_map("leaky_relu_backward", x, grad, |v, g| {
         if v > T::zero() {
             g
+        } else if v.is_nan() {
+            g * v
         } else {
             a * g
         }
     })
+}
+
+/// `∂(x^p)/∂p` element-wise, from the input `x` and the output `y = x^p`:
+/// `y · ln x`, and 0 where `y = 0` (e.g. `x = 0` with `p > 0`, where `x^p` is
+/// constant in `p`: the documented convention, the same test as generated
+/// scalar code and the tape). The exponent's adjoint is `Σ g · ∂y/∂p`.
+pub fn powf_exponent_partial<T: Element>(x: &Tensor<T>, y: &Tensor<T>) -> Tensor<T> {
+    Tensor::zip_map("powf", x, y, |v, out| {
+        if out == T::zero() {
+            T::zero()
+        } else {
+            out * v.ln()
+        }
+    })
+}
+
+/// `∂ leaky_relu(x, a)/∂a` element-wise: `x` where the slope applies
+/// (`x ≤ 0`, and NaN, which propagates), 0 elsewhere. The slope's adjoint is
+/// `Σ g · ∂y/∂a`.
+pub fn leaky_relu_slope_partial<T: Element>(x: &Tensor<T>) -> Tensor<T> {
+    x.map(|v| if v > T::zero() { T::zero() } else { v })
 }
 
 impl<T: Element> Tensor<T> {
@@ -155,6 +183,30 @@ impl<T: Element> Tensor<T> {
     /// The leaky rectifier with negative slope `a` element-wise.
     pub fn leaky_relu(&self, a: T) -> Self {
         leaky_relu(self, a)
+    }
+}
+
+/// The rectifier of one value: `x` if positive or NaN, otherwise 0 (the
+/// same as `scalar::ScalarExt::relu`; `x.max(0)` would hide a NaN).
+#[inline]
+pub(crate) fn relu_value<T: Element>(x: T) -> T {
+    if x > T::zero() || x.is_nan() {
+        x
+    } else {
+        T::zero()
+    }
+}
+
+/// The adjoint of the rectifier at one element, from its output (or input)
+/// `y`: `g` where `y > 0`, `g · NaN` where `y` is NaN, 0 elsewhere.
+#[inline]
+pub(crate) fn relu_adjoint<T: Element>(y: T, g: T) -> T {
+    if y > T::zero() {
+        g
+    } else if y.is_nan() {
+        g * y
+    } else {
+        T::zero()
     }
 }
 

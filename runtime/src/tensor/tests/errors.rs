@@ -1,7 +1,7 @@
 //! Every error message, and the panicking forms that repeat it.
 
 use super::{rng, t};
-use crate::tensor::ops::{index, reduce, reshape};
+use crate::tensor::ops::{index, loss, reduce, reshape};
 use crate::tensor::{
     concat, try_concat, try_cross_entropy, try_l1, try_mse, try_reduce_to_shape, Tensor,
 };
@@ -171,11 +171,11 @@ fn reduction_messages() {
     );
     assert_eq!(
         msg(Tensor::<f32>::zeros(&[0]).try_max()),
-        "max: a tensor of shape [0] is empty"
+        "max: cannot take the maximum of zero elements (shape [0])"
     );
     assert_eq!(
         msg(Tensor::<f32>::zeros(&[2, 0]).try_max_axis(1, false)),
-        "max_axis: axis 1 of shape [2, 0] is empty"
+        "max_axis: cannot take the maximum of zero elements (axis 1 of shape [2, 0])"
     );
     assert_eq!(
         msg(x.try_softmax(2)),
@@ -272,5 +272,105 @@ fn adjoints_reject_mismatched_gradients() {
             index::select_backward(&[2], 0, &[5], &t(&[1.0], &[1]));
         }),
         "select_backward: index 5 out of range for axis 0 of shape [2]"
+    );
+}
+
+/// Runs `f`, which must panic, and returns its panic message.
+fn panic_message<R>(f: impl FnOnce() -> R) -> String {
+    let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) else {
+        panic!("expected a panic");
+    };
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn empty_reductions_are_errors_naming_op_and_shape() {
+    let empty = Tensor::<f64>::zeros(&[0, 10]);
+    let mean = "mean: cannot average over zero elements (shape [0, 10])";
+    assert_eq!(msg(empty.try_mean()), mean);
+    assert_eq!(msg(reduce::try_mean(&empty)), mean);
+    assert_eq!(panic_message(|| empty.mean()), mean);
+    assert_eq!(
+        panic_message(|| reduce::mean_backward::<f64>(&[0, 10], 1.0)),
+        "mean_backward: cannot average over zero elements (shape [0, 10])"
+    );
+
+    // Along an axis: an error exactly when the reduced axis has length 0.
+    let mean_axis = "mean_axis: cannot average over zero elements (axis 0 of shape [0, 10])";
+    assert_eq!(msg(empty.try_mean_axis(0, false)), mean_axis);
+    assert_eq!(panic_message(|| empty.mean_axis(0, true)), mean_axis);
+    assert_eq!(empty.mean_axis(1, false).shape(), &[0]);
+    assert_eq!(
+        panic_message(|| reduce::mean_axis_backward(&[0, 10], 0, &Tensor::<f64>::zeros(&[10]))),
+        "mean_axis_backward: cannot average over zero elements (axis 0 of shape [0, 10])"
+    );
+
+    let max = "max: cannot take the maximum of zero elements (shape [0, 10])";
+    assert_eq!(msg(empty.try_max()), max);
+    assert_eq!(panic_message(|| empty.max()), max);
+    assert_eq!(
+        panic_message(|| reduce::max_backward(&empty, 1.0)),
+        "max_backward: cannot take the maximum of zero elements (shape [0, 10])"
+    );
+    assert_eq!(
+        msg(empty.try_max_axis(0, false)),
+        "max_axis: cannot take the maximum of zero elements (axis 0 of shape [0, 10])"
+    );
+    assert_eq!(
+        msg(empty.try_argmax_axis(0)),
+        "argmax_axis: cannot take the arg-max of zero elements (axis 0 of shape [0, 10])"
+    );
+    assert_eq!(empty.argmax_axis(1), Vec::<usize>::new());
+
+    // A sum of nothing is 0, not an error.
+    assert_eq!(empty.sum(), 0.0);
+    assert_eq!(empty.sum_axis(0, false).to_vec(), vec![0.0; 10]);
+}
+
+#[test]
+fn empty_losses_are_errors_naming_op_and_shape() {
+    let (logits, labels) = (Tensor::<f64>::zeros(&[0, 10]), Vec::<usize>::new());
+    let ce = "cross_entropy: cannot average over zero elements (axis 0 of shape [0, 10])";
+    assert_eq!(msg(try_cross_entropy(&logits, &labels)), ce);
+    assert_eq!(
+        msg(try_cross_entropy(&logits, &Tensor::zeros(&[0, 10]))),
+        ce
+    );
+    assert_eq!(panic_message(|| loss::cross_entropy(&logits, &labels)), ce);
+    assert_eq!(
+        panic_message(|| loss::cross_entropy_backward(&logits, &labels, 1.0)),
+        "cross_entropy_backward: cannot average over zero elements (axis 0 of shape [0, 10])"
+    );
+    // Rows but no classes: no softmax to take.
+    assert_eq!(
+        msg(try_cross_entropy(
+            &Tensor::<f64>::zeros(&[3, 0]),
+            &Tensor::zeros(&[3, 0])
+        )),
+        "cross_entropy: cannot take a softmax over zero elements (axis 1 of shape [3, 0])"
+    );
+
+    let (a, b) = (Tensor::<f64>::zeros(&[0, 3]), Tensor::<f64>::zeros(&[0, 3]));
+    let mse = "mse: cannot average over zero elements (shape [0, 3])";
+    assert_eq!(msg(try_mse(&a, &b)), mse);
+    assert_eq!(panic_message(|| loss::mse(&a, &b)), mse);
+    assert_eq!(
+        panic_message(|| loss::mse_backward(&a, &b, 1.0)),
+        "mse_backward: cannot average over zero elements (shape [0, 3])"
+    );
+    let l1 = "l1: cannot average over zero elements (shape [0, 3])";
+    assert_eq!(msg(try_l1(&a, &b)), l1);
+    assert_eq!(panic_message(|| loss::l1(&a, &b)), l1);
+    assert_eq!(
+        panic_message(|| loss::l1_backward(&a, &b, 1.0)),
+        "l1_backward: cannot average over zero elements (shape [0, 3])"
+    );
+    // A shape mismatch is still reported as such, even with an empty operand.
+    assert_eq!(
+        msg(try_mse(&a, &Tensor::zeros(&[0, 4]))),
+        "mse: shapes [0, 3] and [0, 4] differ"
     );
 }
