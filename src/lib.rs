@@ -54,7 +54,7 @@ pub mod __private {
     pub use adjoint_runtime::params::{checked_gradient, checked_model_gradient};
     pub use adjoint_runtime::saves::{Inactive, SaveSlot, SaveStack};
     pub use adjoint_runtime::scalar::{relu, sigmoid};
-    pub use adjoint_runtime::slots::{Active, CallResult, Constant, Slot};
+    pub use adjoint_runtime::slots::{Active, CallResult, Constant, IntoAdjoint, Slot};
     pub use adjoint_runtime::tensor::ops;
     pub use adjoint_runtime::tensor_trace::Kept;
     pub use adjoint_runtime::trace::TraceArg;

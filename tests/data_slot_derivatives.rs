@@ -78,6 +78,12 @@ fn exponent_and_slope_computed_from_arguments() {
     // ⟨J v, w⟩ = ⟨v, Jᵀ w⟩ with v on both arguments at once.
     let vx = Tensor::from_vec(vec![0.1, -0.2, 0.3, 0.05, -0.4, 0.7], &[2, 3]).expect("6 values");
     let (_, jv) = through_expressions_jvp(&x, a, &vx, 0.6);
-    let back: f64 = g.x.data().iter().zip(vx.data()).map(|(g, v)| g * v).sum::<f64>() + g.a * 0.6;
+    let back: f64 =
+        g.x.data()
+            .iter()
+            .zip(vx.data())
+            .map(|(g, v)| g * v)
+            .sum::<f64>()
+            + g.a * 0.6;
     assert!(close(jv, back, 1e-10), "{jv} vs {back}");
 }

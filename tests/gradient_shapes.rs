@@ -39,14 +39,18 @@ fn unused_parameters_get_zeros_of_their_shape() {
 }
 
 #[test]
-#[should_panic(expected = "the gradient of `p.w` has shape [2, 3] but the parameter has shape [3, 2]")]
+#[should_panic(
+    expected = "the gradient of `p.w` has shape [2, 3] but the parameter has shape [3, 2]"
+)]
 fn a_wrongly_shaped_gradient_is_an_internal_error() {
     let wrong = Tensor::<f64>::zeros(&[2, 3]);
     let _ = adjoint::params::checked_gradient("p.w", wrong, &[3, 2]);
 }
 
 #[test]
-#[should_panic(expected = "the gradient of `p.layers.1` has shape [3] but the parameter has shape [2]")]
+#[should_panic(
+    expected = "the gradient of `p.layers.1` has shape [3] but the parameter has shape [2]"
+)]
 fn a_wrongly_shaped_model_gradient_is_an_internal_error() {
     let model = vec![Tensor::<f64>::zeros(&[7]), Tensor::zeros(&[2])];
     let grad = vec![Tensor::<f64>::zeros(&[7]), Tensor::zeros(&[3])];

@@ -8,6 +8,8 @@
 //! `Constant`) for every argument `I`; the caller requires `Kind = Active` for
 //! every argument it passes an active value to.
 
+use crate::saves::Inactive;
+
 /// What argument `I` of a differentiable function does with derivatives.
 pub trait Slot<const I: usize> {
     /// [`Active`] or [`Constant`].
@@ -47,5 +49,31 @@ impl<T> CallResult<T> for T {
     #[inline(always)]
     fn adjoint_from(adjoint: T) -> T {
         adjoint
+    }
+}
+
+/// A callee's adjoint output for one argument, as the caller accumulates it.
+///
+/// A callee returns [`Inactive`] for a `#[constant]` tensor or model
+/// argument. A caller only accumulates an argument's adjoint when the value it
+/// passed varies, and then the [`Slot`] check has already made the program
+/// fail to compile if that argument is `#[constant]`: so the conversion from
+/// [`Inactive`] exists for type checking only (one error, not two) and never
+/// runs.
+pub trait IntoAdjoint<Expected> {
+    /// The adjoint as the caller's type.
+    fn into_adjoint(self) -> Expected;
+}
+
+impl<T> IntoAdjoint<T> for T {
+    #[inline(always)]
+    fn into_adjoint(self) -> T {
+        self
+    }
+}
+
+impl<M: crate::params::Parameters> IntoAdjoint<M> for Inactive {
+    fn into_adjoint(self) -> M {
+        unreachable!("adjoint internal error: a #[constant] argument's adjoint was used; the Slot check rejects such programs at compile time")
     }
 }

@@ -457,7 +457,12 @@ impl Lowerer<'_> {
             span: c.span(),
             arg_spans,
         };
-        Ok(self.emit(Op::Call(callee), args, kind))
+        let value = self.emit(Op::Call(callee), args, kind);
+        if kind == Kind::Tensor && expect.is_none() {
+            self.guessed_tensor_calls
+                .insert(value, (last.to_string(), c.span()));
+        }
+        Ok(value)
     }
 }
 

@@ -62,6 +62,7 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         returns_tensor: sig.returns_tensor,
         data_operands: Vec::new(),
         expect: None,
+        guessed_tensor_calls: HashMap::new(),
     };
     let before = lowerer.errors.len();
     let mut env = Env::new();
@@ -129,6 +130,9 @@ struct Lowerer<'e> {
     /// function's result, a typed `let`, float arithmetic around it): decides
     /// a call's result kind, which the macro cannot see.
     expect: Option<Kind>,
+    /// Tensor values computed from a call whose result was guessed to be a
+    /// tensor, with the callee's name (for the error if it was a float).
+    guessed_tensor_calls: HashMap<ValueId, (String, Span)>,
 }
 
 /// What a statement list does with its tail expression.
@@ -218,6 +222,11 @@ impl Lowerer<'_> {
             }
         }
         let value = self.new_value(kind);
+        if kind == Kind::Tensor {
+            if let Some(callee) = args.iter().find_map(|a| self.guessed_tensor_calls.get(a)) {
+                self.guessed_tensor_calls.insert(value, callee.clone());
+            }
+        }
         if let Op::Const(tokens) = &op {
             self.const_tokens.insert(value, tokens.clone());
         }
@@ -256,10 +265,14 @@ impl Lowerer<'_> {
                 Err(())
             }
             Kind::Tensor | Kind::Model => {
-                self.errors.push(
-                    span,
-                    "a tensor is used where a float is expected: reduce it first (e.g. `.sum()`, `.mean()`)",
-                );
+                let (span, message) = match self.guessed_tensor_calls.get(&v) {
+                    Some((callee, call_span)) => (*call_span, format!(
+                        "a tensor is used where a float is expected: this value comes from this call of `{callee}`, which the macro took for a tensor because it takes tensors (it cannot see the callee's return type); if `{callee}` returns a float, say so: `let r: {} = {callee}(..);`",
+                        self.float_ty.name()
+                    )),
+                    None => (span, "a tensor is used where a float is expected: reduce it first (e.g. `.sum()`, `.mean()`)".into()),
+                };
+                self.errors.push(span, message);
                 Err(())
             }
         }

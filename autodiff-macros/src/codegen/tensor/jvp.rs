@@ -173,7 +173,10 @@ impl TensorGen<'_> {
         let dot = self.names.dot(v);
         match self.f.kind(v) {
             Kind::Tensor if self.is_active(v) => quote!(&#dot),
-            Kind::Tensor => quote!(&::adjoint::Tensor::zeros(#ident.shape())),
+            Kind::Tensor => {
+                let ty = &self.ty;
+                quote!(&::adjoint::Tensor::<#ty>::zeros(#ident.shape()))
+            }
             Kind::Model if self.is_active(v) && self.is_param(v) => quote!(#dot),
             Kind::Model if self.is_active(v) => quote!(&#dot),
             Kind::Model => quote!(&{ use ::adjoint::params::Parameters as _; #ident.zeros_like() }),

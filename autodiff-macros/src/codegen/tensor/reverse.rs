@@ -176,7 +176,16 @@ impl TensorGen<'_> {
                     for (i, a) in args.iter().enumerate() {
                         if self.is_active(*a) {
                             let d = format_ident!("{}_d{}", v, i);
-                            self.contribute(&mut rev, *a, quote!(#d));
+                            let adjoint = match self.f.kind(*a) {
+                                Kind::Model => {
+                                    quote!(::adjoint::__private::IntoAdjoint::into_adjoint(#d))
+                                }
+                                _ => {
+                                    let ty = self.value_ty(*a);
+                                    quote!(<_ as ::adjoint::__private::IntoAdjoint<#ty>>::into_adjoint(#d))
+                                }
+                            };
+                            self.contribute(&mut rev, *a, adjoint);
                         }
                     }
                 }
