@@ -3,6 +3,7 @@
 //! that callers do not drown in follow-on errors).
 
 use crate::codegen;
+use crate::codegen::custom::CustomAdjoint;
 use crate::diagnostics::Errors;
 use crate::parse;
 use crate::signature::{self, strip_constant_attrs};
@@ -24,14 +25,11 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
             return quote!(#err #item);
         }
     };
-    let mut backward: Option<syn::Path> = None;
+    let mut backward: Option<CustomAdjoint> = None;
     match custom {
-        Some(tokens) => match syn::parse2::<syn::Path>(tokens) {
-            Ok(p) => backward = Some(p),
-            Err(e) => errors.push(
-                e.span(),
-                "expected the path of the backward function: `#[custom_adjoint(my_backward)]`",
-            ),
+        Some(tokens) => match syn::parse2::<CustomAdjoint>(tokens) {
+            Ok(spec) => backward = Some(spec),
+            Err(e) => errors.push_error(e),
         },
         None => {
             if !attr.is_empty() {
@@ -43,8 +41,8 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
     let mut kept = Vec::new();
     for a in item.attrs.drain(..) {
         if a.path().is_ident("custom_adjoint") {
-            match a.parse_args::<syn::Path>() {
-                Ok(p) => backward = Some(p),
+            match a.parse_args::<CustomAdjoint>() {
+                Ok(spec) => backward = Some(spec),
                 Err(e) => errors.push_error(e),
             }
         } else if a.path().is_ident("differentiable") {
@@ -56,7 +54,22 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
     let original = strip_constant_attrs(&item);
     let sig = signature::check(&item, &mut errors);
     let generated = match (&sig, &backward) {
-        (Some(sig), Some(backward)) => Some(codegen::custom::generate(sig, backward)),
+        (Some(sig), Some(spec)) if sig.tensor_mode() => {
+            // The primal body is lowered as usual: forward mode, the trace and
+            // the graph come from it; the reverse sweep is the user's.
+            parse::lower(&item, sig, &mut errors)
+                .map(|f| codegen::tensor::generate_custom(&f, sig, spec))
+        }
+        (Some(sig), Some(spec)) => match &spec.forward {
+            Some(forward) => {
+                errors.push(
+                    forward.span(),
+                    "`forward = ...` is supported for tensor functions; a scalar function's backward receives its arguments, value and adjoint",
+                );
+                None
+            }
+            None => Some(codegen::custom::generate(sig, &spec.backward)),
+        },
         (Some(sig), None) => {
             let lowered = parse::lower(&item, sig, &mut errors);
             if lowered.is_none() && errors.is_empty() {

@@ -12,6 +12,52 @@ use crate::signature::Signature;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+/// The arguments of `#[custom_adjoint(...)]`: `backward` alone, or
+/// `forward = f, backward = b` where `f(args) -> (value, saved)` decides what
+/// the backward receives: `b(saved, &adjoint)`.
+pub struct CustomAdjoint {
+    pub backward: syn::Path,
+    pub forward: Option<syn::Path>,
+}
+
+impl syn::parse::Parse for CustomAdjoint {
+    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
+        const USAGE: &str = "expected `#[custom_adjoint(my_backward)]` or `#[custom_adjoint(forward = my_forward, backward = my_backward)]`";
+        if !input.peek2(syn::Token![=]) {
+            let backward = input
+                .parse::<syn::Path>()
+                .map_err(|e| syn::Error::new(e.span(), USAGE))?;
+            if !input.is_empty() {
+                return Err(input.error(USAGE));
+            }
+            return Ok(CustomAdjoint {
+                backward,
+                forward: None,
+            });
+        }
+        let pairs = input.parse_terminated(syn::MetaNameValue::parse, syn::Token![,])?;
+        let (mut backward, mut forward) = (None, None);
+        for pair in pairs {
+            let syn::Expr::Path(value) = &pair.value else {
+                return Err(syn::Error::new_spanned(
+                    &pair.value,
+                    "expected a function path",
+                ));
+            };
+            if pair.path.is_ident("backward") {
+                backward = Some(value.path.clone());
+            } else if pair.path.is_ident("forward") {
+                forward = Some(value.path.clone());
+            } else {
+                return Err(syn::Error::new_spanned(&pair.path, USAGE));
+            }
+        }
+        let backward =
+            backward.ok_or_else(|| input.error("`backward = my_backward` is required"))?;
+        Ok(CustomAdjoint { backward, forward })
+    }
+}
+
 /// The generated items for a custom-adjoint function.
 pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
     let parts = Parts::new(sig);

@@ -20,6 +20,7 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::{format_ident, quote};
 use std::collections::{HashMap, HashSet};
 
+mod custom;
 mod emit;
 mod jvp;
 mod reverse;
@@ -45,6 +46,39 @@ pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
         let saved = gen.saved_values();
         let graph =
             crate::codegen::graph_fn(sig, &crate::codegen::graph::dot(f, &names, &varied, &saved));
+        let used = mark_used(sig);
+        let declared = crate::codegen::slots::declare(sig);
+        let checks = crate::codegen::slots::check_calls(f, &varied);
+        quote!(#grad #pullback #trace #jvp #graph #used #declared #checks)
+    })
+}
+
+/// The generated items of a tensor function with a hand-written backward:
+/// the reverse sweep calls it, forward mode and the trace use the body.
+pub fn generate_custom(
+    f: &Function,
+    sig: &Signature,
+    spec: &crate::codegen::custom::CustomAdjoint,
+) -> TokenStream {
+    with_float_ty(f.float_ty, || {
+        let names = Names::new(f);
+        let varied = crate::passes::activity::varied(f);
+        let parts = Parts::new(sig);
+        let gen = TensorGen {
+            f,
+            sig,
+            names: &names,
+            varied: &varied,
+            ty: format_ident!("{}", f.float_ty.name()),
+        };
+        let grad = gen.custom_grad_fn(&parts);
+        let pullback = gen.custom_pullback_fn(&parts, spec);
+        let trace = gen.trace_fn(&parts);
+        let jvp = gen.jvp_fns(&parts);
+        let graph = crate::codegen::graph_fn(
+            sig,
+            &crate::codegen::graph::dot(f, &names, &varied, &Default::default()),
+        );
         let used = mark_used(sig);
         let declared = crate::codegen::slots::declare(sig);
         let checks = crate::codegen::slots::check_calls(f, &varied);
