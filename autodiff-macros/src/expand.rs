@@ -68,7 +68,16 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
                 );
                 None
             }
-            None => Some(codegen::custom::generate(sig, &spec.backward)),
+            None => match sig.active().find(|p| p.slice) {
+                Some(p) => {
+                    errors.push_spanned(
+                        &p.ty,
+                        "active slices are not supported with #[custom_adjoint]: pass floats, or mark the slice `#[constant]`",
+                    );
+                    None
+                }
+                None => Some(codegen::custom::generate(sig, &spec.backward)),
+            },
         },
         (Some(sig), None) => {
             let lowered = parse::lower(&item, sig, &mut errors);
@@ -165,14 +174,22 @@ fn stubs(sig: &signature::Signature) -> TokenStream {
         .active()
         .map(|p| format_ident!("{}_dot", p.ident))
         .collect();
+    // An active slice has a `Vec` gradient and a slice tangent.
+    let (grad_tys, dot_tys): (Vec<_>, Vec<_>) = sig
+        .active()
+        .map(|p| match p.slice {
+            true => (quote!(::std::vec::Vec<#ty>), quote!(&[#ty])),
+            false => (quote!(#ty), quote!(#ty)),
+        })
+        .unzip();
     let message = "#[differentiable] function has compile errors";
     quote! {
         #[allow(dead_code)]
-        #vis struct #grad_struct { pub value: #ty, #(pub #fields: #ty,)* }
+        #vis struct #grad_struct { pub value: #ty, #(pub #fields: #grad_tys,)* }
         #[allow(unused_variables, dead_code)]
         #vis fn #grad(#(#params),*) -> #grad_struct { ::core::panic!(#message) }
         #[allow(unused_variables, dead_code)]
-        #vis fn #jvp(#(#params,)* #(#dots: #ty),*) -> (#ty, #ty) { ::core::panic!(#message) }
+        #vis fn #jvp(#(#params,)* #(#dots: #dot_tys),*) -> (#ty, #ty) { ::core::panic!(#message) }
         #[allow(unused_variables, dead_code)]
         #vis fn #trace(#(#params),*) -> ::adjoint::Trace { ::core::panic!(#message) }
         #[allow(dead_code)]

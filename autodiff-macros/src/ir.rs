@@ -3,7 +3,8 @@
 //! A function body is a [`Region`]: a list of statements, each defining SSA
 //! values. Control flow stays structured: an [`Stmt::If`] holds two regions and
 //! merges the values its branches assign, a [`Stmt::For`] holds a body region
-//! with loop-carried values. Mutable Rust variables exist only in the parser's
+//! with loop-carried values, and a [`Stmt::Loop`] (`while`, `loop`) runs its
+//! body until a flag the body computes says stop. Mutable Rust variables exist only in the parser's
 //! environment; in the IR every assignment is a fresh value.
 
 use proc_macro2::{Span, TokenStream};
@@ -110,6 +111,10 @@ pub enum Op {
     Tensor(crate::tensor_rules::TensorOp),
     /// The tensor at a path into a model (`p.layer1.w`, `p.layers[0].w`).
     Field(FieldPath),
+    /// `x[i]`: an element of an active slice argument (args: the slice, the
+    /// integer index). Its adjoint is scattered into the slice's adjoint at
+    /// the same index (`x_bar[i] += g`).
+    Index,
 }
 
 /// The callee of an [`Op::Call`] and where each argument was written (so a
@@ -205,6 +210,17 @@ pub enum Stmt {
         carried: Vec<Carried>,
         body: Region,
     },
+    /// `loop { .. }` (and `while`, lowered to it): the body runs, then the
+    /// loop ends if `exit` (a boolean the body defines) is true, so it runs
+    /// at least once. `trips` is the number of iterations run, counted by
+    /// the forward sweep for the reverse sweep. `Carried::out` is the value
+    /// at the end of the last iteration.
+    Loop {
+        trips: ValueId,
+        exit: ValueId,
+        carried: Vec<Carried>,
+        body: Region,
+    },
 }
 
 /// A straight-line list of statements with nested control flow.
@@ -221,6 +237,9 @@ pub struct Param {
     pub value: ValueId,
     /// Differentiated with respect to (a float argument without `#[constant]`).
     pub active: bool,
+    /// A slice of the function's float type (`&[f64]`): its elements are
+    /// read with [`Op::Index`] (active) or as constants.
+    pub slice: bool,
 }
 
 /// A lowered `#[differentiable]` function.
@@ -249,6 +268,13 @@ impl Function {
     /// The kind of a value.
     pub fn kind(&self, v: ValueId) -> Kind {
         self.values[v.0].kind
+    }
+
+    /// The parameter `v` is, if it is an active slice argument.
+    pub fn active_slice(&self, v: ValueId) -> Option<&Param> {
+        self.params
+            .iter()
+            .find(|p| p.value == v && p.slice && p.active)
     }
 }
 
@@ -282,7 +308,7 @@ pub fn walk_stmts<'a>(region: &'a Region, f: &mut impl FnMut(&'a Stmt)) {
                 walk_stmts(then_region, f);
                 walk_stmts(else_region, f);
             }
-            Stmt::For { body, .. } => walk_stmts(body, f),
+            Stmt::For { body, .. } | Stmt::Loop { body, .. } => walk_stmts(body, f),
         }
     }
 }

@@ -71,6 +71,7 @@ pub fn op_name(op: &Op) -> String {
             .unwrap_or_default(),
         Op::Tensor(op) => crate::tensor_rules::name(*op),
         Op::Field(path) => path.to_string(),
+        Op::Index => "index".into(),
         other => method_name(other).into(),
     }
 }
@@ -84,6 +85,8 @@ pub fn trace_template(op: &Op, arity: usize) -> String {
         Op::Mul => "{0} * {1}".into(),
         Op::Div => "{0} / {1}".into(),
         Op::Neg => "-{0}".into(),
+        // An element of an active slice: a copy of that element's input.
+        Op::Index => "{0}".into(),
         _ => format!("{}({})", op_name(op), operands.join(", ")),
     }
 }
@@ -126,13 +129,15 @@ fn method_name(op: &Op) -> &'static str {
         | Op::Neg
         | Op::Call(_)
         | Op::Tensor(_)
-        | Op::Field(_) => "",
+        | Op::Field(_)
+        | Op::Index => "",
     }
 }
 
 /// The forward value of `op` applied to `x`.
 ///
-/// `Const` and `Call` are emitted by codegen directly and never reach here.
+/// `Const`, `Call` and `Index` are emitted by codegen directly and never
+/// reach here.
 pub fn forward<R: Real>(op: &Op, x: &[R]) -> R {
     let a = || x[0].clone();
     let b = || x[1].clone();
@@ -149,7 +154,9 @@ pub fn forward<R: Real>(op: &Op, x: &[R]) -> R {
         Op::Atan2 | Op::Log | Op::Powf | Op::Hypot | Op::Max | Op::Min => {
             a().call2(method_name(op), b())
         }
-        Op::Const(_) | Op::Call(_) | Op::Tensor(_) | Op::Field(_) => unreachable_rule(op),
+        Op::Const(_) | Op::Call(_) | Op::Tensor(_) | Op::Field(_) | Op::Index => {
+            unreachable_rule(op)
+        }
         _ => a().call1(method_name(op)),
     }
 }
@@ -226,7 +233,9 @@ pub fn adjoint<R: Real>(op: &Op, x: &[R], y: &R, g: &R, i: usize) -> R {
         // relu' = 1 where y > 0, 0 where y = 0 (a <= 0, at 0 too), NaN where
         // y = a is NaN: in the last two cases the adjoint is y itself
         (Op::Relu, _) => R::select_gt(y(), R::lit(0.0), g(), y()),
-        (Op::Const(_) | Op::Call(_) | Op::Tensor(_) | Op::Field(_), _) => unreachable_rule(op),
+        (Op::Const(_) | Op::Call(_) | Op::Tensor(_) | Op::Field(_) | Op::Index, _) => {
+            unreachable_rule(op)
+        }
     }
 }
 

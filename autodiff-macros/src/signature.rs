@@ -31,6 +31,9 @@ pub struct SigParam {
     pub mutable: bool,
     /// What the argument holds.
     pub kind: ParamKind,
+    /// `&[T]` with `T` the function's float type (kind `Data`): active
+    /// without `#[constant]`, with a `Vec<T>` gradient.
+    pub slice: bool,
 }
 
 impl SigParam {
@@ -200,6 +203,22 @@ pub fn check(item: &syn::ItemFn, errors: &mut Errors) -> Option<Signature> {
         }
     }
     let float_ty = float_ty?;
+    let tensor_mode = returns_tensor
+        || params
+            .iter()
+            .any(|p| matches!(p.kind, ParamKind::Tensor | ParamKind::Model));
+    for p in params.iter().filter(|p| p.slice && p.active) {
+        if tensor_mode {
+            errors.push_spanned(
+                &p.ty,
+                format!(
+                    "argument `{}`: active slices are supported in scalar functions only; in a tensor \
+                     function pass a `&Tensor`, or mark the slice `#[constant]`",
+                    p.ident
+                ),
+            );
+        }
+    }
     if errors.len() > before {
         return None;
     }
@@ -252,7 +271,33 @@ fn check_param(
                 float: false,
                 mutable,
                 kind: ParamKind::Tensor,
+                slice: false,
             });
+        }
+        if let syn::Type::Slice(elem) = &*r.elem {
+            let elem = float_ty_of(&elem.elem);
+            if !constant && elem.is_some() && elem != float_ty {
+                errors.push_spanned(
+                    &pt.ty,
+                    format!(
+                        "argument `{ident}` holds `{}` elements but the function computes in `{}`",
+                        elem.map_or("unknown", |t| t.name()),
+                        float_ty.map_or("unknown", |t| t.name())
+                    ),
+                );
+                return None;
+            }
+            if elem.is_some() && elem == float_ty {
+                return Some(SigParam {
+                    ident,
+                    ty: (*pt.ty).clone(),
+                    active: !constant,
+                    float: false,
+                    mutable,
+                    kind: ParamKind::Data,
+                    slice: true,
+                });
+            }
         }
         if !constant && is_path {
             let (kind, elem) = match tensor_elem_of(&r.elem) {
@@ -277,6 +322,7 @@ fn check_param(
                 float: false,
                 mutable,
                 kind,
+                slice: false,
             });
         }
     }
@@ -319,6 +365,7 @@ fn check_param(
         float,
         mutable,
         kind,
+        slice: false,
     })
 }
 

@@ -141,28 +141,7 @@ impl Forward<'_> {
                 carried,
                 body,
             } => {
-                let mut slots = Vec::new();
-                let mut inits = Vec::new();
-                let mut nexts = Vec::new();
-                let mut outs = Vec::new();
-                let mut prelude = TokenStream::new();
-                let mut next_nums = TokenStream::new();
-                for c in carried {
-                    slots.push(self.names.value(c.phi).clone());
-                    inits.push(self.names.value(c.init).clone());
-                    nexts.push(self.names.value(c.next).clone());
-                    outs.push(self.names.value(c.out).clone());
-                    if self.trace && self.is_active(c.out) {
-                        let (init_n, code) = self.number_of(c.init);
-                        prelude.extend(code);
-                        let (next_n, code) = self.number_of(c.next);
-                        next_nums.extend(code);
-                        slots.push(self.names.num(c.phi));
-                        inits.push(init_n);
-                        nexts.push(next_n);
-                        outs.push(self.names.num(c.out));
-                    }
-                }
+                let (prelude, slots, inits, nexts, outs, next_nums) = self.carried(carried);
                 let (index, lo, hi) = (
                     self.names.value(*index),
                     self.names.value(*lo),
@@ -192,7 +171,80 @@ impl Forward<'_> {
                     #(let #outs = #slots;)*
                 }
             }
+            Stmt::Loop {
+                trips,
+                exit,
+                carried,
+                body,
+            } => {
+                let (prelude, slots, inits, nexts, outs, next_nums) = self.carried(carried);
+                let (trips, exit) = (self.names.value(*trips), self.names.value(*exit));
+                let body_code = self.region(body, loops + 1);
+                let push = self.push(body.id);
+                let assign = match slots.len() {
+                    0 => quote!(),
+                    1 => quote!(#(#slots)* = #(#nexts)*;),
+                    _ => quote!((#(#slots),*) = (#(#nexts),*);),
+                };
+                quote! {
+                    #prelude
+                    #(let mut #slots = #inits;)*
+                    let mut #trips: usize = 0;
+                    loop {
+                        #body_code
+                        #next_nums
+                        #push
+                        let __adjoint_exit: bool = #exit;
+                        #assign
+                        #trips += 1;
+                        if __adjoint_exit {
+                            break;
+                        }
+                    }
+                    #(let #outs = #slots;)*
+                }
+            }
         }
+    }
+
+    /// The loop-carried slots of a loop: (trace prelude, slots, their
+    /// initial and next values, the values after the loop, trace code at the
+    /// end of the body).
+    #[allow(clippy::type_complexity)]
+    fn carried(
+        &self,
+        carried: &[crate::ir::Carried],
+    ) -> (
+        TokenStream,
+        Vec<syn::Ident>,
+        Vec<syn::Ident>,
+        Vec<syn::Ident>,
+        Vec<syn::Ident>,
+        TokenStream,
+    ) {
+        let mut slots = Vec::new();
+        let mut inits = Vec::new();
+        let mut nexts = Vec::new();
+        let mut outs = Vec::new();
+        let mut prelude = TokenStream::new();
+        let mut next_nums = TokenStream::new();
+        for c in carried {
+            slots.push(self.names.value(c.phi).clone());
+            inits.push(self.names.value(c.init).clone());
+            nexts.push(self.names.value(c.next).clone());
+            outs.push(self.names.value(c.out).clone());
+            if self.trace && self.is_active(c.out) {
+                let (init_n, code) = self.number_of(c.init);
+                prelude.extend(code);
+                let (next_n, code) = self.number_of(c.next);
+                next_nums.extend(code);
+                slots.push(self.names.num(c.phi));
+                inits.push(init_n);
+                nexts.push(next_n);
+                outs.push(self.names.num(c.out));
+            }
+        }
+        (prelude, slots, inits, nexts, outs, next_nums)
     }
 
     fn number_of(&self, v: ValueId) -> (syn::Ident, TokenStream) {
@@ -219,6 +271,11 @@ impl Forward<'_> {
             Op::Call(callee) => {
                 let path = &callee.path;
                 quote!(let #v = #path(#(#arg_idents),*);)
+            }
+            Op::Index => {
+                let (x, k) = (&arg_idents[0], &arg_idents[1]);
+                let ty = &self.float_ty;
+                quote!(let #v: #ty = #x[#k];)
             }
             op => {
                 let x: Vec<Sym> = args
@@ -263,10 +320,25 @@ pub fn trace_op(
 ) -> TokenStream {
     let active = |v: ValueId| varied[v.0] && f.kind(v) == Kind::Float;
     let (v, num) = (names.value(value), names.num(value));
-    let template = trace_template(op, args.len());
+    let mut template = trace_template(op, args.len());
+    if let Op::Index = op {
+        // A copy of the element's input `x_n[k]`.
+        let (x_n, k) = (names.num(args[0]), names.value(args[1]));
+        return quote! {
+            let #num = __trace.op(#template, &[::adjoint::__private::TraceArg::Var(#x_n[#k])], f64::from(#v));
+        };
+    }
+    // A slice passed to a call is shown by its name.
+    for (i, a) in args.iter().enumerate() {
+        if let Some(p) = f.params.iter().find(|p| p.value == *a && p.slice) {
+            template = template.replace(&format!("{{{i}}}"), &p.ident.to_string());
+        }
+    }
     let trace_args = args.iter().map(|a| {
         let ident = names.value(*a);
-        if active(*a) {
+        if f.params.iter().any(|p| p.value == *a && p.slice) {
+            quote!(::adjoint::__private::TraceArg::Const(0.0))
+        } else if active(*a) {
             let n = names.num(*a);
             quote!(::adjoint::__private::TraceArg::Var(#n))
         } else if f.kind(*a) == Kind::Float {
@@ -327,6 +399,7 @@ fn walk_regions(
             });
             visit_region(body, true, range, visit, names);
         }
+        Stmt::Loop { body, .. } => visit_region(body, true, None, visit, names),
     }
 }
 

@@ -40,7 +40,7 @@ pub fn dot(f: &Function, names: &Names, varied: &[bool], saved: &HashMap<ValueId
 }
 
 fn style(f: &Function, varied: &[bool], v: ValueId) -> &'static str {
-    if varied[v.0] && f.kind(v) == Kind::Float {
+    if varied[v.0] && (f.kind(v) == Kind::Float || f.active_slice(v).is_some()) {
         ""
     } else {
         ", style=dashed"
@@ -115,22 +115,21 @@ fn region(
                     }
                 }
             }
-            Stmt::For {
-                index,
-                lo,
-                hi,
-                carried,
-                body,
-                ..
-            } => {
+            Stmt::For { carried, body, .. } | Stmt::Loop { carried, body, .. } => {
                 *clusters += 1;
+                let label = match stmt {
+                    Stmt::For { index, lo, hi, .. } => format!(
+                        "for {} in {}..{}",
+                        names.value(*index),
+                        names.value(*lo),
+                        names.value(*hi)
+                    ),
+                    _ => "loop (trip count saved)".to_string(),
+                };
                 let _ = writeln!(
                     out,
-                    "{pad}subgraph cluster_{} {{\n{pad}  label=\"for {} in {}..{}\";",
-                    clusters,
-                    names.value(*index),
-                    names.value(*lo),
-                    names.value(*hi)
+                    "{pad}subgraph cluster_{} {{\n{pad}  label=\"{label}\";",
+                    clusters
                 );
                 for c in carried {
                     let _ = writeln!(

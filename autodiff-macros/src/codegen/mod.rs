@@ -79,6 +79,8 @@ impl Parts {
             .map(|p| {
                 if p.float {
                     quote!(#ty)
+                } else if p.slice && p.active {
+                    quote!(::std::vec::Vec<#ty>)
                 } else {
                     quote!(::adjoint::__private::Inactive)
                 }
@@ -153,13 +155,79 @@ fn param_adjoints(
         .iter()
         .zip(&sig.params)
         .map(|(p, sp)| {
-            if sweep.initialised.contains(&p.value) {
+            // An active slice's adjoint always exists (zero-filled).
+            if (p.slice && p.active) || sweep.initialised.contains(&p.value) {
                 let bar = names.bar(p.value);
                 quote!(#bar)
             } else if sp.float {
                 quote!(0.0)
             } else {
                 quote!(::adjoint::__private::Inactive)
+            }
+        })
+        .collect()
+}
+
+/// The adjoints of the active slice arguments, zero-filled before the
+/// reverse sweep scatters into them (`x_bar[k] += ...`).
+fn slice_bars(f: &Function, names: &Names) -> TokenStream {
+    let ty = format_ident!("{}", f.float_ty.name());
+    f.params
+        .iter()
+        .filter(|p| p.slice && p.active)
+        .map(|p| {
+            let (x, bar) = (&p.ident, names.bar(p.value));
+            quote!(let mut #bar: ::std::vec::Vec<#ty> = ::std::vec![0.0; #x.len()];)
+        })
+        .collect()
+}
+
+/// The number of trace inputs: one per active float, one per element of an
+/// active slice.
+fn trace_input_count(f: &Function) -> TokenStream {
+    let floats = f.params.iter().filter(|p| p.active && !p.slice).count();
+    let slices = f
+        .params
+        .iter()
+        .filter(|p| p.active && p.slice)
+        .map(|p| &p.ident);
+    quote!(#floats #(+ #slices.len())*)
+}
+
+/// Records the active arguments as trace inputs (`x[0]`, `x[1]`, ... for a
+/// slice, whose numbers go to `x_n: Vec<i64>`), with their tangents when
+/// `tangents`.
+fn trace_inputs(f: &Function, names: &Names, tangents: bool) -> TokenStream {
+    f.params
+        .iter()
+        .filter(|p| p.active)
+        .map(|p| {
+            let (ident, num, dot) = (&p.ident, names.num(p.value), names.dot(p.value));
+            let label = ident.to_string();
+            if p.slice {
+                let tangent = tangents.then(|| {
+                    quote! {
+                        for (__adjoint_n, __adjoint_d) in #num.iter().zip(#dot.iter()) {
+                            __trace.tangent(*__adjoint_n, f64::from(*__adjoint_d));
+                        }
+                    }
+                });
+                quote! {
+                    let #num: ::std::vec::Vec<i64> = #ident
+                        .iter()
+                        .enumerate()
+                        .map(|(__adjoint_i, __adjoint_x)| {
+                            __trace.input(&::std::format!("{}[{}]", #label, __adjoint_i), f64::from(*__adjoint_x))
+                        })
+                        .collect();
+                    #tangent
+                }
+            } else {
+                let tangent = tangents.then(|| quote!(__trace.tangent(#num, f64::from(#dot));));
+                quote! {
+                    let #num = __trace.input(#label, f64::from(#ident));
+                    #tangent
+                }
             }
         })
         .collect()
@@ -176,6 +244,7 @@ fn grad_fn(
     let forward = forward::forward_sweep(f, names, varied, &sweep.saves, false);
     let reverse = &sweep.code;
     let adjoints = param_adjoints(f, sig, names, &sweep);
+    let bars = slice_bars(f, names);
     let Parts {
         vis,
         ty,
@@ -184,6 +253,22 @@ fn grad_fn(
         name,
         ..
     } = parts;
+    let field_tys: Vec<TokenStream> = sig
+        .active()
+        .map(|p| {
+            if p.slice {
+                quote!(::std::vec::Vec<#ty>)
+            } else {
+                quote!(#ty)
+            }
+        })
+        .collect();
+    // A slice's gradient is a `Vec`: the struct is then not `Copy`.
+    let derives = if sig.active().any(|p| p.slice) {
+        quote!(#[derive(Debug, Clone, PartialEq)])
+    } else {
+        quote!(#[derive(Debug, Clone, Copy, PartialEq)])
+    };
     let result = names.value(f.result);
     let fields: Vec<_> = sig.active().map(|p| p.ident.clone()).collect();
     let field_values: Vec<_> = sig
@@ -204,18 +289,19 @@ fn grad_fn(
     let lints = allow_lints();
     quote! {
         #[doc = #struct_doc]
-        #[derive(Debug, Clone, Copy, PartialEq)]
+        #derives
         #[allow(dead_code)]
         #vis struct #grad_struct {
             /// The function's value.
             pub value: #ty,
-            #(#[doc = #field_docs] pub #fields: #ty,)*
+            #(#[doc = #field_docs] pub #fields: #field_tys,)*
         }
 
         #[doc = #fn_doc]
         #lints
         #vis fn #grad_fn(#(#params),*) -> #grad_struct {
             #forward
+            #bars
             #reverse
             #grad_struct { value: #result, #(#fields: #field_values),* }
         }
@@ -234,6 +320,7 @@ fn pullback_fn(
     let forward = forward::forward_sweep(f, names, varied, &sweep.saves, false);
     let reverse = &sweep.code;
     let adjoints = param_adjoints(f, sig, names, &sweep);
+    let bars = slice_bars(f, names);
     let types = parts.adjoint_types(sig);
     let Parts {
         vis,
@@ -252,6 +339,7 @@ fn pullback_fn(
         #lints
         #vis fn #fn_name(#(#params),*) -> (#ty, impl FnOnce(#ty) -> (#(#types,)*)) {
             #forward
+            #bars
             (#result, move |#seed: #ty| {
                 #reverse
                 (#(#adjoints,)*)
@@ -273,16 +361,8 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
     } = parts;
     let jvp = format_ident!("{}_jvp", name);
     let jvp_trace = format_ident!("{}_jvp_trace", name);
-    let active: Vec<_> = f.params.iter().filter(|p| p.active).collect();
-    let count = active.len();
-    let inputs = active.iter().map(|p| {
-        let (ident, num, dot) = (&p.ident, names.num(p.value), names.dot(p.value));
-        let label = ident.to_string();
-        quote! {
-            let #num = __trace.input(#label, f64::from(#ident));
-            __trace.tangent(#num, f64::from(#dot));
-        }
-    });
+    let count = trace_input_count(f);
+    let inputs = trace_inputs(f, names, true);
     let jvp_trace_doc = format!(
         "Forward mode, traced: the evaluation trace of [`{name}`] with the tangent `v̇_i` of every \
          intermediate along the given tangents; print it with `{{}}`."
@@ -294,13 +374,23 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
         .filter(|p| p.active)
         .map(|p| names.dot(p.value))
         .collect();
+    // A slice's tangent is a slice of the same length.
+    let dot_ty = |p: &crate::ir::Param| {
+        if p.slice {
+            quote!(&[#ty])
+        } else {
+            quote!(#ty)
+        }
+    };
+    let active_dot_tys: Vec<_> = f.params.iter().filter(|p| p.active).map(dot_ty).collect();
     let all_dots: Vec<TokenStream> = f
         .params
         .iter()
         .map(|p| {
             let d = names.dot(p.value);
             if p.active {
-                quote!(#d: #ty)
+                let t = dot_ty(p);
+                quote!(#d: #t)
             } else {
                 quote!(#d: impl Sized)
             }
@@ -326,17 +416,17 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
     quote! {
         #[doc = #doc]
         #lints
-        #vis fn #jvp(#(#params,)* #(#active_dots: #ty),*) -> (#ty, #ty) {
+        #vis fn #jvp(#(#params,)* #(#active_dots: #active_dot_tys),*) -> (#ty, #ty) {
             #(let #constant_dots = ();)*
             #hidden(#(#args,)* #(#dot_args),*)
         }
 
         #[doc = #jvp_trace_doc]
         #lints
-        #vis fn #jvp_trace(#(#params,)* #(#active_dots: #ty),*) -> ::adjoint::Trace {
+        #vis fn #jvp_trace(#(#params,)* #(#active_dots: #active_dot_tys),*) -> ::adjoint::Trace {
             #(let #constant_dots = ();)*
             let mut __trace = ::adjoint::Trace::new(#count);
-            #(#inputs)*
+            #inputs
             let _ = { #trace_body };
             __trace
         }
@@ -359,15 +449,19 @@ fn trace_fn(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> Toke
         vis, params, name, ..
     } = parts;
     let active: Vec<_> = f.params.iter().filter(|p| p.active).collect();
-    let count = active.len();
-    let inputs = active.iter().map(|p| {
-        let (ident, num) = (&p.ident, names.num(p.value));
-        let label = ident.to_string();
-        quote!(let #num = __trace.input(#label, f64::from(#ident));)
-    });
+    let count = trace_input_count(f);
+    let inputs = trace_inputs(f, names, false);
+    let bars = slice_bars(f, names);
     let finals = active.iter().rev().map(|p| {
         let num = names.num(p.value);
-        if sweep.initialised.contains(&p.value) {
+        if p.slice {
+            let bar = names.bar(p.value);
+            quote! {
+                for (__adjoint_n, __adjoint_b) in #num.iter().zip(#bar.iter()).rev() {
+                    __trace.adjoint(*__adjoint_n, f64::from(*__adjoint_b));
+                }
+            }
+        } else if sweep.initialised.contains(&p.value) {
             let bar = names.bar(p.value);
             quote!(__trace.adjoint(#num, f64::from(#bar));)
         } else {
@@ -385,8 +479,9 @@ fn trace_fn(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> Toke
         #lints
         #vis fn #fn_name(#(#params),*) -> ::adjoint::Trace {
             let mut __trace = ::adjoint::Trace::new(#count);
-            #(#inputs)*
+            #inputs
             #forward
+            #bars
             #reverse
             #(#finals)*
             __trace

@@ -68,6 +68,11 @@ impl Names {
                 carried.iter().for_each(|c| name(c.phi, &mut idents));
                 carried.iter().for_each(|c| name(c.out, &mut idents));
             }
+            Stmt::Loop { trips, carried, .. } => {
+                carried.iter().for_each(|c| name(c.phi, &mut idents));
+                carried.iter().for_each(|c| name(c.out, &mut idents));
+                name(*trips, &mut idents);
+            }
         });
         let idents = idents
             .into_iter()

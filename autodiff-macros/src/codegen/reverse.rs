@@ -8,7 +8,7 @@
 //! this pass also decides that save set, which the forward sweep then uses.
 
 use crate::codegen::names::Names;
-use crate::ir::{Function, Kind, Op, Region, RegionId, Stmt, ValueId};
+use crate::ir::{Carried, Function, Kind, Op, Region, RegionId, Stmt, ValueId};
 use crate::rules::{adjoint, has_adjoint};
 use crate::sym::Sym;
 use proc_macro2::TokenStream;
@@ -126,6 +126,10 @@ impl Emitter<'_> {
                 }
                 Stmt::If { merges, .. } => defined.extend(merges.iter().map(|m| m.out)),
                 Stmt::For { carried, .. } => defined.extend(carried.iter().map(|c| c.out)),
+                Stmt::Loop { trips, carried, .. } => {
+                    defined.extend(carried.iter().map(|c| c.out));
+                    defined.insert(*trips);
+                }
             }
         }
         let mut st = RegionState {
@@ -180,39 +184,25 @@ impl Emitter<'_> {
                 } => {
                     st.reads.insert(Item::Value(*lo));
                     st.reads.insert(Item::Value(*hi));
-                    let active: Vec<_> = carried.iter().filter(|c| self.is_active(c.out)).collect();
-                    let ty = &self.float_ty;
-                    let mut slots = Vec::new();
-                    for c in &active {
-                        let slot = self.names.bar(c.out);
-                        let start = if st.init.contains(&c.out) {
-                            quote!(#slot)
-                        } else {
-                            quote!(0.0)
-                        };
-                        st.code.push(quote!(let mut #slot: #ty = #start;));
-                        slots.push((slot, c));
-                    }
-                    let mut extra = vec![*index];
-                    extra.extend(carried.iter().map(|c| c.phi));
-                    let seeds = slots
-                        .iter()
-                        .map(|(slot, c)| (c.next, Sym::local(slot)))
-                        .collect();
-                    let finish: Vec<_> = slots.iter().map(|(s, c)| (s.clone(), c.phi)).collect();
-                    let body_code = self.nested(&mut st, body, &extra, seeds, &finish);
                     let (lo, hi) = (self.names.value(*lo), self.names.value(*hi));
                     let range = if *inclusive {
                         quote!(#lo..=#hi)
                     } else {
                         quote!(#lo..#hi)
                     };
-                    st.code.push(quote! {
-                        for _ in #range { #body_code }
-                    });
-                    for (slot, c) in &slots {
-                        self.contribute(&mut st, c.init, Sym::local(slot));
-                    }
+                    self.loop_stmt(&mut st, Some(*index), carried, body, range);
+                }
+                Stmt::Loop {
+                    trips,
+                    carried,
+                    body,
+                    ..
+                } => {
+                    // The body's adjoint runs as many times as the forward
+                    // sweep counted.
+                    st.reads.insert(Item::Value(*trips));
+                    let trips = self.names.value(*trips);
+                    self.loop_stmt(&mut st, None, carried, body, quote!(0..#trips));
                 }
             }
         }
@@ -226,6 +216,46 @@ impl Emitter<'_> {
             st.code.push(quote!(#slot = #value;));
         }
         st
+    }
+
+    /// The reverse sweep of a loop: the body's adjoint runs once per
+    /// forward iteration (`range` of them), the carried adjoints flowing from
+    /// each iteration's `next` to its `phi`, then into the initial values.
+    fn loop_stmt(
+        &mut self,
+        st: &mut RegionState,
+        index: Option<ValueId>,
+        carried: &[Carried],
+        body: &Region,
+        range: TokenStream,
+    ) {
+        let active: Vec<_> = carried.iter().filter(|c| self.is_active(c.out)).collect();
+        let ty = &self.float_ty;
+        let mut slots = Vec::new();
+        for c in &active {
+            let slot = self.names.bar(c.out);
+            let start = if st.init.contains(&c.out) {
+                quote!(#slot)
+            } else {
+                quote!(0.0)
+            };
+            st.code.push(quote!(let mut #slot: #ty = #start;));
+            slots.push((slot, c));
+        }
+        let mut extra: Vec<ValueId> = index.into_iter().collect();
+        extra.extend(carried.iter().map(|c| c.phi));
+        let seeds = slots
+            .iter()
+            .map(|(slot, c)| (c.next, Sym::local(slot)))
+            .collect();
+        let finish: Vec<_> = slots.iter().map(|(s, c)| (s.clone(), c.phi)).collect();
+        let body_code = self.nested(st, body, &extra, seeds, &finish);
+        st.code.push(quote! {
+            for _ in #range { #body_code }
+        });
+        for (slot, c) in &slots {
+            self.contribute(st, c.init, Sym::local(slot));
+        }
     }
 
     /// Generates a nested region's reverse code, records its save set, and
@@ -292,14 +322,22 @@ impl Emitter<'_> {
         if !st.init.contains(&value) {
             return;
         }
+        if let Op::Index = op {
+            // y = x[k]: x̄[k] += ȳ (k saved like any value the sweep reads).
+            st.reads.insert(Item::Value(args[1]));
+            let (x_bar, k) = (self.names.bar(args[0]), self.names.value(args[1]));
+            st.code.push(quote!(#x_bar[#k] += #bar;));
+            return;
+        }
         if let Op::Call(_) = op {
             st.reads.insert(Item::Pullback(value));
             let pullback = self.names.pullback(value);
+            let slice = |a: &ValueId| self.f.active_slice(*a).is_some();
             let outs: Vec<TokenStream> = args
                 .iter()
                 .enumerate()
                 .map(|(i, a)| {
-                    if self.is_active(*a) {
+                    if self.is_active(*a) || slice(a) {
                         let d = format_ident!("{}_d{}", self.names.value(value), i);
                         quote!(#d)
                     } else {
@@ -309,9 +347,17 @@ impl Emitter<'_> {
                 .collect();
             st.code.push(quote!(let (#(#outs,)*) = #pullback(#bar);));
             for (i, a) in args.iter().enumerate() {
+                let d = format_ident!("{}_d{}", self.names.value(value), i);
                 if self.is_active(*a) {
-                    let d = format_ident!("{}_d{}", self.names.value(value), i);
                     self.contribute(st, *a, Sym::local(&d));
+                } else if slice(a) {
+                    // The callee's adjoint of a slice argument: a Vec.
+                    let x_bar = self.names.bar(*a);
+                    st.code.push(quote! {
+                        for (__adjoint_a, __adjoint_d) in #x_bar.iter_mut().zip(#d) {
+                            *__adjoint_a += __adjoint_d;
+                        }
+                    });
                 }
             }
             return;

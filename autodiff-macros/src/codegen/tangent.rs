@@ -130,42 +130,7 @@ impl Tangent<'_> {
                 carried,
                 body,
             } => {
-                let ty = &self.float_ty;
-                let mut decls = TokenStream::new();
-                let mut slots = Vec::new();
-                let mut nexts = Vec::new();
-                let mut outs = TokenStream::new();
-                for c in carried {
-                    let (phi, init, next, out) = (
-                        self.names.value(c.phi),
-                        self.names.value(c.init),
-                        self.names.value(c.next),
-                        self.names.value(c.out),
-                    );
-                    decls.extend(quote!(let mut #phi = #init;));
-                    slots.push(quote!(#phi));
-                    nexts.push(quote!(#next));
-                    outs.extend(quote!(let #out = #phi;));
-                    if self.is_active(c.out) {
-                        let (phi_d, out_d) = (self.names.dot(c.phi), self.names.dot(c.out));
-                        let init_d = self.dot_or_zero(c.init);
-                        decls.extend(quote!(let mut #phi_d: #ty = #init_d;));
-                        slots.push(quote!(#phi_d));
-                        nexts.push(self.dot_or_zero(c.next));
-                        outs.extend(quote!(let #out_d = #phi_d;));
-                        if self.trace {
-                            let (phi_n, out_n) = (self.names.num(c.phi), self.names.num(c.out));
-                            let (init_n, icode) =
-                                trace_number(self.names, self.is_active(c.init), c.init);
-                            let (next_n, ncode) =
-                                trace_number(self.names, self.is_active(c.next), c.next);
-                            decls.extend(quote!(#icode let mut #phi_n = #init_n;));
-                            slots.push(quote!(#phi_n));
-                            nexts.push(quote!({ #ncode #next_n }));
-                            outs.extend(quote!(let #out_n = #phi_n;));
-                        }
-                    }
-                }
+                let (decls, slots, nexts, outs) = self.carried(carried);
                 let (index, lo, hi) = (
                     self.names.value(*index),
                     self.names.value(*lo),
@@ -191,7 +156,77 @@ impl Tangent<'_> {
                     #outs
                 }
             }
+            Stmt::Loop {
+                exit,
+                carried,
+                body,
+                ..
+            } => {
+                let (decls, slots, nexts, outs) = self.carried(carried);
+                let exit = self.names.value(*exit);
+                let body_code = self.region(body);
+                let assign = match slots.len() {
+                    0 => quote!(),
+                    1 => quote!(#(#slots)* = #(#nexts)*;),
+                    _ => quote!((#(#slots),*) = (#(#nexts),*);),
+                };
+                quote! {
+                    #decls
+                    loop {
+                        #body_code
+                        let __adjoint_exit: bool = #exit;
+                        #assign
+                        if __adjoint_exit {
+                            break;
+                        }
+                    }
+                    #outs
+                }
+            }
         }
+    }
+
+    /// The loop-carried slots of a loop with their tangents (and trace
+    /// numbers): (declarations, slots, next values, bindings after the loop).
+    fn carried(
+        &self,
+        carried: &[crate::ir::Carried],
+    ) -> (TokenStream, Vec<TokenStream>, Vec<TokenStream>, TokenStream) {
+        let ty = &self.float_ty;
+        let mut decls = TokenStream::new();
+        let mut slots = Vec::new();
+        let mut nexts = Vec::new();
+        let mut outs = TokenStream::new();
+        for c in carried {
+            let (phi, init, next, out) = (
+                self.names.value(c.phi),
+                self.names.value(c.init),
+                self.names.value(c.next),
+                self.names.value(c.out),
+            );
+            decls.extend(quote!(let mut #phi = #init;));
+            slots.push(quote!(#phi));
+            nexts.push(quote!(#next));
+            outs.extend(quote!(let #out = #phi;));
+            if self.is_active(c.out) {
+                let (phi_d, out_d) = (self.names.dot(c.phi), self.names.dot(c.out));
+                let init_d = self.dot_or_zero(c.init);
+                decls.extend(quote!(let mut #phi_d: #ty = #init_d;));
+                slots.push(quote!(#phi_d));
+                nexts.push(self.dot_or_zero(c.next));
+                outs.extend(quote!(let #out_d = #phi_d;));
+                if self.trace {
+                    let (phi_n, out_n) = (self.names.num(c.phi), self.names.num(c.out));
+                    let (init_n, icode) = trace_number(self.names, self.is_active(c.init), c.init);
+                    let (next_n, ncode) = trace_number(self.names, self.is_active(c.next), c.next);
+                    decls.extend(quote!(#icode let mut #phi_n = #init_n;));
+                    slots.push(quote!(#phi_n));
+                    nexts.push(quote!({ #ncode #next_n }));
+                    outs.extend(quote!(let #out_n = #phi_n;));
+                }
+            }
+        }
+        (decls, slots, nexts, outs)
     }
 
     fn let_stmt(&self, value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
@@ -210,9 +245,23 @@ impl Tangent<'_> {
             Op::Call(callee) if self.is_active(value) => {
                 let d = self.names.dot(value);
                 let callee = generated_path(&callee.path, "__", "_tangent");
-                let tangents = args.iter().map(|a| match self.f.kind(*a) {
-                    Kind::Float => self.dot_or_zero(*a),
-                    _ => quote!(()),
+                let tangents = args.iter().map(|a| {
+                    let slice = self.f.params.iter().find(|p| p.value == *a && p.slice);
+                    match (self.f.kind(*a), slice) {
+                        (Kind::Float, _) => self.dot_or_zero(*a),
+                        (_, Some(p)) if p.active => {
+                            let d = self.names.dot(*a);
+                            quote!(#d)
+                        }
+                        // A constant slice may go to an active slice
+                        // argument: its tangent is zero.
+                        (_, Some(_)) => {
+                            let x = self.names.value(*a);
+                            let ty = &self.float_ty;
+                            quote!(&::std::vec![0.0 as #ty; #x.len()][..])
+                        }
+                        _ => quote!(()),
+                    }
                 });
                 let record = self.record(value, op, args);
                 quote!(let (#v, #d) = #callee(#(#arg_idents,)* #(#tangents),*); #record)
@@ -220,6 +269,20 @@ impl Tangent<'_> {
             Op::Call(callee) => {
                 let path = &callee.path;
                 quote!(let #v = #path(#(#arg_idents),*);)
+            }
+            Op::Index => {
+                let (x, k) = (&arg_idents[0], &arg_idents[1]);
+                let ty = &self.float_ty;
+                if !self.is_active(value) {
+                    return quote!(let #v: #ty = #x[#k];);
+                }
+                let (d, x_dot) = (self.names.dot(value), self.names.dot(args[0]));
+                let record = self.record(value, op, args);
+                quote! {
+                    let #v: #ty = #x[#k];
+                    let #d: #ty = #x_dot[#k];
+                    #record
+                }
             }
             op => {
                 let x: Vec<Sym> = args

@@ -178,6 +178,7 @@ impl Lowerer<'_> {
             self.error(label.span(), "loop labels are not supported");
             return Err(());
         }
+
         let index_name = match &*f.pat {
             syn::Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
                 Some(pi.ident.to_string())
@@ -214,6 +215,9 @@ impl Lowerer<'_> {
                 self.error(expr.span(), "loop bounds must be integers");
                 return Err(());
             }
+        }
+        if contains_loop_jump_block(&f.body) {
+            return self.lower_for_with_jumps(index_name, (lo, hi, inclusive), &f.body, env);
         }
         let guard_body = self.early_return.is_some() && contains_return_block(&f.body);
         let body_stmts = &f.body.stmts;

@@ -37,7 +37,10 @@ impl Lowerer<'_> {
             syn::Expr::MethodCall(m) => self.lower_method_call(m, env),
             syn::Expr::Call(c) => self.lower_call(c, env),
             syn::Expr::Cast(c) => self.lower_cast(c, env),
-            syn::Expr::Reference(r) => self.lower_reference(r, env),
+            syn::Expr::Reference(r) => match self.slice_reference(r, env) {
+                Some(v) => Ok(v),
+                None => self.lower_reference(r, env),
+            },
             syn::Expr::Array(a) => {
                 let elems = a.elems.iter().collect::<Vec<_>>();
                 self.lower_data(&elems, env, |vals| quote!([#(#vals),*]))
@@ -54,6 +57,7 @@ impl Lowerer<'_> {
             }
             syn::Expr::Field(_) => self.lower_model_path(e, env),
             syn::Expr::Index(_) if self.tensor_mode => self.lower_model_path(e, env),
+            syn::Expr::Index(i) => self.lower_index(i, env),
             syn::Expr::If(i) => match self.lower_if(i, env, true)? {
                 Some(v) => Ok(v),
                 None => Err(()),
@@ -299,6 +303,7 @@ impl Lowerer<'_> {
             return Err(());
         }
         if self.kind(receiver) == Kind::Other {
+            self.check_slice_method(receiver, &name, span)?;
             return Ok(self.opaque_method(receiver, &m.method, &args));
         }
         if PIECEWISE_CONSTANT.contains(&name.as_str()) && args.is_empty() {

@@ -17,6 +17,8 @@ use std::collections::HashMap;
 
 mod control;
 mod expr;
+mod loops;
+mod slices;
 mod stmt;
 mod syntax;
 mod tensor;
@@ -24,7 +26,8 @@ mod tensor;
 const SUPPORTED_SUMMARY: &str =
     "supported are float arithmetic (+ - * /, unary -), literals and consts, \
      the math methods, `let`/`let mut` with `=` `+=` `-=` `*=` `/=`, `if`/`else`, \
-     `for i in a..b` loops, `return`, and calls to other #[differentiable] functions";
+     `for i in a..b`, `while` and `loop` loops with `break`/`continue`, `return`, \
+     reading slices (`x[i]`, `x.len()`), and calls to other #[differentiable] functions";
 
 const TENSOR_CONTROL_FLOW: &str = "`if`, `for` and early `return` are not supported in tensor \
      functions yet: express the data dependence with ops (`relu`, `max`, masks) or move the control \
@@ -63,6 +66,8 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         data_operands: Vec::new(),
         expect: None,
         guessed_tensor_calls: HashMap::new(),
+        slices: Vec::new(),
+        loop_flags: None,
     };
     let before = lowerer.errors.len();
     let mut env = Env::new();
@@ -77,10 +82,14 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         };
         let value = lowerer.new_value(kind);
         env.declare(p.ident.to_string(), value, p.mutable);
+        if p.slice {
+            lowerer.slices.push((value, p.active));
+        }
         params.push(Param {
             ident: p.ident.clone(),
             value,
             active: p.active,
+            slice: p.slice,
         });
     }
     let result = lowerer.lower_body(&item.block, &mut env);
@@ -133,6 +142,11 @@ struct Lowerer<'e> {
     /// Tensor values computed from a call whose result was guessed to be a
     /// tensor, with the callee's name (for the error if it was a float).
     guessed_tensor_calls: HashMap<ValueId, (String, Span)>,
+    /// The float slice arguments (`&[f64]`) and whether each is active.
+    slices: Vec<(ValueId, bool)>,
+    /// Set while the body of a loop that may `break`/`continue` is lowered
+    /// (its flags are variables of the lowering environment, see `loops.rs`).
+    loop_flags: Option<loops::LoopFlags>,
 }
 
 /// What a statement list does with its tail expression.
@@ -213,6 +227,9 @@ impl Lowerer<'_> {
         let key = match &op {
             Op::Call(_) => None,
             Op::Field(path) => Some(format!("field {kind:?} {path} {args:?}")),
+            // An integer literal may be typed differently at each use
+            // (`0..n` is `usize`, `powi(2)` takes `i32`): never shared.
+            Op::Const(tokens) if !self.tensor_mode && is_int_literal(tokens) => None,
             Op::Const(tokens) => Some(format!("const {kind:?} {tokens}")),
             other => Some(format!("{other:?} {args:?}")),
         };
@@ -297,5 +314,16 @@ impl Lowerer<'_> {
 
     fn error(&mut self, span: Span, message: impl std::fmt::Display) {
         self.errors.push(span, message);
+    }
+}
+
+/// Whether `tokens` is one integer literal without a type suffix.
+fn is_int_literal(tokens: &TokenStream) -> bool {
+    let mut iter = tokens.clone().into_iter();
+    match (iter.next(), iter.next()) {
+        (Some(proc_macro2::TokenTree::Literal(l)), None) => {
+            matches!(syn::Lit::new(l), syn::Lit::Int(i) if i.suffix().is_empty())
+        }
+        _ => false,
     }
 }

@@ -107,6 +107,12 @@ impl Lowerer<'_> {
                 }
             }
             self.lower_stmt(stmt, env)?;
+            if self.loop_flags.is_some() && contains_loop_jump(stmt) && !rest.is_empty() {
+                self.guarded_after_jump(stmt, env, |this, env| {
+                    this.lower_stmts(rest, env, tail).map(|_| ())
+                })?;
+                return Ok(None);
+            }
             if self.early_return.is_some() && contains_return(stmt) && !rest.is_empty() {
                 self.guarded(env, |this, env| {
                     this.lower_stmts(rest, env, tail).map(|_| ())
@@ -275,6 +281,10 @@ impl Lowerer<'_> {
             }
             syn::Expr::If(i) => self.lower_if(i, env, false).map(|_| ()),
             syn::Expr::ForLoop(f) => self.lower_for(f, env),
+            syn::Expr::While(w) => self.lower_while(w, env),
+            syn::Expr::Loop(l) => self.lower_loop(l, env),
+            syn::Expr::Break(b) => self.lower_break(b, env),
+            syn::Expr::Continue(c) => self.lower_continue(c, env),
             syn::Expr::Return(r) => self.lower_return(r, env),
             other => self.lower_expr(other, env).map(|_| ()),
         }
@@ -291,6 +301,14 @@ impl Lowerer<'_> {
             _ => None,
         };
         let Some(ident) = ident else {
+            if let syn::Expr::Index(_) = target {
+                self.errors.push_spanned(
+                    target,
+                    "writing into slices is not supported in #[differentiable] functions: \
+                     slice arguments are read-only; accumulate into a local variable instead",
+                );
+                return Err(());
+            }
             let message = if matches!(target, syn::Expr::Field(_)) {
                 "a #[differentiable] function may not mutate its arguments or their fields: \
                  bind the new value to a local (`let w = ...;`) instead"

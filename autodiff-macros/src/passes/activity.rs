@@ -16,7 +16,8 @@ pub fn varied(f: &Function) -> Vec<bool> {
 pub fn varied_from(f: &Function, seed: impl Fn(&Param) -> bool) -> Vec<bool> {
     let mut varied = vec![false; f.values.len()];
     for p in &f.params {
-        varied[p.value.0] = seed(p) && f.kind(p.value).is_differentiable();
+        // An active slice is data whose elements (`Op::Index`) vary.
+        varied[p.value.0] = seed(p) && (f.kind(p.value).is_differentiable() || p.slice);
     }
     loop {
         let snapshot = varied.clone();
@@ -37,7 +38,7 @@ pub fn varied_from(f: &Function, seed: impl Fn(&Param) -> bool) -> Vec<bool> {
                     mark(m.out, snapshot[m.then_value.0] || snapshot[m.else_value.0]);
                 }
             }
-            Stmt::For { carried, .. } => {
+            Stmt::For { carried, .. } | Stmt::Loop { carried, .. } => {
                 for c in carried {
                     let on = snapshot[c.init.0] || snapshot[c.next.0];
                     mark(c.phi, on);

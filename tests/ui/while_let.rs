@@ -1,9 +1,9 @@
 use adjoint::differentiable;
 
 #[differentiable]
-fn f(x: f64) -> f64 {
+fn f(x: f64, #[constant] n: Option<usize>) -> f64 {
     let mut acc = x;
-    while acc < 10.0 {
+    while let Some(k) = n {
         acc = acc * 2.0;
     }
     acc

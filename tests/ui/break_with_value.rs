@@ -1,12 +1,12 @@
 use adjoint::differentiable;
 
 #[differentiable]
-fn f(x: f64, #[constant] n: usize) -> f64 {
+fn f(x: f64) -> f64 {
     let mut acc = x;
-    for _ in 0..n {
+    loop {
         acc = acc * x;
         if acc > 100.0 {
-            break;
+            break acc;
         }
     }
     acc
