@@ -159,3 +159,45 @@ fn constant_tensor_arguments_and_typed_helpers() {
         "{jv} vs {expected}"
     );
 }
+
+/// `cross_entropy` with one-hot or soft targets as a `#[constant]` tensor.
+#[differentiable]
+fn soft_target_loss(
+    w: &Tensor<f64>,
+    #[constant] x: &Tensor<f64>,
+    #[constant] targets: &Tensor<f64>,
+) -> f64 {
+    cross_entropy(&x.matmul(w), targets)
+}
+
+#[differentiable]
+fn label_loss(w: &Tensor<f64>, #[constant] x: &Tensor<f64>, #[constant] labels: &[usize]) -> f64 {
+    cross_entropy(&x.matmul(w), labels)
+}
+
+#[test]
+fn cross_entropy_accepts_one_hot_and_soft_targets() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let w = Tensor::randn(&[3, 4], &mut rng);
+    let x = Tensor::randn(&[5, 3], &mut rng);
+    let labels = [0usize, 3, 1, 1, 2];
+    let mut one_hot = Tensor::zeros(&[5, 4]);
+    for (r, c) in labels.iter().enumerate() {
+        one_hot.data_mut()[r * 4 + c] = 1.0;
+    }
+    let hard = label_loss_grad(&w, &x, &labels);
+    let soft = soft_target_loss_grad(&w, &x, &one_hot);
+    assert!((hard.value - soft.value).abs() < 1e-12);
+    for (a, b) in hard.w.data().iter().zip(soft.w.data()) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+    let probs = Tensor::full(&[5, 4], 0.25);
+    let g = soft_target_loss_grad(&w, &x, &probs);
+    let f = |t: &[Tensor<f64>]| soft_target_loss(&t[0], &x, &probs);
+    let tol = Tolerance {
+        rtol: 1e-6,
+        atol: 1e-8,
+    };
+    gradcheck(f, std::slice::from_ref(&w), &[g.w], tol)
+        .expect("soft targets match finite differences");
+}

@@ -12,7 +12,9 @@ struct TwoLayers {
     layers: Vec<Tensor<f64>>,
 }
 
+/// `spare` is an active argument the function never reads.
 #[differentiable]
+#[allow(unused_variables)]
 fn uses_some(p: &TwoLayers, x: &Tensor<f64>, spare: &Tensor<f64>) -> f64 {
     (x.matmul(&p.used) + &p.layers[1]).square().sum()
 }

@@ -114,8 +114,7 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
     };
     // The body has errors: rustc need not type-check it and repeat them.
     let mut original = original;
-    let message = "#[differentiable] function has compile errors";
-    original.block = syn::parse_quote!({ ::core::panic!(#message) });
+    original.block = syn::parse_quote!({ ::core::panic!(#STUB_MESSAGE) });
     original
         .attrs
         .push(syn::parse_quote!(#[allow(unused_variables, unreachable_code)]));
@@ -124,9 +123,11 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
     quote!(#compile_errors #original #stubs #slots)
 }
 
-/// Placeholder items with the generated names, so a function with errors
-/// reports only its own errors, not every caller's missing `NAME_grad`.
+/// Placeholder items with every generated name and signature (the Grad
+/// struct derives what the real one derives), so a function with errors
+/// reports only its own errors, not follow-on errors in its callers.
 fn stubs(sig: &signature::Signature) -> TokenStream {
+    use signature::ParamKind;
     let parts = codegen::Parts::new(sig);
     let codegen::Parts {
         vis,
@@ -136,14 +137,53 @@ fn stubs(sig: &signature::Signature) -> TokenStream {
         name,
         ..
     } = &parts;
+    let tensor = sig.tensor_mode();
+    let gradient_ty = |p: &signature::SigParam| match p.kind {
+        ParamKind::Float => quote!(#ty),
+        ParamKind::Data if p.slice => quote!(::std::vec::Vec<#ty>),
+        _ => {
+            let g = p.gradient_ty();
+            quote!(#g)
+        }
+    };
     let fields: Vec<_> = sig.active().map(|p| p.ident.clone()).collect();
-    let field_types: Vec<_> = sig
-        .active()
+    let field_types: Vec<_> = sig.active().map(gradient_ty).collect();
+    let adjoint_types: Vec<_> = sig
+        .params
+        .iter()
         .map(|p| match p.kind {
-            signature::ParamKind::Float => quote!(#ty),
-            _ => {
-                let g = p.gradient_ty();
-                quote!(#g)
+            ParamKind::Float => quote!(#ty),
+            ParamKind::Tensor | ParamKind::Model if p.active => gradient_ty(p),
+            ParamKind::Data if p.active && p.slice => gradient_ty(p),
+            _ => quote!(::adjoint::__private::Inactive),
+        })
+        .collect();
+    let tangent_ty = |p: &signature::SigParam| match p.kind {
+        ParamKind::Float => quote!(#ty),
+        ParamKind::Data if p.slice => quote!(&[#ty]),
+        _ => {
+            let g = p.gradient_ty();
+            quote!(&#g)
+        }
+    };
+    let dots: Vec<_> = sig
+        .active()
+        .map(|p| {
+            let d = format_ident!("{}_dot", p.ident);
+            let t = tangent_ty(p);
+            quote!(#d: #t)
+        })
+        .collect();
+    let all_dots: Vec<_> = sig
+        .params
+        .iter()
+        .map(|p| {
+            let d = format_ident!("{}_dot", p.ident);
+            if p.active {
+                let t = tangent_ty(p);
+                quote!(#d: #t)
+            } else {
+                quote!(#d: impl Sized)
             }
         })
         .collect();
@@ -152,50 +192,59 @@ fn stubs(sig: &signature::Signature) -> TokenStream {
     } else {
         quote!(#ty)
     };
-    if sig.tensor_mode() {
-        let (fn_name, extra) = if sig.returns_tensor {
-            (format_ident!("{}_vjp", name), quote!(, __seed: &#value_ty))
-        } else {
-            (format_ident!("{}_grad", name), quote!())
-        };
-        let message = "#[differentiable] function has compile errors";
-        return quote! {
-            #[allow(dead_code)]
-            #vis struct #grad_struct { pub value: #value_ty, #(pub #fields: #field_types,)* }
-            #[allow(unused_variables, dead_code)]
-            #vis fn #fn_name(#(#params),* #extra) -> #grad_struct { ::core::panic!(#message) }
-        };
-    }
-    let grad = format_ident!("{}_grad", name);
+    let (grad, seed) = if sig.returns_tensor {
+        (format_ident!("{}_vjp", name), quote!(, __seed: &#value_ty))
+    } else {
+        (format_ident!("{}_grad", name), quote!())
+    };
+    let (derives, clone_impl) = if tensor {
+        (quote!(), codegen::tensor::grad_clone_impl(sig, grad_struct))
+    } else {
+        (codegen::grad_derives(sig), quote!())
+    };
+    let trace_ty = if tensor {
+        quote!(::adjoint::TensorTrace)
+    } else {
+        quote!(::adjoint::Trace)
+    };
     let jvp = format_ident!("{}_jvp", name);
     let trace = format_ident!("{}_trace", name);
     let graph = format_ident!("{}_graph", name);
-    let dots: Vec<_> = sig
-        .active()
-        .map(|p| format_ident!("{}_dot", p.ident))
-        .collect();
-    // An active slice has a `Vec` gradient and a slice tangent.
-    let (grad_tys, dot_tys): (Vec<_>, Vec<_>) = sig
-        .active()
-        .map(|p| match p.slice {
-            true => (quote!(::std::vec::Vec<#ty>), quote!(&[#ty])),
-            false => (quote!(#ty), quote!(#ty)),
-        })
-        .unzip();
-    let message = "#[differentiable] function has compile errors";
+    let pullback = format_ident!("__{}_pullback", name);
+    let tangent = format_ident!("__{}_tangent", name);
+    let jvp_trace = (!tensor).then(|| {
+        let f = format_ident!("{}_jvp_trace", name);
+        quote! {
+            #[allow(unused_variables, dead_code)]
+            #vis fn #f(#(#params,)* #(#dots),*) -> ::adjoint::Trace { ::core::panic!(#STUB_MESSAGE) }
+        }
+    });
     quote! {
+        #derives
         #[allow(dead_code)]
-        #vis struct #grad_struct { pub value: #ty, #(pub #fields: #grad_tys,)* }
+        #vis struct #grad_struct { pub value: #value_ty, #(pub #fields: #field_types,)* }
+        #clone_impl
         #[allow(unused_variables, dead_code)]
-        #vis fn #grad(#(#params),*) -> #grad_struct { ::core::panic!(#message) }
+        #vis fn #grad(#(#params),* #seed) -> #grad_struct { ::core::panic!(#STUB_MESSAGE) }
         #[allow(unused_variables, dead_code)]
-        #vis fn #jvp(#(#params,)* #(#dots: #dot_tys),*) -> (#ty, #ty) { ::core::panic!(#message) }
+        #vis fn #jvp(#(#params,)* #(#dots),*) -> (#value_ty, #value_ty) { ::core::panic!(#STUB_MESSAGE) }
+        #jvp_trace
         #[allow(unused_variables, dead_code)]
-        #vis fn #trace(#(#params),*) -> ::adjoint::Trace { ::core::panic!(#message) }
+        #vis fn #trace(#(#params),*) -> #trace_ty { ::core::panic!(#STUB_MESSAGE) }
         #[allow(dead_code)]
-        #vis fn #graph() -> &'static str { #message }
+        #vis fn #graph() -> &'static str { #STUB_MESSAGE }
+        #[doc(hidden)]
+        #[allow(unused_variables, dead_code, unreachable_code)]
+        #vis fn #pullback(#(#params),*) -> (#value_ty, impl FnOnce(#value_ty) -> (#(#adjoint_types,)*)) {
+            (::core::panic!(#STUB_MESSAGE), move |_: #value_ty| ::core::panic!(#STUB_MESSAGE))
+        }
+        #[doc(hidden)]
+        #[allow(unused_variables, dead_code)]
+        #vis fn #tangent(#(#params,)* #(#all_dots),*) -> (#value_ty, #value_ty) { ::core::panic!(#STUB_MESSAGE) }
     }
 }
+
+const STUB_MESSAGE: &str = "#[differentiable] function has compile errors";
 
 /// With `ADJOINT_DUMP=dir` set at build time, writes each expansion to
 /// `dir/NAME.rs` for reading (`rustfmt` it to taste).

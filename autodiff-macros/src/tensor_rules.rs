@@ -78,6 +78,9 @@ pub enum Slot {
     Scalar,
     /// Data passed through: axes, shapes, labels, constants.
     Data,
+    /// A loss's target: class labels or a tensor of (one-hot or soft)
+    /// probabilities. Not differentiated: it must not vary.
+    Target,
 }
 
 /// Whether the op's result is a tensor (else a scalar of the float type).
@@ -126,14 +129,14 @@ pub fn slots(op: TensorOp) -> &'static [Slot] {
         | O::Unsqueeze
         | O::Softmax
         | O::LogSoftmax
-        | O::Normalize
-        | O::CrossEntropy => &[Tensor, Data],
+        | O::Normalize => &[Tensor, Data],
+        O::CrossEntropy => &[Tensor, Target],
         O::Powf | O::LeakyRelu => &[Tensor, Scalar],
     }
 }
 
 /// Tensor methods by name (the first name of an op is how messages spell it).
-const METHODS: &[(&str, TensorOp)] = &[
+pub const METHODS: &[(&str, TensorOp)] = &[
     ("matmul", TensorOp::MatMul),
     ("t", TensorOp::T),
     ("transpose", TensorOp::Transpose),
@@ -173,20 +176,28 @@ pub fn method_op(name: &str) -> Option<TensorOp> {
     METHODS.iter().find(|(n, _)| *n == name).map(|(_, op)| *op)
 }
 
-/// The op a free function of this name denotes (`cross_entropy(&logits, labels)`).
+/// Tensor functions by name (`cross_entropy(&logits, labels)`).
+pub const FUNCTIONS: &[(&str, TensorOp)] = &[
+    ("cross_entropy", TensorOp::CrossEntropy),
+    ("mse", TensorOp::Mse),
+    ("l1", TensorOp::L1),
+];
+
+/// The op a free function of this name denotes.
 pub fn function_op(name: &str) -> Option<TensorOp> {
-    Some(match name {
-        "cross_entropy" => TensorOp::CrossEntropy,
-        "mse" => TensorOp::Mse,
-        "l1" => TensorOp::L1,
-        _ => return None,
-    })
+    FUNCTIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, op)| *op)
 }
 
-/// Every tensor method the compiler knows, for error messages.
-pub const SUPPORTED_TENSOR_METHODS: &str = "matmul t transpose reshape expand select squeeze unsqueeze slice \
-     exp ln sqrt square abs sin cos tanh sigmoid relu powf leaky_relu sum mean max sum_axis mean_axis \
-     max_axis softmax log_softmax normalize, and the functions cross_entropy mse l1";
+/// Every tensor method and function the compiler knows, for error messages
+/// (and the README's list, which a test keeps equal to the tables).
+pub fn supported_tensor_ops() -> String {
+    let names =
+        |table: &[(&str, TensorOp)]| table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ");
+    format!("{}, and the functions {}", names(METHODS), names(FUNCTIONS))
+}
 
 /// The op as users write it (`cross_entropy`, `mean_axis`), for messages and graphs.
 pub fn name(op: TensorOp) -> String {
@@ -201,12 +212,10 @@ pub fn name(op: TensorOp) -> String {
         O::MulScalar => "*",
         O::DivScalar | O::RDivScalar => "/",
         O::Neg => "neg",
-        O::CrossEntropy => "cross_entropy",
-        O::Mse => "mse",
-        O::L1 => "l1",
         O::AddRelu => "add_relu",
         other => METHODS
             .iter()
+            .chain(FUNCTIONS)
             .find(|(_, o)| *o == other)
             .map_or("", |(name, _)| name),
     };

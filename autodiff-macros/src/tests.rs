@@ -7,5 +7,7 @@
 mod interp;
 #[path = "tests/random_dags.rs"]
 mod random_dags;
+#[path = "tests/readme_ops.rs"]
+mod readme_ops;
 #[path = "tests/snapshot.rs"]
 mod snapshot;

@@ -131,6 +131,16 @@ pub fn mark_used(sig: &Signature) -> TokenStream {
     quote!(const _: fn(#(#tys),*) -> #out = #name;)
 }
 
+/// What a scalar function's gradient struct derives: a slice's gradient is
+/// a `Vec`, so the struct is then not `Copy`.
+pub fn grad_derives(sig: &Signature) -> TokenStream {
+    if sig.active().any(|p| p.slice) {
+        quote!(#[derive(Debug, Clone, PartialEq)])
+    } else {
+        quote!(#[derive(Debug, Clone, Copy, PartialEq)])
+    }
+}
+
 fn camel_case(name: &str) -> String {
     name.split('_')
         .filter(|s| !s.is_empty())
@@ -263,12 +273,7 @@ fn grad_fn(
             }
         })
         .collect();
-    // A slice's gradient is a `Vec`: the struct is then not `Copy`.
-    let derives = if sig.active().any(|p| p.slice) {
-        quote!(#[derive(Debug, Clone, PartialEq)])
-    } else {
-        quote!(#[derive(Debug, Clone, Copy, PartialEq)])
-    };
+    let derives = grad_derives(sig);
     let result = names.value(f.result);
     let fields: Vec<_> = sig.active().map(|p| p.ident.clone()).collect();
     let field_values: Vec<_> = sig

@@ -284,7 +284,7 @@ impl Lowerer<'_> {
                     span,
                     format!(
                         "`{name}` is not a tensor op the differentiating compiler knows; supported are: {}",
-                        tensor_rules::SUPPORTED_TENSOR_METHODS
+                        tensor_rules::supported_tensor_ops()
                     ),
                 );
                 return Err(());

@@ -38,12 +38,14 @@ impl Lowerer<'_> {
                 Operand::Tensor => self.kind(v) == Kind::Tensor,
                 Operand::Scalar => matches!(self.kind(v), Kind::Float | Kind::Untyped),
                 Operand::Data => !matches!(self.kind(v), Kind::Tensor | Kind::Model),
+                Operand::Target => self.kind(v) != Kind::Model,
             };
             if !ok {
                 let expected = match slot {
                     Operand::Tensor => "a tensor",
                     Operand::Scalar => "a float",
                     Operand::Data => "non-differentiable data (an axis, a shape, labels)",
+                    Operand::Target => "class labels or a target tensor",
                 };
                 self.error(
                     span,
@@ -51,7 +53,8 @@ impl Lowerer<'_> {
                 );
                 return Err(());
             }
-            if *slot == Operand::Data && self.kind(v) == Kind::Float {
+            let differentiable = matches!(self.kind(v), Kind::Float | Kind::Tensor);
+            if matches!(slot, Operand::Data | Operand::Target) && differentiable {
                 self.data_operands.push(DataOperand { value: v, span, op });
             }
             let v = if *slot == Operand::Scalar {

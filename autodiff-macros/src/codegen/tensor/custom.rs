@@ -152,15 +152,17 @@ impl TensorGen<'_> {
         let out_ty = self.out_ty();
         let doc = format!("Value and gradients of [`{name}`] through its hand-written backward.");
         let lints = allow_lints();
+        let clone_impl = super::grad_clone_impl(self.sig, grad_struct);
         quote! {
             #[doc = #doc]
-            #[derive(Clone)]
             #[allow(dead_code)]
             #vis struct #grad_struct {
                 /// The function's value.
                 pub value: #out_ty,
                 #(#[doc = "A gradient."] pub #fields: #field_types,)*
             }
+
+            #clone_impl
 
             #[doc = #doc]
             #lints

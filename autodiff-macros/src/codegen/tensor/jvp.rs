@@ -54,13 +54,16 @@ impl TensorGen<'_> {
         }
         for (value, op, stmt_args) in self.stmts() {
             let v = self.names.value(value);
-            let arg_idents: Vec<TokenStream> = stmt_args
-                .iter()
-                .map(|a| {
-                    let i = self.names.value(*a);
-                    quote!(#i)
-                })
-                .collect();
+            let arg_idents: Vec<TokenStream> = match op {
+                Op::Tensor(top) => self.operands(*top, stmt_args),
+                _ => stmt_args
+                    .iter()
+                    .map(|a| {
+                        let i = self.names.value(*a);
+                        quote!(#i)
+                    })
+                    .collect(),
+            };
             if let Op::Call(callee) = op {
                 if self.is_active(value) {
                     let dot = self.names.dot(value);

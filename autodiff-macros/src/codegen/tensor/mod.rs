@@ -86,6 +86,27 @@ pub fn generate_custom(
     })
 }
 
+/// `Clone` for a tensor function's gradient struct: models are cloned
+/// through `Parameters` (shared storage), so they need not derive `Clone`.
+pub fn grad_clone_impl(sig: &Signature, grad_struct: &syn::Ident) -> TokenStream {
+    let fields = sig.active().map(|p| {
+        let f = &p.ident;
+        let value = if p.kind == ParamKind::Model {
+            quote!(::adjoint::params::Parameters::map(&self.#f, &mut |__t| ::core::clone::Clone::clone(__t)))
+        } else {
+            quote!(::core::clone::Clone::clone(&self.#f))
+        };
+        quote!(#f: #value)
+    });
+    quote! {
+        impl ::core::clone::Clone for #grad_struct {
+            fn clone(&self) -> Self {
+                Self { value: ::core::clone::Clone::clone(&self.value), #(#fields),* }
+            }
+        }
+    }
+}
+
 /// The local holding a tensor's shape for the reverse sweep: `v6_shape`.
 fn shape_ident(value: &syn::Ident) -> syn::Ident {
     format_ident!("{}_shape", value)
@@ -232,13 +253,7 @@ impl TensorGen<'_> {
                 quote!(let #v = ::core::clone::Clone::clone(&#model #path);)
             }
             Op::Tensor(top) => {
-                let x: Vec<TokenStream> = args
-                    .iter()
-                    .map(|a| {
-                        let i = arg(a);
-                        quote!(#i)
-                    })
-                    .collect();
+                let x = self.operands(*top, args);
                 let e = tensor_rules::forward(*top, &x);
                 quote!(let #v = #e;)
             }
@@ -291,6 +306,22 @@ impl TensorGen<'_> {
             Kind::Model if !self.is_param(v) => quote!(&#ident),
             _ => quote!(#ident),
         }
+    }
+
+    /// The operands of a tensor op as its rule takes them: idents, with a
+    /// target tensor borrowed (labels arrive as the user passed them).
+    fn operands(&self, op: tensor_rules::TensorOp, args: &[ValueId]) -> Vec<TokenStream> {
+        args.iter()
+            .zip(tensor_rules::slots(op))
+            .map(|(a, slot)| {
+                let i = self.names.value(*a);
+                if *slot == tensor_rules::Slot::Target && self.f.kind(*a) == Kind::Tensor {
+                    quote!((&#i))
+                } else {
+                    quote!(#i)
+                }
+            })
+            .collect()
     }
 
     /// Whether `v` is an argument of the function (models arrive as references).

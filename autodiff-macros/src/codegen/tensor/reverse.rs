@@ -87,18 +87,14 @@ impl TensorGen<'_> {
                     }
                 }
                 Op::Tensor(top) => {
-                    let x: Vec<TokenStream> = args
-                        .iter()
-                        .map(|a| {
-                            let i = self.names.value(*a);
-                            quote!(#i)
-                        })
-                        .collect();
+                    let x = self.operands(*top, args);
                     let slots = tensor_rules::slots(*top);
                     let needs: Vec<bool> = args
                         .iter()
                         .zip(slots)
-                        .map(|(a, s)| *s != Slot::Data && self.is_active(*a))
+                        .map(|(a, s)| {
+                            matches!(s, Slot::Tensor | Slot::Scalar) && self.is_active(*a)
+                        })
                         .collect();
                     if !needs.iter().any(|n| *n) {
                         continue;
