@@ -51,7 +51,7 @@ pub mod prelude {
 /// What generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use adjoint_runtime::params::{checked_gradient, checked_model_gradient};
+    pub use adjoint_runtime::params::{accumulate, checked_gradient, checked_model_gradient};
     pub use adjoint_runtime::saves::{Inactive, SaveSlot, SaveStack};
     pub use adjoint_runtime::scalar::{relu, sigmoid};
     pub use adjoint_runtime::slots::{Active, CallResult, Constant, IntoAdjoint, Slot};

@@ -126,8 +126,9 @@ pub struct Callee {
     pub arg_spans: Vec<Span>,
 }
 
-/// A path into a model: field names and constant `Vec` indices. As tokens it
-/// is `.layers[0].w` (to follow the model's expression); displayed likewise.
+/// A path into a model: field names and `Vec` indices (constants or run-time
+/// values). As tokens it is `.layers[0].w` (run-time indices as value
+/// placeholders, resolved by codegen); displayed likewise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldPath(pub Vec<FieldStep>);
 
@@ -138,6 +139,8 @@ pub enum FieldStep {
     Name(syn::Ident),
     /// `[index]`
     Index(usize),
+    /// `[i]` with a run-time index (an integer value, e.g. a loop index).
+    Var(ValueId),
 }
 
 impl quote::ToTokens for FieldPath {
@@ -149,8 +152,19 @@ impl quote::ToTokens for FieldPath {
                     let i = proc_macro2::Literal::usize_unsuffixed(*i);
                     tokens.extend(quote::quote!([#i]));
                 }
+                FieldStep::Var(v) => {
+                    let v = value_placeholder(*v);
+                    tokens.extend(quote::quote!([#v]));
+                }
             }
         }
+    }
+}
+
+impl FieldPath {
+    /// Whether some index is a run-time value.
+    pub fn is_dynamic(&self) -> bool {
+        self.0.iter().any(|s| matches!(s, FieldStep::Var(_)))
     }
 }
 
@@ -160,6 +174,7 @@ impl std::fmt::Display for FieldPath {
             match step {
                 FieldStep::Name(ident) => write!(f, ".{ident}")?,
                 FieldStep::Index(i) => write!(f, "[{i}]")?,
+                FieldStep::Var(v) => write!(f, "[#{}]", v.0)?,
             }
         }
         Ok(())

@@ -66,6 +66,15 @@ pub fn checked_model_gradient<M: Parameters>(name: &str, grad: M, model: &M) -> 
     grad
 }
 
+/// Adds `grad` into an adjoint accumulated inside a branch or loop body of
+/// generated code: the first contribution moves in, later ones add.
+pub fn accumulate<M: Parameters>(acc: &mut Option<M>, grad: M) {
+    match acc {
+        Some(total) => total.zip_mut(&grad, &mut |a, g| *a += g),
+        None => *acc = Some(grad),
+    }
+}
+
 /// A model: a fixed tree of tensors.
 pub trait Parameters {
     /// The element type of every tensor in the model.

@@ -9,6 +9,9 @@ use crate::ir::{Carried, Kind, Merge, Stmt, ValueId};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 
+/// The model `Vec` a loop runs over by element: its model and path.
+type ElementPath = (ValueId, Vec<crate::ir::FieldStep>);
+
 impl Lowerer<'_> {
     pub(super) fn lower_if(
         &mut self,
@@ -16,10 +19,6 @@ impl Lowerer<'_> {
         env: &mut Env,
         want_value: bool,
     ) -> Lowered<Option<ValueId>> {
-        if self.tensor_mode {
-            self.error(expr.if_token.span(), TENSOR_CONTROL_FLOW);
-            return Err(());
-        }
         if want_value
             && self.early_return.is_some()
             && contains_return_expr(&syn::Expr::If(expr.clone()))
@@ -170,10 +169,6 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn lower_for(&mut self, f: &syn::ExprForLoop, env: &mut Env) -> Lowered<()> {
-        if self.tensor_mode {
-            self.error(f.for_token.span(), TENSOR_CONTROL_FLOW);
-            return Err(());
-        }
         if let Some(label) = &f.label {
             self.error(label.span(), "loop labels are not supported");
             return Err(());
@@ -192,6 +187,20 @@ impl Lowerer<'_> {
                 return Err(());
             }
         };
+        // `for layer in &p.layers` (or `p.layers.iter()`): an index loop
+        // with `layer` bound to `p.layers[i]`.
+        let elements = match strip_parens(&f.expr) {
+            syn::Expr::Reference(r) if self.tensor_mode && r.mutability.is_none() => Some(&*r.expr),
+            syn::Expr::MethodCall(m)
+                if self.tensor_mode && m.method == "iter" && m.args.is_empty() =>
+            {
+                Some(&*m.receiver)
+            }
+            _ => None,
+        };
+        if let Some(vec) = elements {
+            return self.lower_for_elements(f, index_name, vec, env);
+        }
         let range = match strip_parens(&f.expr) {
             syn::Expr::Range(r) => r,
             other => {
@@ -217,13 +226,65 @@ impl Lowerer<'_> {
             }
         }
         if contains_loop_jump_block(&f.body) {
+            if self.tensor_mode {
+                self.error(f.for_token.span(), TENSOR_CONTROL_FLOW);
+                return Err(());
+            }
             return self.lower_for_with_jumps(index_name, (lo, hi, inclusive), &f.body, env);
         }
+        let bind = index_name.map(|name| (name, None));
+        self.lower_counted_for(f, bind, (lo, hi, inclusive), env)
+    }
+
+    /// `for layer in &p.layers { .. }`: `for i in 0..p.layers.len()` with
+    /// `layer = p.layers[i]` (a model value) at the top of the body.
+    fn lower_for_elements(
+        &mut self,
+        f: &syn::ExprForLoop,
+        name: Option<String>,
+        vec: &syn::Expr,
+        env: &mut Env,
+    ) -> Lowered<()> {
+        if !super::expr::is_model_path(vec) {
+            self.errors.push_spanned(
+                vec,
+                "only a model's `Vec` can be looped over by element (`for layer in &p.layers`); \
+                 for anything else loop over indices: `for i in 0..n`",
+            );
+            return Err(());
+        }
+        if contains_loop_jump_block(&f.body) {
+            self.error(f.for_token.span(), TENSOR_CONTROL_FLOW);
+            return Err(());
+        }
+        let (root, steps) = self.model_path(vec, env)?;
+        let lo = self.opaque(quote::quote!(0usize));
+        let hi = self.model_vec_len(vec, env)?;
+        let bind = name.map(|n| (n, Some((root, steps))));
+        self.lower_counted_for(f, bind, (lo, hi, false), env)
+    }
+
+    /// A loop over `lo..hi` whose index is bound to `bind`'s name, or with
+    /// `bind`'s model path `root.steps[index]` bound to it.
+    fn lower_counted_for(
+        &mut self,
+        f: &syn::ExprForLoop,
+        bind: Option<(String, Option<ElementPath>)>,
+        (lo, hi, inclusive): (ValueId, ValueId, bool),
+        env: &mut Env,
+    ) -> Lowered<()> {
         let guard_body = self.early_return.is_some() && contains_return_block(&f.body);
         let body_stmts = &f.body.stmts;
         let lower_body = |this: &mut Self, env: &mut Env, index: ValueId| -> Lowered<()> {
-            if let Some(name) = &index_name {
-                env.declare(name.clone(), index, false);
+            match &bind {
+                Some((name, None)) => env.declare(name.clone(), index, false),
+                Some((name, Some((root, steps)))) => {
+                    let mut steps = steps.clone();
+                    steps.push(crate::ir::FieldStep::Var(index));
+                    let element = this.emit_field(*root, steps, Kind::Model);
+                    env.declare(name.clone(), element, false);
+                }
+                None => {}
             }
             if guard_body {
                 this.guarded(env, |this, env| {

@@ -268,6 +268,10 @@ impl Lowerer<'_> {
             self.error(t.span(), "generic method calls are not supported");
             return Err(());
         }
+        if self.tensor_mode && m.method == "len" && m.args.is_empty() && is_model_path(&m.receiver)
+        {
+            return self.model_vec_len(&m.receiver, env);
+        }
         let receiver = self.lower_expr(&m.receiver, env)?;
         let mut args = Vec::new();
         for a in &m.args {
@@ -484,4 +488,9 @@ fn strip_reference(e: &syn::Expr) -> Option<&syn::Expr> {
         syn::Expr::Reference(r) if r.mutability.is_none() => Some(strip_parens(&r.expr)),
         _ => None,
     }
+}
+
+/// Whether `e` has the shape of a path into a model (`p.layers`, `p.blocks[0].layers`).
+pub(super) fn is_model_path(e: &syn::Expr) -> bool {
+    matches!(strip_parens(e), syn::Expr::Field(_) | syn::Expr::Index(_))
 }

@@ -29,9 +29,9 @@ const SUPPORTED_SUMMARY: &str =
      `for i in a..b`, `while` and `loop` loops with `break`/`continue`, `return`, \
      reading slices (`x[i]`, `x.len()`), and calls to other #[differentiable] functions";
 
-const TENSOR_CONTROL_FLOW: &str = "`if`, `for` and early `return` are not supported in tensor \
-     functions yet: express the data dependence with ops (`relu`, `max`, masks) or move the control \
-     flow into the caller, which can call this function in a loop";
+const TENSOR_CONTROL_FLOW: &str = "early `return`, `while`, `loop`, `break` and `continue` are not \
+     supported in tensor functions yet: use `if`/`else` with the result as the last expression, and \
+     `for` over a range or a model's `Vec` (`for layer in &p.layers`)";
 
 /// Float methods whose derivative is zero almost everywhere: their result is
 /// treated as a constant.
@@ -66,6 +66,7 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         data_operands: Vec::new(),
         expect: None,
         guessed_tensor_calls: HashMap::new(),
+        fields: HashMap::new(),
         slices: Vec::new(),
         loop_flags: None,
     };
@@ -142,6 +143,8 @@ struct Lowerer<'e> {
     /// Tensor values computed from a call whose result was guessed to be a
     /// tensor, with the callee's name (for the error if it was a float).
     guessed_tensor_calls: HashMap<ValueId, (String, Span)>,
+    /// Model-path values: their model and path (so paths from them compose).
+    fields: HashMap<ValueId, (ValueId, crate::ir::FieldPath)>,
     /// The float slice arguments (`&[f64]`) and whether each is active.
     slices: Vec<(ValueId, bool)>,
     /// Set while the body of a loop that may `break`/`continue` is lowered
@@ -304,6 +307,8 @@ impl Lowerer<'_> {
         let out = f(self);
         self.values.truncate(values);
         self.data_operands.truncate(data_operands);
+        self.fields.retain(|v, _| v.0 < values);
+        self.guessed_tensor_calls.retain(|v, _| v.0 < values);
         self.region_count = regions;
         self.regions.truncate(depth);
         if out.is_ok() {

@@ -276,7 +276,12 @@ impl Lowerer<'_> {
                 let current = self.lower_expr(&b.left, env)?;
                 let rhs = self.lower_expr(&b.right, env)?;
                 let (op, sym) = compound_op(&b.op).expect("checked by the guard");
-                let value = self.arith(op, sym, current, rhs, b.op.span())?;
+                let tensors = self.kind(current) == Kind::Tensor || self.kind(rhs) == Kind::Tensor;
+                let value = if tensors {
+                    self.tensor_arith(op, current, rhs, b.op.span())?
+                } else {
+                    self.arith(op, sym, current, rhs, b.op.span())?
+                };
                 self.assign(&b.left, value, env)
             }
             syn::Expr::If(i) => self.lower_if(i, env, false).map(|_| ()),

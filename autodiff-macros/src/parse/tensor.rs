@@ -158,9 +158,8 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `model.field.field`, `model.layers[0].w` or `model.layers[1]`: the
-    /// tensor at that path of a model argument (indices into a model's `Vec`s
-    /// must be constants).
+    /// `model.field.field`, `model.layers[0].w`, `model.layers[i]`: the
+    /// tensor at that path of a model argument.
     pub(super) fn lower_model_path(
         &mut self,
         whole: &syn::Expr,
@@ -178,6 +177,39 @@ impl Lowerer<'_> {
         env: &mut Env,
         kind: Kind,
     ) -> Lowered<ValueId> {
+        let (root, steps) = self.model_path(whole, env)?;
+        Ok(self.emit_field(root, steps, kind))
+    }
+
+    /// `root.path` as a value; a path from a value that is itself a model
+    /// path (`layer.w` with `layer = p.layers[i]`) starts at its root.
+    pub(super) fn emit_field(
+        &mut self,
+        root: ValueId,
+        steps: Vec<FieldStep>,
+        kind: Kind,
+    ) -> ValueId {
+        let (root, steps) = match self.fields.get(&root) {
+            Some((base, prefix)) => {
+                let mut all = prefix.0.clone();
+                all.extend(steps);
+                (*base, all)
+            }
+            None => (root, steps),
+        };
+        let path = FieldPath(steps);
+        let value = self.emit(Op::Field(path.clone()), vec![root], kind);
+        self.fields.insert(value, (root, path));
+        value
+    }
+
+    /// The model value and the steps of a model path expression (nothing
+    /// emitted for the path itself; run-time indices are lowered).
+    pub(super) fn model_path(
+        &mut self,
+        whole: &syn::Expr,
+        env: &mut Env,
+    ) -> Lowered<(ValueId, Vec<FieldStep>)> {
         let mut steps = Vec::new();
         let mut base: &syn::Expr = whole;
         loop {
@@ -203,14 +235,21 @@ impl Lowerer<'_> {
                         }) => i.base10_parse::<usize>().ok(),
                         _ => None,
                     };
-                    let Some(i) = constant else {
-                        self.errors.push_spanned(
-                            &index.index,
-                            "only constant indices into a model's `Vec`s are supported (`p.layers[0].w`)",
-                        );
-                        return Err(());
+                    let step = match constant {
+                        Some(i) => FieldStep::Index(i),
+                        None => {
+                            let i = self.lower_expr(&index.index, env)?;
+                            if !matches!(self.kind(i), Kind::Other | Kind::Untyped) {
+                                self.errors.push_spanned(
+                                    &index.index,
+                                    "an index into a model's `Vec` must be an integer (`p.layers[i]`)",
+                                );
+                                return Err(());
+                            }
+                            FieldStep::Var(i)
+                        }
                     };
-                    steps.push(FieldStep::Index(i));
+                    steps.push(step);
                     base = &index.expr;
                 }
                 _ => break,
@@ -226,6 +265,22 @@ impl Lowerer<'_> {
             self.errors.push_spanned(whole, message);
             return Err(());
         }
-        Ok(self.emit(Op::Field(FieldPath(steps)), vec![root], kind))
+        Ok((root, steps))
+    }
+
+    /// `path.len()` of a model's `Vec`: integer data.
+    pub(super) fn model_vec_len(&mut self, path: &syn::Expr, env: &mut Env) -> Lowered<ValueId> {
+        let (root, steps) = self.model_path(path, env)?;
+        let (root, steps) = match self.fields.get(&root) {
+            Some((base, prefix)) => {
+                let mut all = prefix.0.clone();
+                all.extend(steps);
+                (*base, all)
+            }
+            None => (root, steps),
+        };
+        let model = value_placeholder(root);
+        let path = FieldPath(steps);
+        Ok(self.opaque(quote!((#model #path).len())))
     }
 }

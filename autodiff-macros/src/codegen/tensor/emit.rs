@@ -30,8 +30,8 @@ impl TensorGen<'_> {
         } else {
             (format_ident!("{}_grad", name), quote!(), quote!(1.0))
         };
-        let (forward, defined) = self.forward(false);
         let mut rev = self.reverse(seed);
+        let (forward, defined) = self.forward(false, Some(&rev.saves));
         let mut lines = record_shapes(forward, &rev.lines, &defined);
         lines.append(&mut rev.lines);
         let (final_lines, adjoints) = self.param_adjoints(&rev);
@@ -93,8 +93,8 @@ impl TensorGen<'_> {
     pub(super) fn pullback_fn(&self, parts: &Parts) -> TokenStream {
         let Parts { vis, name, .. } = parts;
         let seed = format_ident!("__adjoint_seed");
-        let (forward, defined) = self.forward(true);
         let mut rev = self.reverse(quote!(#seed));
+        let (forward, defined) = self.forward(true, Some(&rev.saves));
         let forward = record_shapes(forward, &rev.lines, &defined);
         let mut reverse: Vec<Line> = self.data_lines();
         reverse.append(&mut rev.lines);

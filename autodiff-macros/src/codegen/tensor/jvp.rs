@@ -1,9 +1,9 @@
 //! Forward mode for tensor functions: `NAME_jvp` and `__NAME_tangent`.
 
-use super::TensorGen;
+use super::{carry_ident, TensorGen};
 use crate::codegen::forward::generated_path;
 use crate::codegen::{allow_lints, Parts};
-use crate::ir::{Kind, Op, ValueId};
+use crate::ir::{Carried, Kind, Merge, Op, Region, Stmt, ValueId};
 use crate::signature::ParamKind;
 use crate::sym::Sym;
 use crate::tensor_rules::{self};
@@ -52,79 +52,7 @@ impl TensorGen<'_> {
                 tangent_params.push(quote!(#dot: impl Sized));
             }
         }
-        for (value, op, stmt_args) in self.stmts() {
-            let v = self.names.value(value);
-            let arg_idents: Vec<TokenStream> = match op {
-                Op::Tensor(top) => self.operands(*top, stmt_args),
-                _ => stmt_args
-                    .iter()
-                    .map(|a| {
-                        let i = self.names.value(*a);
-                        quote!(#i)
-                    })
-                    .collect(),
-            };
-            if let Op::Call(callee) = op {
-                if self.is_active(value) {
-                    let dot = self.names.dot(value);
-                    let tangent = generated_path(&callee.path, "__", "_tangent");
-                    let passed: Vec<TokenStream> =
-                        stmt_args.iter().map(|a| self.pass(*a)).collect();
-                    let dots: Vec<TokenStream> =
-                        stmt_args.iter().map(|a| self.tangent_arg(*a)).collect();
-                    let (v_as, dot_as) = (
-                        self.call_result(value, callee, quote!(#v)),
-                        self.call_result(value, callee, quote!(#dot)),
-                    );
-                    body.extend(quote! {
-                        let (#v, #dot) = #tangent(#(#passed,)* #(#dots),*);
-                        let (#v, #dot) = (#v_as, #dot_as);
-                    });
-                    continue;
-                }
-            }
-            body.extend(self.forward_line(value, op, stmt_args));
-            if !self.is_active(value) {
-                continue;
-            }
-            let dot = self.names.dot(value);
-            let tangent = match op {
-                Op::Field(path) if self.f.kind(value) == Kind::Model => {
-                    let model_dot = self.names.dot(stmt_args[0]);
-                    quote!(::adjoint::params::Parameters::map(&#model_dot #path, &mut |__t| ::core::clone::Clone::clone(__t)))
-                }
-                Op::Field(path) => {
-                    let model_dot = self.names.dot(stmt_args[0]);
-                    quote!(::core::clone::Clone::clone(&#model_dot #path))
-                }
-                Op::Tensor(top) => {
-                    let dx: Vec<Option<TokenStream>> = stmt_args
-                        .iter()
-                        .map(|a| {
-                            self.is_active(*a).then(|| {
-                                let d = self.names.dot(*a);
-                                quote!(#d)
-                            })
-                        })
-                        .collect();
-                    tensor_rules::tangent(*top, &arg_idents, &quote!(#v), &dx)
-                }
-                Op::Const(_) | Op::Call(_) => continue,
-                scalar => {
-                    let x: Vec<Sym> = stmt_args
-                        .iter()
-                        .map(|a| Sym::value(*a, self.names.value(*a)))
-                        .collect();
-                    let y = Sym::value(value, v);
-                    let dx: Vec<Option<Sym>> = stmt_args
-                        .iter()
-                        .map(|a| self.is_active(*a).then(|| Sym::local(&self.names.dot(*a))))
-                        .collect();
-                    crate::rules::tangent(scalar, &x, &y, &dx).tokens().clone()
-                }
-            };
-            body.extend(quote!(let #dot = #tangent;));
-        }
+        body.extend(self.region_jvp(&self.f.body.stmts));
         let result = self.names.value(self.f.result);
         let result_dot = if self.is_active(self.f.result) {
             let d = self.names.dot(self.f.result);
@@ -167,6 +95,200 @@ impl TensorGen<'_> {
                 (#result, #result_dot)
             }
         }
+    }
+
+    /// Forward mode through a region: each value next to its tangent;
+    /// loops carry both, branches merge both.
+    fn region_jvp(&self, stmts: &[Stmt]) -> TokenStream {
+        let mut out = TokenStream::new();
+        for stmt in stmts {
+            match stmt {
+                Stmt::Let { value, op, args } => out.extend(self.let_jvp(*value, op, args)),
+                Stmt::For {
+                    index,
+                    lo,
+                    hi,
+                    inclusive,
+                    carried,
+                    body,
+                } => {
+                    let range = self.range(*lo, *hi, *inclusive);
+                    out.extend(self.loop_jvp(*index, range, carried, body));
+                }
+                Stmt::If {
+                    cond,
+                    then_region,
+                    else_region,
+                    merges,
+                } => out.extend(self.if_jvp(*cond, then_region, else_region, merges)),
+                Stmt::Loop { .. } => {
+                    unreachable!(
+                        "adjoint-macros internal error: the parser rejects `loop` in tensor code"
+                    )
+                }
+            }
+        }
+        out
+    }
+
+    /// The tangent of `v`, or a zero of its type where it does not vary.
+    fn dot_or_zero(&self, v: ValueId) -> TokenStream {
+        let ident = self.names.value(v);
+        let dot = self.names.dot(v);
+        let ty = &self.ty;
+        match self.f.kind(v) {
+            _ if self.is_active(v) => quote!(::core::clone::Clone::clone(&#dot)),
+            Kind::Tensor => quote!(::adjoint::Tensor::<#ty>::zeros(#ident.shape())),
+            Kind::Model => quote!({ use ::adjoint::params::Parameters as _; #ident.zeros_like() }),
+            _ => quote!(0.0),
+        }
+    }
+
+    fn loop_jvp(
+        &self,
+        index: ValueId,
+        range: TokenStream,
+        carried: &[Carried],
+        body: &Region,
+    ) -> TokenStream {
+        let active: Vec<&Carried> = carried.iter().filter(|c| self.is_active(c.out)).collect();
+        let carries: Vec<syn::Ident> = carried
+            .iter()
+            .map(|c| carry_ident(self.names.value(c.out)))
+            .collect();
+        let dot_carries: Vec<syn::Ident> = active
+            .iter()
+            .map(|c| carry_ident(&self.names.dot(c.out)))
+            .collect();
+        let inits = carried.iter().map(|c| self.names.value(c.init));
+        let init_dots = active.iter().map(|c| self.dot_or_zero(c.init));
+        let phis = carried.iter().map(|c| self.names.value(c.phi));
+        let phi_dots = active.iter().map(|c| self.names.dot(c.phi));
+        let nexts = carried.iter().map(|c| self.names.value(c.next));
+        let next_dots = active.iter().map(|c| self.dot_or_zero(c.next));
+        let outs = carried.iter().map(|c| self.names.value(c.out));
+        let out_dots = active.iter().map(|c| self.names.dot(c.out));
+        let i = self.names.value(index);
+        let code = self.region_jvp(&body.stmts);
+        quote! {
+            #(let mut #carries = ::core::clone::Clone::clone(&#inits);)*
+            #(let mut #dot_carries = #init_dots;)*
+            for #i in #range {
+                #(let #phis = #carries;)*
+                #(let #phi_dots = #dot_carries;)*
+                #code
+                #(#dot_carries = #next_dots;)*
+                #(#carries = ::core::clone::Clone::clone(&#nexts);)*
+            }
+            #(let #outs = #carries;)*
+            #(let #out_dots = #dot_carries;)*
+        }
+    }
+
+    fn if_jvp(
+        &self,
+        cond: ValueId,
+        then_region: &Region,
+        else_region: &Region,
+        merges: &[Merge],
+    ) -> TokenStream {
+        let active: Vec<&Merge> = merges.iter().filter(|m| self.is_active(m.out)).collect();
+        let outs = merges.iter().map(|m| self.names.value(m.out));
+        let out_dots = active.iter().map(|m| self.names.dot(m.out));
+        let side = |region: &Region, pick: bool| {
+            let code = self.region_jvp(&region.stmts);
+            let values = merges.iter().map(|m| {
+                let v = self
+                    .names
+                    .value(if pick { m.then_value } else { m.else_value });
+                quote!(::core::clone::Clone::clone(&#v))
+            });
+            let dots = active
+                .iter()
+                .map(|m| self.dot_or_zero(if pick { m.then_value } else { m.else_value }));
+            quote!({ #code ((#(#values,)*), (#(#dots,)*)) })
+        };
+        let (then_code, else_code) = (side(then_region, true), side(else_region, false));
+        let c = self.names.value(cond);
+        quote!(let ((#(#outs,)*), (#(#out_dots,)*)) = if #c #then_code else #else_code;)
+    }
+
+    /// Forward mode of one `let`: its value, then its tangent.
+    fn let_jvp(&self, value: ValueId, op: &Op, stmt_args: &[ValueId]) -> TokenStream {
+        let mut out = TokenStream::new();
+        let v = self.names.value(value);
+        let arg_idents: Vec<TokenStream> = match op {
+            Op::Tensor(top) => self.operands(*top, stmt_args),
+            _ => stmt_args
+                .iter()
+                .map(|a| {
+                    let i = self.names.value(*a);
+                    quote!(#i)
+                })
+                .collect(),
+        };
+        if let Op::Call(callee) = op {
+            if self.is_active(value) {
+                let dot = self.names.dot(value);
+                let tangent = generated_path(&callee.path, "__", "_tangent");
+                let passed: Vec<TokenStream> = stmt_args.iter().map(|a| self.pass(*a)).collect();
+                let dots: Vec<TokenStream> =
+                    stmt_args.iter().map(|a| self.tangent_arg(*a)).collect();
+                let (v_as, dot_as) = (
+                    self.call_result(value, callee, quote!(#v)),
+                    self.call_result(value, callee, quote!(#dot)),
+                );
+                out.extend(quote! {
+                    let (#v, #dot) = #tangent(#(#passed,)* #(#dots),*);
+                    let (#v, #dot) = (#v_as, #dot_as);
+                });
+                return out;
+            }
+        }
+        out.extend(self.forward_line(value, op, stmt_args));
+        if !self.is_active(value) {
+            return out;
+        }
+        let dot = self.names.dot(value);
+        let tangent = match op {
+            Op::Field(path) if self.f.kind(value) == Kind::Model => {
+                let model_dot = self.names.dot(stmt_args[0]);
+                let path = self.names.resolve(&quote!(#path));
+                quote!(::adjoint::params::Parameters::map(&#model_dot #path, &mut |__t| ::core::clone::Clone::clone(__t)))
+            }
+            Op::Field(path) => {
+                let model_dot = self.names.dot(stmt_args[0]);
+                let path = self.names.resolve(&quote!(#path));
+                quote!(::core::clone::Clone::clone(&#model_dot #path))
+            }
+            Op::Tensor(top) => {
+                let dx: Vec<Option<TokenStream>> = stmt_args
+                    .iter()
+                    .map(|a| {
+                        self.is_active(*a).then(|| {
+                            let d = self.names.dot(*a);
+                            quote!(#d)
+                        })
+                    })
+                    .collect();
+                tensor_rules::tangent(*top, &arg_idents, &quote!(#v), &dx)
+            }
+            Op::Const(_) | Op::Call(_) => return out,
+            scalar => {
+                let x: Vec<Sym> = stmt_args
+                    .iter()
+                    .map(|a| Sym::value(*a, self.names.value(*a)))
+                    .collect();
+                let y = Sym::value(value, v);
+                let dx: Vec<Option<Sym>> = stmt_args
+                    .iter()
+                    .map(|a| self.is_active(*a).then(|| Sym::local(&self.names.dot(*a))))
+                    .collect();
+                crate::rules::tangent(scalar, &x, &y, &dx).tokens().clone()
+            }
+        };
+        out.extend(quote!(let #dot = #tangent;));
+        out
     }
 
     /// The tangent passed to a callee for argument `v`: its own tangent, or

@@ -11,7 +11,7 @@
 use crate::codegen::forward::generated_path;
 use crate::codegen::names::Names;
 use crate::codegen::{mark_used, Parts};
-use crate::ir::{Function, Kind, Op, Stmt, ValueId};
+use crate::ir::{Carried, Function, Kind, Merge, Op, Region, RegionId, Stmt, ValueId};
 use crate::rules::forward;
 use crate::signature::{ParamKind, Signature};
 use crate::sym::{with_float_ty, Sym};
@@ -86,6 +86,37 @@ pub fn generate_custom(
     })
 }
 
+/// The values a region's own statements define (not those of regions
+/// nested in it, except their results).
+fn region_values(region: &Region) -> Vec<ValueId> {
+    region
+        .stmts
+        .iter()
+        .flat_map(|stmt| match stmt {
+            Stmt::Let { value, .. } => vec![*value],
+            Stmt::For { carried, .. } | Stmt::Loop { carried, .. } => {
+                carried.iter().map(|c| c.out).collect()
+            }
+            Stmt::If { merges, .. } => merges.iter().map(|m| m.out).collect(),
+        })
+        .collect()
+}
+
+/// The stack (loop body) or slot (branch) holding a region's saved tuples.
+fn stack_ident(region: RegionId) -> syn::Ident {
+    format_ident!("__saved_{}", region.0)
+}
+
+/// The local carrying a loop-carried value (or its adjoint) between iterations.
+fn carry_ident(value: &syn::Ident) -> syn::Ident {
+    format_ident!("__carry_{}", value)
+}
+
+/// A nested region's accumulator for an outer value's adjoint.
+fn accumulator_ident(bar: &syn::Ident) -> syn::Ident {
+    format_ident!("__acc_{}", bar)
+}
+
 /// `Clone` for a tensor function's gradient struct: models are cloned
 /// through `Parameters` (shared storage), so they need not derive `Clone`.
 pub fn grad_clone_impl(sig: &Signature, grad_struct: &syn::Ident) -> TokenStream {
@@ -120,7 +151,20 @@ fn record_shapes(
     reverse: &[Line],
     defined: &[(usize, syn::Ident)],
 ) -> Vec<Line> {
-    let mentioned: HashSet<&String> = reverse.iter().flat_map(|l| l.mentions.iter()).collect();
+    let mentioned: HashSet<String> = reverse
+        .iter()
+        .flat_map(|l| l.mentions.iter())
+        .cloned()
+        .collect();
+    record_shapes_of(forward, &mentioned, defined)
+}
+
+/// [`record_shapes`] given the names the reverse code mentions.
+fn record_shapes_of(
+    forward: Vec<Line>,
+    mentioned: &HashSet<String>,
+    defined: &[(usize, syn::Ident)],
+) -> Vec<Line> {
     let mut after: HashMap<usize, Vec<&syn::Ident>> = HashMap::new();
     for (line, ident) in defined {
         if mentioned.contains(&shape_ident(ident).to_string()) {
@@ -174,8 +218,21 @@ struct TensorGen<'a> {
     ty: syn::Ident,
 }
 
+/// A branch or loop body whose reverse code is being generated.
+struct Scope {
+    /// The values the region defines (its adjoints are local to it).
+    defined: HashSet<ValueId>,
+    /// Values defined outside that it contributed to (via accumulators).
+    outer: Vec<ValueId>,
+}
+
 /// The reverse sweep's bookkeeping.
 struct Reverse {
+    /// The enclosing nested regions, innermost last.
+    scopes: Vec<Scope>,
+    /// Each nested region's saved tuple: what its reverse code reads that
+    /// its forward code defines, pushed per iteration (or branch taken).
+    saves: HashMap<RegionId, Vec<syn::Ident>>,
     lines: Vec<Line>,
     init: HashSet<ValueId>,
     /// Field values of a model parameter: (model value, field path, adjoint).
@@ -203,7 +260,11 @@ impl TensorGen<'_> {
     /// (an `Arc` increment) so every tensor value is used the same way; with
     /// `own_models`, models too (a shallow copy), so that a pullback closure
     /// owns what it captures.
-    fn forward(&self, own_models: bool) -> (Vec<Line>, Vec<(usize, syn::Ident)>) {
+    fn forward(
+        &self,
+        own_models: bool,
+        saves: Option<&HashMap<RegionId, Vec<syn::Ident>>>,
+    ) -> (Vec<Line>, Vec<(usize, syn::Ident)>) {
         let mut lines = Vec::new();
         let mut defined = Vec::new();
         for (p, sp) in self.f.params.iter().zip(&self.sig.params) {
@@ -219,14 +280,237 @@ impl TensorGen<'_> {
                 )));
             }
         }
-        for (value, op, args) in self.stmts() {
-            let tokens = self.forward_line(value, op, args);
-            lines.push(Line::new(tokens));
-            if self.f.kind(value) == Kind::Tensor {
-                defined.push((lines.len() - 1, self.names.value(value).clone()));
+        let offset = lines.len();
+        let (body, body_defined) = self.region_forward(&self.f.body.stmts, saves);
+        lines.extend(body);
+        defined.extend(body_defined.into_iter().map(|(i, v)| (i + offset, v)));
+        (lines, defined)
+    }
+
+    /// The forward code of a region's statements and the tensors each line
+    /// defines. With `saves`, each nested region pushes its saved tuple for
+    /// the reverse sweep.
+    fn region_forward(
+        &self,
+        stmts: &[Stmt],
+        saves: Option<&HashMap<RegionId, Vec<syn::Ident>>>,
+    ) -> (Vec<Line>, Vec<(usize, syn::Ident)>) {
+        let mut lines = Vec::new();
+        let mut defined = Vec::new();
+        for stmt in stmts {
+            let outs: Vec<ValueId> = match stmt {
+                Stmt::Let { value, op, args } => {
+                    lines.push(Line::new(self.forward_line(*value, op, args)));
+                    vec![*value]
+                }
+                Stmt::For {
+                    index,
+                    lo,
+                    hi,
+                    inclusive,
+                    carried,
+                    body,
+                } => {
+                    let range = self.range(*lo, *hi, *inclusive);
+                    lines.push(Line::new(
+                        self.loop_forward(*index, range, carried, body, saves),
+                    ));
+                    carried.iter().map(|c| c.out).collect()
+                }
+                Stmt::If {
+                    cond,
+                    then_region,
+                    else_region,
+                    merges,
+                } => {
+                    let code = self.if_forward(*cond, then_region, else_region, merges, saves);
+                    lines.push(Line::new(code));
+                    merges.iter().map(|m| m.out).collect()
+                }
+                Stmt::Loop { .. } => {
+                    unreachable!(
+                        "adjoint-macros internal error: the parser rejects `loop` in tensor code"
+                    )
+                }
+            };
+            for v in outs {
+                if self.f.kind(v) == Kind::Tensor {
+                    defined.push((lines.len() - 1, self.names.value(v).clone()));
+                }
             }
         }
         (lines, defined)
+    }
+
+    fn range(&self, lo: ValueId, hi: ValueId, inclusive: bool) -> TokenStream {
+        let (lo, hi) = (self.names.value(lo), self.names.value(hi));
+        if inclusive {
+            quote!(#lo..=#hi)
+        } else {
+            quote!(#lo..#hi)
+        }
+    }
+
+    /// A region's forward code with its shapes recorded, and (with `saves`)
+    /// the statement storing its saved tuple with `store`, to run after the
+    /// region's results have been taken.
+    fn nested_forward(
+        &self,
+        region: &Region,
+        saves: Option<&HashMap<RegionId, Vec<syn::Ident>>>,
+        store: impl FnOnce(TokenStream) -> TokenStream,
+    ) -> (TokenStream, TokenStream) {
+        let (lines, defined) = self.region_forward(&region.stmts, saves);
+        let saved = saves.and_then(|s| s.get(&region.id));
+        let lines = match saved {
+            Some(saved) => {
+                let mentioned: HashSet<String> = saved.iter().map(|i| i.to_string()).collect();
+                record_shapes_of(lines, &mentioned, &defined)
+            }
+            None => lines,
+        };
+        let code: Vec<TokenStream> = lines.into_iter().map(|l| l.tokens).collect();
+        let push = match saved {
+            Some(saved) => store(quote!((#(#saved,)*))),
+            None => quote!(),
+        };
+        (quote!(#(#code)*), push)
+    }
+
+    /// A loop: the carried values move through `__carry` locals; with
+    /// `saves`, each iteration pushes its saved tuple on the loop's stack.
+    fn loop_forward(
+        &self,
+        index: ValueId,
+        range: TokenStream,
+        carried: &[Carried],
+        body: &Region,
+        saves: Option<&HashMap<RegionId, Vec<syn::Ident>>>,
+    ) -> TokenStream {
+        let stack = stack_ident(body.id);
+        let carries: Vec<syn::Ident> = carried
+            .iter()
+            .map(|c| carry_ident(self.names.value(c.out)))
+            .collect();
+        let inits = carried.iter().map(|c| self.names.value(c.init));
+        let phis = carried.iter().map(|c| self.names.value(c.phi));
+        let nexts = carried.iter().map(|c| self.names.value(c.next));
+        let outs = carried.iter().map(|c| self.names.value(c.out));
+        let i = self.names.value(index);
+        let (code, push) = self.nested_forward(body, saves, |tuple| quote!(#stack.push(#tuple);));
+        // The carried tensors' shapes, where the body's reverse code needs them.
+        let saved: HashSet<String> = saves
+            .and_then(|s| s.get(&body.id))
+            .map(|s| s.iter().map(|i| i.to_string()).collect())
+            .unwrap_or_default();
+        let phi_shapes = carried.iter().filter_map(|c| {
+            let phi = self.names.value(c.phi);
+            let shape = shape_ident(phi);
+            saved
+                .contains(&shape.to_string())
+                .then(|| quote!(let #shape: ::std::vec::Vec<usize> = #phi.shape().to_vec();))
+        });
+        let declare = if saves.is_some() {
+            quote!(let mut #stack = ::std::vec::Vec::new();)
+        } else {
+            quote!()
+        };
+        quote! {
+            #(let mut #carries = ::core::clone::Clone::clone(&#inits);)*
+            #declare
+            for #i in #range {
+                #(let #phis = #carries;)*
+                #(#phi_shapes)*
+                #code
+                #(#carries = ::core::clone::Clone::clone(&#nexts);)*
+                #push
+            }
+            #(let #outs = #carries;)*
+        }
+    }
+
+    /// A branch: each side stores its saved tuple in its slot.
+    fn if_forward(
+        &self,
+        cond: ValueId,
+        then_region: &Region,
+        else_region: &Region,
+        merges: &[Merge],
+        saves: Option<&HashMap<RegionId, Vec<syn::Ident>>>,
+    ) -> TokenStream {
+        let c = self.names.value(cond);
+        let outs: Vec<&syn::Ident> = merges.iter().map(|m| self.names.value(m.out)).collect();
+        let side = |region: &Region, values: Vec<&syn::Ident>| {
+            let slot = stack_ident(region.id);
+            let (code, store) = self.nested_forward(
+                region,
+                saves,
+                |tuple| quote!(#slot = ::core::option::Option::Some(#tuple);),
+            );
+            quote!({
+                #code
+                let __results = (#(::core::clone::Clone::clone(&#values),)*);
+                #store
+                __results
+            })
+        };
+        let then_code = side(
+            then_region,
+            merges
+                .iter()
+                .map(|m| self.names.value(m.then_value))
+                .collect(),
+        );
+        let else_code = side(
+            else_region,
+            merges
+                .iter()
+                .map(|m| self.names.value(m.else_value))
+                .collect(),
+        );
+        let slots = if saves.is_some() {
+            let (t, e) = (stack_ident(then_region.id), stack_ident(else_region.id));
+            quote!(let mut #t = ::core::option::Option::None; let mut #e = ::core::option::Option::None;)
+        } else {
+            quote!()
+        };
+        quote! {
+            #slots
+            let (#(#outs,)*) = if #c #then_code else #else_code;
+        }
+    }
+
+    /// The names a region's forward code defines: its values, their shapes
+    /// and pullbacks, nested regions' stacks, and `extra` (a loop's index and
+    /// carried values).
+    fn defined_names(&self, region: &Region, extra: &[ValueId]) -> HashSet<String> {
+        let mut names = HashSet::new();
+        for v in region_values(region)
+            .into_iter()
+            .chain(extra.iter().copied())
+        {
+            let ident = self.names.value(v);
+            names.insert(ident.to_string());
+            names.insert(shape_ident(ident).to_string());
+            names.insert(self.names.pullback(v).to_string());
+        }
+        for stmt in &region.stmts {
+            match stmt {
+                Stmt::For { body, .. } | Stmt::Loop { body, .. } => {
+                    names.insert(stack_ident(body.id).to_string());
+                }
+                Stmt::If {
+                    then_region,
+                    else_region,
+                    ..
+                } => {
+                    names.insert(stack_ident(then_region.id).to_string());
+                    names.insert(stack_ident(else_region.id).to_string());
+                }
+                Stmt::Let { .. } => {}
+            }
+        }
+        names
     }
 
     /// The forward code of one statement (calls go through the callee's
@@ -246,10 +530,12 @@ impl TensorGen<'_> {
             }
             Op::Field(path) if self.f.kind(value) == Kind::Model => {
                 let model = arg(&args[0]);
+                let path = self.names.resolve(&quote!(#path));
                 quote!(let #v = ::adjoint::params::Parameters::map(&#model #path, &mut |__t| ::core::clone::Clone::clone(__t));)
             }
             Op::Field(path) => {
                 let model = arg(&args[0]);
+                let path = self.names.resolve(&quote!(#path));
                 quote!(let #v = ::core::clone::Clone::clone(&#model #path);)
             }
             Op::Tensor(top) => {

@@ -1,30 +1,55 @@
 //! The reverse sweep of a tensor function: adjoint contributions in
 //! reverse statement order, and the gradients of the arguments.
 
-use super::{shape_ident, Line, Reverse, TensorGen};
-use crate::ir::{Kind, Op, ValueId};
+use super::{
+    accumulator_ident, carry_ident, region_values, shape_ident, stack_ident, Line, Reverse, Scope,
+    TensorGen,
+};
+use crate::ir::{walk_stmts, Carried, Kind, Merge, Op, Region, Stmt, ValueId};
 use crate::rules::{adjoint, has_adjoint};
 use crate::signature::ParamKind;
 use crate::sym::Sym;
 use crate::tensor_rules::{self, Slot};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 impl TensorGen<'_> {
     /// Adds `expr` to `target`'s adjoint: `let` at the first contribution,
-    /// in-place `+=` after it, `zip_mut` for a whole model.
+    /// in-place `+=` after it, `zip_mut` for a whole model. Inside a branch
+    /// or loop body, a target defined outside it accumulates into the
+    /// region's accumulator, added to the target after the region.
     pub(super) fn contribute(&self, rev: &mut Reverse, target: ValueId, expr: TokenStream) {
         if !self.is_active(target) {
             return;
         }
         let bar = self.names.bar(target);
+        if rev.whole_models.contains(&target) {
+            rev.lines.push(Line::new(quote!(
+                ::adjoint::params::Parameters::zip_mut(&mut #bar, &#expr, &mut |__a, __b| *__a += __b);
+            )));
+            return;
+        }
+        if let Some(scope) = rev.scopes.last_mut() {
+            if !scope.defined.contains(&target) {
+                let acc = accumulator_ident(&bar);
+                if !scope.outer.contains(&target) {
+                    scope.outer.push(target);
+                }
+                let line = match self.f.kind(target) {
+                    Kind::Float => quote!(#acc += #expr;),
+                    _ => quote!(::adjoint::__private::accumulate(&mut #acc, #expr);),
+                };
+                rev.lines.push(Line::new(line));
+                return;
+            }
+        }
         let line = match self.f.kind(target) {
-            Kind::Model => {
+            Kind::Model if rev.init.contains(&target) => {
                 quote!(::adjoint::params::Parameters::zip_mut(&mut #bar, &#expr, &mut |__a, __b| *__a += __b);)
             }
             Kind::Tensor if rev.init.contains(&target) => quote!(#bar += &#expr;),
-            Kind::Tensor => {
+            Kind::Tensor | Kind::Model => {
                 rev.init.insert(target);
                 quote!(let mut #bar = #expr;)
             }
@@ -44,19 +69,13 @@ impl TensorGen<'_> {
             lines: Vec::new(),
             init: HashSet::new(),
             fields: Vec::new(),
-            whole_models: HashSet::new(),
+            whole_models: self.whole_models(),
             moved: HashSet::new(),
+            scopes: Vec::new(),
+            saves: HashMap::new(),
         };
-        for (_, op, args) in self.stmts() {
-            if let Op::Call(_) = op {
-                for a in args {
-                    if self.f.kind(*a) == Kind::Model && self.is_active(*a) {
-                        rev.whole_models.insert(*a);
-                    }
-                }
-            }
-        }
-        let whole: Vec<ValueId> = rev.whole_models.iter().copied().collect();
+        let mut whole: Vec<ValueId> = rev.whole_models.iter().copied().collect();
+        whole.sort();
         for m in whole {
             let bar = self.names.bar(m);
             let ident = self.names.value(m);
@@ -67,142 +86,416 @@ impl TensorGen<'_> {
             rev.init.insert(m);
         }
         self.contribute(&mut rev, self.f.result, seed);
-        let stmts: Vec<_> = self.stmts().collect();
-        for (value, op, args) in stmts.into_iter().rev() {
-            if !self.is_active(value) || !rev.init.contains(&value) {
-                continue;
-            }
-            let bar = self.names.bar(value);
-            let v = self.names.value(value);
-            match op {
-                Op::Const(_) => {}
-                Op::Field(path) => {
-                    if rev.whole_models.contains(&args[0]) {
-                        let model_bar = self.names.bar(args[0]);
-                        rev.lines.push(Line::new(quote!(
-                            ::adjoint::params::Parameters::zip_mut(&mut #model_bar #path, &#bar, &mut |__a, __b| *__a += __b);
-                        )));
-                    } else {
-                        rev.fields.push((args[0], path.clone(), value));
+        self.region_reverse(&mut rev, &self.f.body.stmts);
+        rev
+    }
+
+    /// Model arguments whose gradient is accumulated as a whole (zeros, then
+    /// added into at each use): those passed to a call, and those read at a
+    /// run-time index or inside a branch or loop, where a field may be read
+    /// many times.
+    fn whole_models(&self) -> HashSet<ValueId> {
+        let mut whole = HashSet::new();
+        let visit = |stmts: &[Stmt], nested: bool, whole: &mut HashSet<ValueId>| {
+            for stmt in stmts {
+                if let Stmt::Let { op, args, .. } = stmt {
+                    let root_param = |v: &ValueId| self.is_param(*v) && self.is_active(*v);
+                    match op {
+                        Op::Call(_) => whole.extend(
+                            args.iter()
+                                .filter(|a| self.f.kind(**a) == Kind::Model && root_param(a)),
+                        ),
+                        Op::Field(path) if nested || path.is_dynamic() => {
+                            whole.extend(args.iter().filter(|a| root_param(a)))
+                        }
+                        _ => {}
                     }
                 }
-                Op::Tensor(top) => {
-                    let x = self.operands(*top, args);
-                    let slots = tensor_rules::slots(*top);
-                    let needs: Vec<bool> = args
-                        .iter()
-                        .zip(slots)
-                        .map(|(a, s)| {
-                            matches!(s, Slot::Tensor | Slot::Scalar) && self.is_active(*a)
-                        })
-                        .collect();
-                    if !needs.iter().any(|n| *n) {
-                        continue;
+            }
+        };
+        visit(&self.f.body.stmts, false, &mut whole);
+        walk_stmts(&self.f.body, &mut |stmt| match stmt {
+            Stmt::If {
+                then_region,
+                else_region,
+                ..
+            } => {
+                visit(&then_region.stmts, true, &mut whole);
+                visit(&else_region.stmts, true, &mut whole);
+            }
+            Stmt::For { body, .. } | Stmt::Loop { body, .. } => {
+                visit(&body.stmts, true, &mut whole)
+            }
+            Stmt::Let { .. } => {}
+        });
+        whole
+    }
+
+    /// The reverse code of a region's statements, last to first.
+    fn region_reverse(&self, rev: &mut Reverse, stmts: &[Stmt]) {
+        for stmt in stmts.iter().rev() {
+            match stmt {
+                Stmt::Let { value, op, args } => self.let_reverse(rev, *value, op, args),
+                Stmt::For {
+                    index,
+                    carried,
+                    body,
+                    ..
+                } => self.loop_reverse(rev, *index, carried, body),
+                Stmt::If {
+                    cond,
+                    then_region,
+                    else_region,
+                    merges,
+                } => self.if_reverse(rev, *cond, then_region, else_region, merges),
+                Stmt::Loop { .. } => {
+                    unreachable!(
+                        "adjoint-macros internal error: the parser rejects `loop` in tensor code"
+                    )
+                }
+            }
+        }
+    }
+
+    /// Generates a nested region's reverse code into its own lines, with
+    /// `seeds` contributed first; returns the lines and the values defined
+    /// outside it that it contributed to.
+    fn nested_reverse(
+        &self,
+        rev: &mut Reverse,
+        region: &Region,
+        extra_defined: &[ValueId],
+        seeds: Vec<(ValueId, TokenStream)>,
+    ) -> (Vec<Line>, Vec<ValueId>) {
+        let mut defined: HashSet<ValueId> = region_values(region).into_iter().collect();
+        defined.extend(extra_defined);
+        rev.scopes.push(Scope {
+            defined,
+            outer: Vec::new(),
+        });
+        let outer_lines = std::mem::take(&mut rev.lines);
+        for (target, seed) in seeds {
+            self.contribute(rev, target, seed);
+        }
+        self.region_reverse(rev, &region.stmts);
+        let lines = std::mem::replace(&mut rev.lines, outer_lines);
+        let scope = rev.scopes.pop().expect("scope pushed above");
+        (lines, scope.outer)
+    }
+
+    /// The saved tuple of a region: what its reverse code reads that its
+    /// forward code defines (sorted by name), recorded for the forward sweep.
+    fn save_set(
+        &self,
+        rev: &mut Reverse,
+        region: &Region,
+        extra: &[ValueId],
+        lines: &[Line],
+    ) -> Vec<syn::Ident> {
+        let defined = self.defined_names(region, extra);
+        let mut saved: Vec<String> = lines
+            .iter()
+            .flat_map(|l| l.mentions.iter())
+            .filter(|m| defined.contains(*m))
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        saved.sort();
+        let idents: Vec<syn::Ident> = saved.iter().map(|s| format_ident!("{}", s)).collect();
+        rev.saves.insert(region.id, idents.clone());
+        idents
+    }
+
+    /// Accumulators for the outer values a region contributes to: declared
+    /// before its reverse code, added to their values after it.
+    fn accumulators(
+        &self,
+        rev: &mut Reverse,
+        outer: &[ValueId],
+    ) -> (Vec<Line>, Vec<(ValueId, TokenStream)>) {
+        let mut declare = Vec::new();
+        let mut after = Vec::new();
+        let ty = &self.ty;
+        for v in outer {
+            let acc = accumulator_ident(&self.names.bar(*v));
+            match self.f.kind(*v) {
+                Kind::Float => {
+                    declare.push(Line::new(quote!(let mut #acc: #ty = 0.0;)));
+                    after.push((*v, quote!(#acc)));
+                }
+                _ => {
+                    declare.push(Line::new(
+                        quote!(let mut #acc = ::core::option::Option::None;),
+                    ));
+                    let zero = self.zero_like(*v);
+                    after.push((*v, quote!(#acc.unwrap_or_else(|| #zero))));
+                }
+            }
+        }
+        let _ = rev;
+        (declare, after)
+    }
+
+    /// A zero of `v`'s type and shape (from its recorded shape for tensors).
+    fn zero_like(&self, v: ValueId) -> TokenStream {
+        let ident = self.names.value(v);
+        match self.f.kind(v) {
+            Kind::Tensor => {
+                let s = shape_ident(ident);
+                quote!(::adjoint::Tensor::zeros(&#s))
+            }
+            Kind::Model => quote!({ use ::adjoint::params::Parameters as _; #ident.zeros_like() }),
+            _ => quote!(0.0),
+        }
+    }
+
+    /// A loop: per iteration, in reverse, pop the saved tuple, seed the
+    /// carried values' `next` with their adjoints, run the body's adjoint,
+    /// and carry the `phi` adjoints to the previous iteration.
+    fn loop_reverse(&self, rev: &mut Reverse, index: ValueId, carried: &[Carried], body: &Region) {
+        let active: Vec<&Carried> = carried.iter().filter(|c| self.is_active(c.out)).collect();
+        let mut before = Vec::new();
+        for c in &active {
+            let cb = carry_ident(&self.names.bar(c.out));
+            let start = if rev.init.contains(&c.out) {
+                let bar = self.names.bar(c.out);
+                rev.moved.insert(bar.to_string());
+                quote!(#bar)
+            } else {
+                self.zero_like(c.out)
+            };
+            before.push(Line::new(quote!(let mut #cb = #start;)));
+        }
+        let seeds = active
+            .iter()
+            .map(|c| {
+                let cb = carry_ident(&self.names.bar(c.out));
+                (c.next, quote!(#cb))
+            })
+            .collect();
+        let mut extra: Vec<ValueId> = carried.iter().map(|c| c.phi).collect();
+        extra.push(index);
+        let (mut lines, outer) = self.nested_reverse(rev, body, &extra, seeds);
+        for c in &active {
+            let cb = carry_ident(&self.names.bar(c.out));
+            let next = if rev.init.contains(&c.phi) {
+                let bar = self.names.bar(c.phi);
+                quote!(#bar)
+            } else {
+                self.zero_like(c.phi)
+            };
+            lines.push(Line::new(quote!(#cb = #next;)));
+        }
+        let saved = self.save_set(rev, body, &extra, &lines);
+        let stack = stack_ident(body.id);
+        let (declare, after) = self.accumulators(rev, &outer);
+        let code: Vec<TokenStream> = lines.into_iter().map(|l| l.tokens).collect();
+        let mut line = Line::new(quote! {
+            while let ::core::option::Option::Some((#(#saved,)*)) = #stack.pop() {
+                #(#code)*
+            }
+        });
+        line.mentions.insert(stack.to_string());
+        rev.lines.extend(before);
+        rev.lines.extend(declare);
+        rev.lines.push(line);
+        for c in &active {
+            let cb = carry_ident(&self.names.bar(c.out));
+            self.contribute(rev, c.init, quote!(#cb));
+        }
+        for (v, expr) in after {
+            self.contribute(rev, v, expr);
+        }
+    }
+
+    /// A branch: the merged values' adjoints flow into the branch taken.
+    fn if_reverse(
+        &self,
+        rev: &mut Reverse,
+        cond: ValueId,
+        then_region: &Region,
+        else_region: &Region,
+        merges: &[Merge],
+    ) {
+        let active: Vec<&Merge> = merges.iter().filter(|m| self.is_active(m.out)).collect();
+        let mut before = Vec::new();
+        for m in &active {
+            let mb = carry_ident(&self.names.bar(m.out));
+            let start = if rev.init.contains(&m.out) {
+                let bar = self.names.bar(m.out);
+                rev.moved.insert(bar.to_string());
+                quote!(#bar)
+            } else {
+                self.zero_like(m.out)
+            };
+            before.push(Line::new(quote!(let #mb = #start;)));
+        }
+        let mut outer_all = Vec::new();
+        let mut branches = Vec::new();
+        for (region, pick) in [(then_region, true), (else_region, false)] {
+            let seeds = active
+                .iter()
+                .map(|m| {
+                    let mb = carry_ident(&self.names.bar(m.out));
+                    (if pick { m.then_value } else { m.else_value }, quote!(#mb))
+                })
+                .collect();
+            let (lines, outer) = self.nested_reverse(rev, region, &[], seeds);
+            let saved = self.save_set(rev, region, &[], &lines);
+            let slot = stack_ident(region.id);
+            let code: Vec<TokenStream> = lines.into_iter().map(|l| l.tokens).collect();
+            branches.push(quote! {
+                let (#(#saved,)*) = #slot.expect("adjoint internal error: the branch taken saved nothing");
+                #(#code)*
+            });
+            for v in outer {
+                if !outer_all.contains(&v) {
+                    outer_all.push(v);
+                }
+            }
+        }
+        let (declare, after) = self.accumulators(rev, &outer_all);
+        let (then_code, else_code) = (&branches[0], &branches[1]);
+        let c = self.names.value(cond);
+        let mut line = Line::new(quote!(if #c { #then_code } else { #else_code }));
+        line.mentions
+            .insert(stack_ident(then_region.id).to_string());
+        line.mentions
+            .insert(stack_ident(else_region.id).to_string());
+        rev.lines.extend(before);
+        rev.lines.extend(declare);
+        rev.lines.push(line);
+        for (v, expr) in after {
+            self.contribute(rev, v, expr);
+        }
+    }
+
+    /// The adjoint code of one `let`.
+    fn let_reverse(&self, rev: &mut Reverse, value: ValueId, op: &Op, args: &[ValueId]) {
+        if !self.is_active(value) || !rev.init.contains(&value) {
+            return;
+        }
+        let bar = self.names.bar(value);
+        let v = self.names.value(value);
+        match op {
+            Op::Const(_) => {}
+            Op::Field(path) => {
+                if rev.whole_models.contains(&args[0]) {
+                    let model_bar = self.names.bar(args[0]);
+                    let path = self.names.resolve(&quote!(#path));
+                    rev.lines.push(Line::new(quote!(
+                        ::adjoint::params::Parameters::zip_mut(&mut #model_bar #path, &#bar, &mut |__a, __b| *__a += __b);
+                    )));
+                } else {
+                    rev.fields.push((args[0], path.clone(), value));
+                }
+            }
+            Op::Tensor(top) => {
+                let x = self.operands(*top, args);
+                let slots = tensor_rules::slots(*top);
+                let needs: Vec<bool> = args
+                    .iter()
+                    .zip(slots)
+                    .map(|(a, s)| matches!(s, Slot::Tensor | Slot::Scalar) && self.is_active(*a))
+                    .collect();
+                if !needs.iter().any(|n| *n) {
+                    return;
+                }
+                let d = |i: usize| format_ident!("{}_d{}", v, i);
+                let pattern = |i: usize| {
+                    if needs[i] {
+                        let d = d(i);
+                        quote!(#d)
+                    } else {
+                        quote!(_)
                     }
-                    let d = |i: usize| format_ident!("{}_d{}", v, i);
-                    let pattern = |i: usize| {
-                        if needs[i] {
-                            let d = d(i);
+                };
+                let shapes: Vec<TokenStream> = args
+                    .iter()
+                    .map(|a| {
+                        let s = shape_ident(self.names.value(*a));
+                        quote!(&#s)
+                    })
+                    .collect();
+                let rule =
+                    tensor_rules::adjoint(*top, &x, &shapes, &quote!(#v), &quote!(#bar), &needs);
+                let line = match rule {
+                    tensor_rules::Adjoint::Pair { call, swap: false } => {
+                        let (p0, p1) = (pattern(0), pattern(1));
+                        quote!(let (#p0, #p1) = #call;)
+                    }
+                    tensor_rules::Adjoint::Pair { call, swap: true } => {
+                        let (p0, p1) = (pattern(0), pattern(1));
+                        quote!(let (#p1, #p0) = #call;)
+                    }
+                    tensor_rules::Adjoint::Single { operand, expr } => {
+                        let d = d(operand);
+                        quote!(let #d = #expr;)
+                    }
+                };
+                rev.lines.push(Line::new(line));
+                for (i, need) in needs.iter().enumerate() {
+                    if *need {
+                        let d = d(i);
+                        self.contribute(rev, args[i], quote!(#d));
+                    }
+                }
+            }
+            Op::Call(callee) => {
+                let pb = self.names.pullback(value);
+                let outs: Vec<TokenStream> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| {
+                        if self.is_active(*a) {
+                            let d = format_ident!("{}_d{}", v, i);
                             quote!(#d)
                         } else {
                             quote!(_)
                         }
-                    };
-                    let shapes: Vec<TokenStream> = args
-                        .iter()
-                        .map(|a| {
-                            let s = shape_ident(self.names.value(*a));
-                            quote!(&#s)
-                        })
-                        .collect();
-                    let rule = tensor_rules::adjoint(
-                        *top,
-                        &x,
-                        &shapes,
-                        &quote!(#v),
-                        &quote!(#bar),
-                        &needs,
-                    );
-                    let line = match rule {
-                        tensor_rules::Adjoint::Pair { call, swap: false } => {
-                            let (p0, p1) = (pattern(0), pattern(1));
-                            quote!(let (#p0, #p1) = #call;)
-                        }
-                        tensor_rules::Adjoint::Pair { call, swap: true } => {
-                            let (p0, p1) = (pattern(0), pattern(1));
-                            quote!(let (#p1, #p0) = #call;)
-                        }
-                        tensor_rules::Adjoint::Single { operand, expr } => {
-                            let d = d(operand);
-                            quote!(let #d = #expr;)
-                        }
-                    };
-                    rev.lines.push(Line::new(line));
-                    for (i, need) in needs.iter().enumerate() {
-                        if *need {
-                            self.contribute(&mut rev, args[i], {
-                                let d = d(i);
-                                quote!(#d)
-                            });
-                        }
-                    }
-                }
-                Op::Call(callee) => {
-                    let pb = self.names.pullback(value);
-                    let outs: Vec<TokenStream> = args
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| {
-                            if self.is_active(*a) {
-                                let d = format_ident!("{}_d{}", v, i);
-                                quote!(#d)
-                            } else {
-                                quote!(_)
+                    })
+                    .collect();
+                rev.moved.insert(bar.to_string());
+                // The pullback may borrow the arguments until it runs.
+                let ty = self.value_ty(value);
+                let seed = quote::quote_spanned!(callee.span=> <_ as ::adjoint::__private::CallResult<#ty>>::adjoint_from(#bar));
+                let mut line = Line::new(quote!(let (#(#outs,)*) = #pb(#seed);));
+                line.mentions
+                    .extend(args.iter().map(|a| self.names.value(*a).to_string()));
+                rev.lines.push(line);
+                for (i, a) in args.iter().enumerate() {
+                    if self.is_active(*a) {
+                        let d = format_ident!("{}_d{}", v, i);
+                        let adjoint = match self.f.kind(*a) {
+                            Kind::Model => {
+                                quote!(::adjoint::__private::IntoAdjoint::into_adjoint(#d))
                             }
-                        })
-                        .collect();
-                    rev.moved.insert(bar.to_string());
-                    // The pullback may borrow the arguments until it runs.
-                    let ty = self.value_ty(value);
-                    let seed = quote::quote_spanned!(callee.span=> <_ as ::adjoint::__private::CallResult<#ty>>::adjoint_from(#bar));
-                    let mut line = Line::new(quote!(let (#(#outs,)*) = #pb(#seed);));
-                    line.mentions
-                        .extend(args.iter().map(|a| self.names.value(*a).to_string()));
-                    rev.lines.push(line);
-                    for (i, a) in args.iter().enumerate() {
-                        if self.is_active(*a) {
-                            let d = format_ident!("{}_d{}", v, i);
-                            let adjoint = match self.f.kind(*a) {
-                                Kind::Model => {
-                                    quote!(::adjoint::__private::IntoAdjoint::into_adjoint(#d))
-                                }
-                                _ => {
-                                    let ty = self.value_ty(*a);
-                                    quote!(<_ as ::adjoint::__private::IntoAdjoint<#ty>>::into_adjoint(#d))
-                                }
-                            };
-                            self.contribute(&mut rev, *a, adjoint);
-                        }
+                            _ => {
+                                let ty = self.value_ty(*a);
+                                quote!(<_ as ::adjoint::__private::IntoAdjoint<#ty>>::into_adjoint(#d))
+                            }
+                        };
+                        self.contribute(rev, *a, adjoint);
                     }
                 }
-                scalar => {
-                    let x: Vec<Sym> = args
-                        .iter()
-                        .map(|a| Sym::value(*a, self.names.value(*a)))
-                        .collect();
-                    let y = Sym::value(value, v);
-                    let g = Sym::local(&bar);
-                    for (i, a) in args.iter().enumerate() {
-                        if self.is_active(*a) && has_adjoint(scalar, i) {
-                            let c = adjoint(scalar, &x, &y, &g, i);
-                            let c = c.tokens().clone();
-                            self.contribute(&mut rev, *a, c);
-                        }
+            }
+            scalar => {
+                let x: Vec<Sym> = args
+                    .iter()
+                    .map(|a| Sym::value(*a, self.names.value(*a)))
+                    .collect();
+                let y = Sym::value(value, v);
+                let g = Sym::local(&bar);
+                for (i, a) in args.iter().enumerate() {
+                    if self.is_active(*a) && has_adjoint(scalar, i) {
+                        let c = adjoint(scalar, &x, &y, &g, i);
+                        let c = c.tokens().clone();
+                        self.contribute(rev, *a, c);
                     }
                 }
             }
         }
-        rev
     }
 
     /// The adjoint of each parameter after the reverse sweep.
@@ -271,7 +564,7 @@ impl TensorGen<'_> {
                     }
                     if rev.whole_models.contains(&p.value) {
                         let label = ident.to_string();
-                        quote!(::adjoint::__private::checked_model_gradient(#label, #bar, #ident))
+                        quote!(::adjoint::__private::checked_model_gradient(#label, #bar, ::core::borrow::Borrow::borrow(&#ident)))
                     } else {
                         quote!(#bar)
                     }

@@ -59,7 +59,7 @@ impl TensorGen<'_> {
                 quote!(::adjoint::__private::Kept::Nothing)
             }
         };
-        let (forward, _) = self.forward(false);
+        let (forward, _) = self.forward(false, None);
         let tensor_params: Vec<&syn::Ident> = self
             .f
             .params
@@ -77,8 +77,13 @@ impl TensorGen<'_> {
             let (label, k) = (ident.to_string(), kept(ident));
             body.extend(quote!(__trace.record(#label, "argument", #ident.shape(), #k);));
         }
-        for ((value, op, args), line) in self.stmts().zip(lines) {
+        for (stmt, line) in self.f.body.stmts.iter().zip(lines) {
             body.extend(line.tokens);
+            // Branches and loops run as they are; their values are not listed.
+            let crate::ir::Stmt::Let { value, op, args } = stmt else {
+                continue;
+            };
+            let value = *value;
             if matches!(op, Op::Const(_)) {
                 continue;
             }
