@@ -1,5 +1,6 @@
 //! Scalar benchmarks: primal, generated gradient, hand-written adjoint and
-//! tape gradient, for Griewank's function and for a 100-iteration loop.
+//! tape gradient, for Griewank's function, a 100-iteration loop and the
+//! 1000-D Rosenbrock function over a slice.
 //! After the criterion run it prints the ratios the README reports.
 //!
 //! Run: `cargo bench --bench scalar`
@@ -73,7 +74,48 @@ fn damped_loop_tape<'t>(x: Var<'t, f64>, y: Var<'t, f64>, n: usize) -> Var<'t, f
     acc
 }
 
+/// The n-D Rosenbrock function over an active slice.
+#[differentiable]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+    }
+    s
+}
+
+/// Rosenbrock's gradient by hand: one fused loop, each term's adjoint
+/// scattered into `x_bar[i]` and `x_bar[i + 1]` as it is computed.
+fn rosenbrock_by_hand(x: &[f64]) -> (f64, Vec<f64>) {
+    let mut x_bar = vec![0.0; x.len()];
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let a = x[i + 1] - x[i] * x[i];
+        let b = 1.0 - x[i];
+        s += 100.0 * a * a + b * b;
+        let a_bar = 200.0 * a;
+        x_bar[i] += -2.0 * x[i] * a_bar - 2.0 * b;
+        x_bar[i + 1] += a_bar;
+    }
+    (s, x_bar)
+}
+
+fn rosenbrock_tape<'t>(x: &[Var<'t, f64>]) -> Var<'t, f64> {
+    let mut s = x[0] * 0.0;
+    for i in 0..x.len() - 1 {
+        let b = (x[i] * -1.0) + 1.0;
+        s = s + (x[i + 1] - x[i] * x[i]).powi(2) * 100.0 + b.powi(2);
+    }
+    s
+}
+
 const N: usize = 100;
+/// Dimension of the Rosenbrock benchmark.
+const DIM: usize = 1000;
+
+fn rosenbrock_point() -> Vec<f64> {
+    (0..DIM).map(|i| (i as f64 * 0.37).sin() * 1.5).collect()
+}
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("griewank");
@@ -119,6 +161,25 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    let x = rosenbrock_point();
+    let mut g = c.benchmark_group("rosenbrock1000");
+    g.bench_function("primal", |b| b.iter(|| rosenbrock(black_box(&x))));
+    g.bench_function("generated", |b| b.iter(|| rosenbrock_grad(black_box(&x))));
+    g.bench_function("hand_written", |b| {
+        b.iter(|| rosenbrock_by_hand(black_box(&x)))
+    });
+    let mut tape = Tape::with_capacity(16 * DIM);
+    g.bench_function("tape", |b| {
+        b.iter(|| {
+            tape.clear();
+            let vars: Vec<_> = black_box(&x).iter().map(|xi| tape.var(*xi)).collect();
+            let out = rosenbrock_tape(&vars);
+            let grads = out.backward();
+            (out.value(), grads.wrt_all(&vars))
+        })
+    });
+    g.finish();
 }
 
 /// The mean time criterion measured for `group/name`, in nanoseconds.
@@ -134,7 +195,10 @@ fn report() {
     println!("\nratios from this run (mean times):");
     println!("| function | primal | generated | hand-written | tape | generated / hand-written | generated / primal | tape / generated |");
     println!("|---|---|---|---|---|---|---|---|");
-    for group in ["griewank", "loop100"] {
+    for group in ["griewank", "loop100", "rosenbrock1000"] {
+        if mean_ns(group, "generated").is_none() {
+            continue; // filtered out of this run
+        }
         let t = |n| mean_ns(group, n).unwrap_or(f64::NAN);
         let (p, gen, hand, tape) = (t("primal"), t("generated"), t("hand_written"), t("tape"));
         println!(
@@ -163,6 +227,11 @@ fn main() {
     assert_close((g.value, g.x1, g.x2), griewank_by_hand(1.5, 0.5));
     let g = damped_loop_grad(0.9, 0.3, N);
     assert_close((g.value, g.x, g.y), damped_loop_by_hand(0.9, 0.3, N));
+    let x = rosenbrock_point();
+    let (g, (value, x_bar)) = (rosenbrock_grad(&x), rosenbrock_by_hand(&x));
+    for (generated, by_hand) in g.x.iter().zip(&x_bar) {
+        assert_close((g.value, *generated, 0.0), (value, *by_hand, 0.0));
+    }
     let mut c = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_millis(500))

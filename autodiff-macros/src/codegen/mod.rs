@@ -337,12 +337,25 @@ fn pullback_fn(
     let fn_name = format_ident!("__{}_pullback", name);
     let result = names.value(f.result);
     let lints = allow_lints();
+    // The closure may capture reference arguments (a slice whose elements
+    // the reverse sweep re-reads) or a callee's pullback that does: it is
+    // tied to the arguments' lifetime.
+    let captures_refs = sig
+        .params
+        .iter()
+        .any(|p| matches!(p.ty, syn::Type::Reference(_)));
+    let (lifetime, params, bound) = if captures_refs {
+        let (lifetime, params) = pullback_params(sig);
+        (quote!(<#lifetime>), params, quote!(+ #lifetime))
+    } else {
+        (quote!(), params.clone(), quote!())
+    };
     quote! {
         /// The value and the pullback (vector-Jacobian product) of the
         /// function: what a calling `#[differentiable]` function composes with.
         #[doc(hidden)]
         #lints
-        #vis fn #fn_name(#(#params),*) -> (#ty, impl FnOnce(#ty) -> (#(#types,)*)) {
+        #vis fn #fn_name #lifetime(#(#params),*) -> (#ty, impl FnOnce(#ty) -> (#(#types,)*) #bound) {
             #forward
             #bars
             (#result, move |#seed: #ty| {
