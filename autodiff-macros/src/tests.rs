@@ -1,10 +1,13 @@
 //! Compiler-level tests: random expression DAGs lowered from tokens and run
 //! through an IR interpreter that uses the same rule table as codegen
 //! (checked against finite differences and forward mode), generated code
-//! that must parse, and a snapshot of the Griewank expansion.
+//! that must parse, loops and slices at the IR level (what they lower to and
+//! what the reverse sweep saves), and snapshots of expansions.
 
 #[path = "tests/interp.rs"]
 mod interp;
+#[path = "tests/loops.rs"]
+mod loops;
 #[path = "tests/random_dags.rs"]
 mod random_dags;
 #[path = "tests/readme_ops.rs"]

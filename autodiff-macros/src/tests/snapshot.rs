@@ -48,3 +48,18 @@ fn mlp_loss_expansion_matches_the_snapshot() {
         }",
     );
 }
+
+#[test]
+fn rosenbrock_expansion_matches_the_snapshot() {
+    check_snapshot(
+        "rosenbrock",
+        "the n-D Rosenbrock function over an active slice",
+        "fn rosenbrock(x: &[f64]) -> f64 {
+            let mut s = 0.0;
+            for i in 0..x.len() - 1 {
+                s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+            }
+            s
+        }",
+    );
+}
