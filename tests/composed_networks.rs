@@ -201,3 +201,26 @@ fn cross_entropy_accepts_one_hot_and_soft_targets() {
     gradcheck(f, std::slice::from_ref(&w), &[g.w], tol)
         .expect("soft targets match finite differences");
 }
+
+/// Constant tensors built in the body, with shapes read from a tensor.
+#[differentiable]
+fn with_constants(w: &Tensor<f64>, #[constant] x: &Tensor<f64>) -> f64 {
+    let h = x.matmul(w);
+    let ones = Tensor::ones(h.shape());
+    let shift = Tensor::full(&[1, 2], 0.5);
+    ((&h + &ones) * &shift).square().sum()
+}
+
+#[test]
+fn constant_tensors_built_in_the_body() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let w = Tensor::randn(&[3, 2], &mut rng);
+    let x = Tensor::randn(&[4, 3], &mut rng);
+    let g = with_constants_grad(&w, &x);
+    let f = |t: &[Tensor<f64>]| with_constants(&t[0], &x);
+    let tol = Tolerance {
+        rtol: 1e-6,
+        atol: 1e-8,
+    };
+    gradcheck(f, std::slice::from_ref(&w), &[g.w], tol).expect("matches finite differences");
+}

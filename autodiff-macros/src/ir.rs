@@ -61,6 +61,10 @@ impl FloatTy {
 #[derive(Clone, Debug)]
 pub struct ValueInfo {
     pub kind: Kind,
+    /// Where the user wrote the expression that computes it: generated code
+    /// for the value carries this span, so type errors and run-time shape
+    /// errors (through `#[track_caller]`) name the user's line.
+    pub span: Span,
 }
 
 /// An elementary operation. Each has a forward and an adjoint rule in
@@ -276,13 +280,19 @@ pub struct Function {
 pub struct DataOperand {
     pub value: ValueId,
     pub span: Span,
-    pub op: crate::tensor_rules::TensorOp,
+    /// The op or function as users write it (`sum_axis`, `Tensor::full`).
+    pub op: String,
 }
 
 impl Function {
     /// The kind of a value.
     pub fn kind(&self, v: ValueId) -> Kind {
         self.values[v.0].kind
+    }
+
+    /// Where the user wrote the expression computing a value.
+    pub fn span(&self, v: ValueId) -> Span {
+        self.values[v.0].span
     }
 
     /// The parameter `v` is, if it is an active slice argument.

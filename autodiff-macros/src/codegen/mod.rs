@@ -111,6 +111,26 @@ pub fn pullback_params(sig: &Signature) -> (syn::Lifetime, Vec<TokenStream>) {
     (lifetime, params)
 }
 
+/// `tokens` with every token given `span`: generated code for one of the
+/// user's expressions points at it (type errors, and run-time shape errors
+/// through the runtime's `#[track_caller]` ops).
+pub fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tt| match tt {
+            proc_macro2::TokenTree::Group(g) => {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                proc_macro2::TokenTree::Group(group)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
+}
+
 /// `lint` attributes for generated functions: their locals follow the
 /// compiler's numbering, not the user's style.
 pub fn allow_lints() -> TokenStream {

@@ -14,6 +14,13 @@ use syn::spanned::Spanned;
 
 impl Lowerer<'_> {
     pub(super) fn lower_expr(&mut self, e: &syn::Expr, env: &mut Env) -> Lowered<ValueId> {
+        let outer = std::mem::replace(&mut self.span, e.span());
+        let out = self.lower_expr_here(e, env);
+        self.span = outer;
+        out
+    }
+
+    fn lower_expr_here(&mut self, e: &syn::Expr, env: &mut Env) -> Lowered<ValueId> {
         // What the context expects passes through parentheses, negation and
         // arithmetic to the calls they contain, and stops everywhere else.
         let expect = self.expect.take();
@@ -282,6 +289,10 @@ impl Lowerer<'_> {
         if self.kind(receiver) == Kind::Tensor && name == "clone" && args.is_empty() {
             return Ok(receiver);
         }
+        if self.kind(receiver) == Kind::Tensor && name == "shape" && args.is_empty() {
+            let x = value_placeholder(receiver);
+            return Ok(self.opaque(quote!(#x.shape().to_vec())));
+        }
         if self.kind(receiver) == Kind::Tensor {
             let Some(op) = tensor_rules::method_op(&name) else {
                 self.error(
@@ -403,6 +414,19 @@ impl Lowerer<'_> {
                 return Err(());
             }
         };
+        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        if self.tensor_mode && segments.len() == 2 && segments[0] == "Tensor" {
+            let parts: Vec<&syn::Expr> = c.args.iter().collect();
+            return self.tensor_constructor(&path.segments[1].ident, &parts, env);
+        }
+        if segments.len() == 1 && segments[0] == self.fn_name {
+            self.error(
+                path.span(),
+                "recursion is not supported in #[differentiable] functions: write it as a loop \
+                 (`for` with a run-time bound, or `while`)",
+            );
+            return Err(());
+        }
         let mut args = Vec::new();
         for a in &c.args {
             let arg = match strip_reference(a) {
@@ -413,7 +437,6 @@ impl Lowerer<'_> {
             };
             args.push(arg);
         }
-        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         let last = path
             .segments
             .last()

@@ -67,6 +67,8 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         expect: None,
         guessed_tensor_calls: HashMap::new(),
         fields: HashMap::new(),
+        fn_name: sig.name.to_string(),
+        span: sig.name.span(),
         slices: Vec::new(),
         loop_flags: None,
     };
@@ -145,6 +147,10 @@ struct Lowerer<'e> {
     guessed_tensor_calls: HashMap<ValueId, (String, Span)>,
     /// Model-path values: their model and path (so paths from them compose).
     fields: HashMap<ValueId, (ValueId, crate::ir::FieldPath)>,
+    /// The function's own name (a call of it is recursion).
+    fn_name: String,
+    /// The span of the expression being lowered (given to the values it defines).
+    span: Span,
     /// The float slice arguments (`&[f64]`) and whether each is active.
     slices: Vec<(ValueId, bool)>,
     /// Set while the body of a loop that may `break`/`continue` is lowered
@@ -167,7 +173,10 @@ impl Lowerer<'_> {
     // ----- values and regions -------------------------------------------------
 
     fn new_value(&mut self, kind: Kind) -> ValueId {
-        self.values.push(ValueInfo { kind });
+        self.values.push(ValueInfo {
+            kind,
+            span: self.span,
+        });
         ValueId(self.values.len() - 1)
     }
 

@@ -55,7 +55,11 @@ impl Lowerer<'_> {
             }
             let differentiable = matches!(self.kind(v), Kind::Float | Kind::Tensor);
             if matches!(slot, Operand::Data | Operand::Target) && differentiable {
-                self.data_operands.push(DataOperand { value: v, span, op });
+                self.data_operands.push(DataOperand {
+                    value: v,
+                    span,
+                    op: tensor_rules::name(op),
+                });
             }
             let v = if *slot == Operand::Scalar {
                 self.as_float(v, span)?
@@ -125,6 +129,70 @@ impl Lowerer<'_> {
             vals.push(value_placeholder(v));
         }
         Ok(self.opaque(build(vals)))
+    }
+
+    /// `Tensor::zeros(shape)`, `ones`, `full(shape, value)`, `scalar(x)`: a
+    /// constant tensor (its arguments must not vary).
+    pub(super) fn tensor_constructor(
+        &mut self,
+        name: &syn::Ident,
+        args: &[&syn::Expr],
+        env: &mut Env,
+    ) -> Lowered<ValueId> {
+        let arity = match name.to_string().as_str() {
+            "zeros" | "ones" => 1,
+            "full" => 2,
+            "scalar" => 1,
+            _ => {
+                self.error(
+                    name.span(),
+                    format!(
+                        "`Tensor::{name}` is not available inside a #[differentiable] function: \
+                         build tensors with `Tensor::zeros`, `ones`, `full` or `scalar`, or pass it \
+                         in as a `#[constant]` argument"
+                    ),
+                );
+                return Err(());
+            }
+        };
+        if args.len() != arity {
+            self.error(
+                name.span(),
+                format!("`Tensor::{name}` takes {arity} argument(s)"),
+            );
+            return Err(());
+        }
+        let mut vals = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            let v = self.lower_expr(a, env)?;
+            match self.kind(v) {
+                Kind::Tensor | Kind::Model => {
+                    self.errors.push_spanned(
+                        a,
+                        format!("`Tensor::{name}` takes a shape and a value here, not a tensor"),
+                    );
+                    return Err(());
+                }
+                Kind::Float => self.data_operands.push(DataOperand {
+                    value: v,
+                    span: a.span(),
+                    op: format!("Tensor::{name}"),
+                }),
+                Kind::Other | Kind::Untyped => {}
+            }
+            let p = value_placeholder(v);
+            // A shape arrives as a slice, an array reference or a `Vec`.
+            vals.push(if i == 0 && name != "scalar" {
+                quote!(&(#p)[..])
+            } else {
+                quote!(#p)
+            });
+        }
+        let ty = syn::Ident::new(self.float_ty.name(), name.span());
+        Ok(self.constant(
+            quote!(::adjoint::Tensor::<#ty>::#name(#(#vals),*)),
+            Kind::Tensor,
+        ))
     }
 
     /// `&e`: tensors and models are borrowed by generated code anyway; other

@@ -62,7 +62,7 @@ pub fn check_data_operands(f: &Function, varied: &[bool], errors: &mut Errors) {
                 d.span,
                 format!(
                     "`{}` has no derivative for this operand, but the value depends on the differentiated arguments: pass a constant here (or a `#[constant]` argument)",
-                    crate::tensor_rules::name(d.op)
+                    d.op
                 ),
             );
         }

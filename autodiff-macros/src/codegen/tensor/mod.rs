@@ -516,6 +516,14 @@ impl TensorGen<'_> {
     /// The forward code of one statement (calls go through the callee's
     /// pullback when the result varies).
     fn forward_line(&self, value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
+        let code = self.forward_code(value, op, args);
+        match op {
+            Op::Tensor(_) => crate::codegen::respan(code, self.f.span(value)),
+            _ => code,
+        }
+    }
+
+    fn forward_code(&self, value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
         let v = self.names.value(value);
         let arg = |a: &ValueId| self.names.value(*a).clone();
         match op {

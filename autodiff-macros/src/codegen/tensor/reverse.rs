@@ -434,6 +434,7 @@ impl TensorGen<'_> {
                         quote!(let #d = #expr;)
                     }
                 };
+                let line = crate::codegen::respan(line, self.f.span(value));
                 rev.lines.push(Line::new(line));
                 for (i, need) in needs.iter().enumerate() {
                     if *need {
