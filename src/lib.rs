@@ -53,6 +53,7 @@ pub mod prelude {
 pub mod __private {
     pub use adjoint_runtime::params::{accumulate, checked_gradient, checked_model_gradient};
     pub use adjoint_runtime::saves::{Inactive, SaveSlot, SaveStack};
+    pub use adjoint_runtime::scalar::SliceTangent;
     pub use adjoint_runtime::scalar::{relu, sigmoid};
     pub use adjoint_runtime::slots::{Active, CallResult, Constant, IntoAdjoint, Slot};
     pub use adjoint_runtime::tensor::ops;

@@ -135,6 +135,12 @@ fn composed(x: &[f64], t: f64, #[constant] d: &[f64]) -> f64 {
     a * x[0] * t + b * t.sin()
 }
 
+/// A constant sub-slice passed to an active slice argument.
+#[differentiable]
+fn tail_weighted(x: &[f64], #[constant] d: &[f64]) -> f64 {
+    sum_squares(x) * sum_squares(&d[1..])
+}
+
 /// Reads through `#[constant]` integer data: indices into the slice.
 #[differentiable]
 fn gather(x: &[f64], #[constant] idx: &[usize], #[constant] w: &[f64]) -> f64 {
@@ -341,6 +347,24 @@ fn slices_compose_through_calls() {
     analytic.push(g.t);
     let f = |z: &[f64]| composed(&z[..5], z[5], &d);
     check_gradient(f, &analytic, &v, Tolerance::default()).unwrap();
+}
+
+#[test]
+fn a_constant_sub_slice_goes_to_an_active_slice_argument() {
+    let (x, d) = ([0.5, -1.0, 2.0], [9.0, 1.0, 2.0]);
+    let g = tail_weighted_grad(&x, &d);
+    assert_eq!(g.value, 5.25 * 5.0);
+    for i in 0..3 {
+        assert_close(g.x[i], 2.0 * x[i] * 5.0, 1e-12, &format!("∂/∂x{i}"));
+    }
+    let v = [1.0, 2.0, 3.0];
+    assert_close(tail_weighted_jvp(&x, &d, &v).1, dot(&g.x, &v), 1e-12, "jvp");
+}
+
+#[test]
+#[should_panic(expected = "the tangent `x_dot` must have one entry per element of `x`")]
+fn a_tangent_of_the_wrong_length_is_an_error() {
+    rosenbrock_jvp(&[1.0, 2.0, 3.0], &[1.0, 0.0]);
 }
 
 #[test]

@@ -181,6 +181,10 @@ fn __rosenbrock_pullback<'__a>(
     clippy::all
 )]
 fn rosenbrock_jvp(x: &[f64], x_dot: &[f64]) -> (f64, f64) {
+    ::core::assert_eq!(
+        x_dot.len(), x.len(),
+        "the tangent `x_dot` must have one entry per element of `x`"
+    );
     __rosenbrock_tangent(x, x_dot)
 }
 ///Forward mode, traced: the evaluation trace of [`rosenbrock`] with the tangent `v̇_i` of every intermediate along the given tangents; print it with `{}`.
@@ -193,6 +197,10 @@ fn rosenbrock_jvp(x: &[f64], x_dot: &[f64]) -> (f64, f64) {
     clippy::all
 )]
 fn rosenbrock_jvp_trace(x: &[f64], x_dot: &[f64]) -> ::adjoint::Trace {
+    ::core::assert_eq!(
+        x_dot.len(), x.len(),
+        "the tangent `x_dot` must have one entry per element of `x`"
+    );
     let mut __trace = ::adjoint::Trace::new(0usize + x.len());
     let x_n: ::std::vec::Vec<i64> = x
         .iter()
@@ -228,7 +236,7 @@ fn rosenbrock_jvp_trace(x: &[f64], x_dot: &[f64]) -> ::adjoint::Trace {
             let k6 = 1;
             let k7 = (k5 + k6);
             let v5: f64 = x[k7];
-            let v5_dot: f64 = x_dot[k7];
+            let v5_dot: f64 = ::adjoint::__private::SliceTangent::at(&x_dot, k7);
             let v5_n = __trace
                 .op(
                     "{0}",
@@ -237,7 +245,7 @@ fn rosenbrock_jvp_trace(x: &[f64], x_dot: &[f64]) -> ::adjoint::Trace {
                 );
             __trace.tangent(v5_n, f64::from(v5_dot));
             let v6: f64 = x[k5];
-            let v6_dot: f64 = x_dot[k5];
+            let v6_dot: f64 = ::adjoint::__private::SliceTangent::at(&x_dot, k5);
             let v6_n = __trace
                 .op(
                     "{0}",
@@ -364,7 +372,10 @@ fn rosenbrock_jvp_trace(x: &[f64], x_dot: &[f64]) -> ::adjoint::Trace {
     non_snake_case,
     clippy::all
 )]
-fn __rosenbrock_tangent(x: &[f64], x_dot: &[f64]) -> (f64, f64) {
+fn __rosenbrock_tangent(
+    x: &[f64],
+    x_dot: impl ::adjoint::__private::SliceTangent<f64> + ::core::marker::Copy,
+) -> (f64, f64) {
     let v1: f64 = 0.0;
     let k1 = 0;
     let k2 = x.len();
@@ -377,9 +388,9 @@ fn __rosenbrock_tangent(x: &[f64], x_dot: &[f64]) -> (f64, f64) {
         let k6 = 1;
         let k7 = (k5 + k6);
         let v5: f64 = x[k7];
-        let v5_dot: f64 = x_dot[k7];
+        let v5_dot: f64 = ::adjoint::__private::SliceTangent::at(&x_dot, k7);
         let v6: f64 = x[k5];
-        let v6_dot: f64 = x_dot[k5];
+        let v6_dot: f64 = ::adjoint::__private::SliceTangent::at(&x_dot, k5);
         let v7 = v6 * v6;
         let v7_dot = v6_dot * v6 + v6_dot * v6;
         let v8 = v5 - v7;

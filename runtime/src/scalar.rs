@@ -136,9 +136,38 @@ pub fn relu<F: ScalarExt>(x: F) -> F {
     x.relu()
 }
 
+/// The tangent of a slice argument in generated forward-mode code: the
+/// caller's tangent slice (`&[T]`, one entry per element), or `()` for a
+/// slice that does not vary (every element's tangent is zero).
+pub trait SliceTangent<T> {
+    /// The tangent of element `i`.
+    fn at(&self, i: usize) -> T;
+}
+
+impl<T: Copy> SliceTangent<T> for &[T] {
+    #[inline(always)]
+    fn at(&self, i: usize) -> T {
+        self[i]
+    }
+}
+
+impl<T: Default> SliceTangent<T> for () {
+    #[inline(always)]
+    fn at(&self, _: usize) -> T {
+        T::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slice_tangents_index_or_are_zero() {
+        let t: &[f64] = &[1.5, -2.0];
+        assert_eq!(SliceTangent::<f64>::at(&t, 1), -2.0);
+        assert_eq!(SliceTangent::<f32>::at(&(), 7), 0.0);
+    }
 
     #[test]
     fn sigmoid_matches_closed_form_and_is_stable() {

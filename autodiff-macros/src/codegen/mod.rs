@@ -421,17 +421,30 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
         }
     };
     let active_dot_tys: Vec<_> = f.params.iter().filter(|p| p.active).map(dot_ty).collect();
+    // The composable form takes any `SliceTangent` for a slice: a caller
+    // passes `()` for a slice that does not vary.
     let all_dots: Vec<TokenStream> = f
         .params
         .iter()
         .map(|p| {
             let d = names.dot(p.value);
-            if p.active {
-                let t = dot_ty(p);
-                quote!(#d: #t)
-            } else {
-                quote!(#d: impl Sized)
+            match (p.active, p.slice) {
+                (true, true) => {
+                    quote!(#d: impl ::adjoint::__private::SliceTangent<#ty> + ::core::marker::Copy)
+                }
+                (true, false) => quote!(#d: #ty),
+                (false, _) => quote!(#d: impl Sized),
             }
+        })
+        .collect();
+    let length_checks: Vec<TokenStream> = f
+        .params
+        .iter()
+        .filter(|p| p.active && p.slice)
+        .map(|p| {
+            let (x, d) = (&p.ident, names.dot(p.value));
+            let message = format!("the tangent `{d}` must have one entry per element of `{x}`");
+            quote!(::core::assert_eq!(#d.len(), #x.len(), #message);)
         })
         .collect();
     let dot_args: Vec<_> = f.params.iter().map(|p| names.dot(p.value)).collect();
@@ -455,6 +468,7 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
         #[doc = #doc]
         #lints
         #vis fn #jvp(#(#params,)* #(#active_dots: #active_dot_tys),*) -> (#ty, #ty) {
+            #(#length_checks)*
             #(let #constant_dots = ();)*
             #hidden(#(#args,)* #(#dot_args),*)
         }
@@ -462,6 +476,7 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
         #[doc = #jvp_trace_doc]
         #lints
         #vis fn #jvp_trace(#(#params,)* #(#active_dots: #active_dot_tys),*) -> ::adjoint::Trace {
+            #(#length_checks)*
             #(let #constant_dots = ();)*
             let mut __trace = ::adjoint::Trace::new(#count);
             #inputs

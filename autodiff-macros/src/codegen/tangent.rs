@@ -246,20 +246,14 @@ impl Tangent<'_> {
                 let d = self.names.dot(value);
                 let callee = generated_path(&callee.path, "__", "_tangent");
                 let tangents = args.iter().map(|a| {
-                    let slice = self.f.params.iter().find(|p| p.value == *a && p.slice);
-                    match (self.f.kind(*a), slice) {
+                    match (self.f.kind(*a), self.f.active_slice(*a)) {
                         (Kind::Float, _) => self.dot_or_zero(*a),
-                        (_, Some(p)) if p.active => {
+                        (_, Some(_)) => {
                             let d = self.names.dot(*a);
                             quote!(#d)
                         }
-                        // A constant slice may go to an active slice
-                        // argument: its tangent is zero.
-                        (_, Some(_)) => {
-                            let x = self.names.value(*a);
-                            let ty = &self.float_ty;
-                            quote!(&::std::vec![0.0 as #ty; #x.len()][..])
-                        }
+                        // Data, a constant slice included: `()`, which is
+                        // also a zero `SliceTangent` for a slice argument.
                         _ => quote!(()),
                     }
                 });
@@ -280,7 +274,7 @@ impl Tangent<'_> {
                 let record = self.record(value, op, args);
                 quote! {
                     let #v: #ty = #x[#k];
-                    let #d: #ty = #x_dot[#k];
+                    let #d: #ty = ::adjoint::__private::SliceTangent::at(&#x_dot, #k);
                     #record
                 }
             }

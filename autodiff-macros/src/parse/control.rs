@@ -143,6 +143,8 @@ impl Lowerer<'_> {
         b: ValueId,
         span: Span,
     ) -> Lowered<(ValueId, ValueId, Kind)> {
+        self.check_slice_flow(a, span)?;
+        self.check_slice_flow(b, span)?;
         match (self.kind(a), self.kind(b)) {
             (x, y) if x == y => Ok((a, b, x)),
             (Kind::Float, _) | (_, Kind::Float) => {

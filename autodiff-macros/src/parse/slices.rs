@@ -16,7 +16,7 @@ use quote::quote;
 
 impl Lowerer<'_> {
     /// `Some(active)` when `v` is a float slice argument.
-    fn float_slice(&self, v: ValueId) -> Option<bool> {
+    pub(super) fn float_slice(&self, v: ValueId) -> Option<bool> {
         self.slices
             .iter()
             .find(|(s, _)| *s == v)
@@ -35,7 +35,7 @@ impl Lowerer<'_> {
             return Err(());
         }
         let b = value_placeholder(base);
-        if let syn::Expr::Range(_) = strip_parens(&i.index) {
+        if let syn::Expr::Range(r) = strip_parens(&i.index) {
             if slice == Some(true) {
                 self.error(
                     span,
@@ -43,9 +43,24 @@ impl Lowerer<'_> {
                 );
                 return Err(());
             }
-            let range = self.lower_expr(&i.index, env)?;
-            let r = value_placeholder(range);
-            return Ok(self.opaque(quote!((&#b[#r]))));
+            // `&data[a..b]`, `&data[a..]`, `&data[..b]`: data.
+            let mut bound = |this: &mut Self, e: &Option<Box<syn::Expr>>| -> Lowered<_> {
+                match e {
+                    Some(e) => {
+                        let v = this.lower_expr(e, env)?;
+                        if this.kind(v).is_differentiable() {
+                            this.errors
+                                .push_spanned(e, "a range bound must be an integer");
+                            return Err(());
+                        }
+                        Ok(Some(value_placeholder(v)))
+                    }
+                    None => Ok(None),
+                }
+            };
+            let (start, end) = (bound(self, &r.start)?, bound(self, &r.end)?);
+            let limits = &r.limits;
+            return Ok(self.opaque(quote!((&#b[#start #limits #end]))));
         }
         let index = self.lower_expr(&i.index, env)?;
         if self.kind(index).is_differentiable() {
@@ -92,6 +107,21 @@ impl Lowerer<'_> {
                     "`{name}` is not supported on an active slice: read its elements with `x[i]` \
                      (and its length with `x.len()`) so that each read is differentiated"
                 ),
+            );
+            return Err(());
+        }
+        Ok(())
+    }
+
+    /// An active slice stays the argument itself: choosing between slices
+    /// (`if`) or reassigning one would hide which argument's adjoint an
+    /// element's read belongs to.
+    pub(super) fn check_slice_flow(&mut self, v: ValueId, span: Span) -> Lowered<()> {
+        if self.float_slice(v) == Some(true) {
+            self.error(
+                span,
+                "an active slice cannot be chosen by `if` or assigned to a variable: index the \
+                 argument itself (`x[i]`), in each branch if need be",
             );
             return Err(());
         }

@@ -334,6 +334,7 @@ impl Lowerer<'_> {
             );
             return Err(());
         }
+        self.check_slice_flow(value, target.span())?;
         let old = env.get(slot).value;
         let value = match (self.kind(old), self.kind(value)) {
             (Kind::Float, Kind::Untyped) => self.as_float(value, target.span())?,
