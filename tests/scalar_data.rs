@@ -141,6 +141,16 @@ fn tail_weighted(x: &[f64], #[constant] d: &[f64]) -> f64 {
     sum_squares(x) * sum_squares(&d[1..])
 }
 
+/// An `f32` slice.
+#[differentiable]
+fn mean_square_f32(x: &[f32]) -> f32 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    s / x.len() as f32
+}
+
 /// Reads through `#[constant]` integer data: indices into the slice.
 #[differentiable]
 fn gather(x: &[f64], #[constant] idx: &[usize], #[constant] w: &[f64]) -> f64 {
@@ -384,6 +394,18 @@ fn integer_data_indexes_an_active_slice() {
 }
 
 #[test]
+fn f32_slices() {
+    let x = [1.0f32, -2.0, 0.5, 4.0];
+    let g = mean_square_f32_grad(&x);
+    assert!((g.value - 21.25 / 4.0).abs() < 1e-6);
+    for i in 0..4 {
+        assert!((g.x[i] - x[i] / 2.0).abs() < 1e-6, "∂/∂x{i}");
+    }
+    let (_, t) = mean_square_f32_jvp(&x, &[1.0, 0.0, 0.0, 1.0]);
+    assert!((t - (g.x[0] + g.x[3])).abs() < 1e-6);
+}
+
+#[test]
 fn an_empty_slice_has_an_empty_gradient() {
     let g = sum_squares_grad(&[]);
     assert_eq!(g.value, 0.0);
@@ -427,6 +449,10 @@ fn newton_iteration_with_while() {
         let fd = central_difference(f, &[a], 1e-5 * a);
         assert_close(g.a, fd[0], 1e-6, "finite difference");
         assert_close(newton_sqrt_jvp(a, 1.0).1, g.a, 1e-12, "jvp");
+        // The trace records every iteration; its input's adjoint is the gradient.
+        let trace = newton_sqrt_trace(a);
+        assert_close(trace.adjoint_of(0).unwrap(), g.a, 1e-12, "trace");
+        assert!(trace.forward_steps().len() > 5);
         // The tape, iterating on the same condition.
         let tape = Tape::new();
         let av = tape.var(a);
