@@ -240,3 +240,118 @@ fn a_layer_at_a_constant_run_time_index() {
         10,
     );
 }
+
+/// Iterate until a scalar falls below a tolerance: a `while` loop whose trip
+/// count depends on the values (the reverse sweep pops as many iterations).
+#[differentiable]
+fn shrink_until_small(w: &Tensor<f64>, #[constant] x: &Tensor<f64>) -> f64 {
+    let mut h = x.matmul(w);
+    let mut size = h.square().mean();
+    while size > 0.05 {
+        h = (h * 0.5).tanh();
+        size = h.square().mean();
+    }
+    size + h.sum()
+}
+
+/// A range loop that stops early with `break` and skips with `continue`.
+#[differentiable]
+fn layers_until_flat(p: &Deep, #[constant] x: &Tensor<f64>, #[constant] skip: usize) -> f64 {
+    let mut h = x.clone();
+    for i in 0..p.layers.len() {
+        if i == skip {
+            continue;
+        }
+        h = linear(&p.layers[i], &h).tanh();
+        if h.square().mean() < 1e-3 {
+            break;
+        }
+    }
+    h.sum()
+}
+
+#[test]
+fn while_and_break_continue_loops_in_tensor_code() {
+    let mut rng = StdRng::seed_from_u64(60);
+    let w = &Tensor::randn(&[4, 3], &mut rng) * 2.0;
+    let x = Tensor::randn(&[5, 4], &mut rng);
+    let g = shrink_until_small_grad(&w, &x);
+    assert_eq!(g.value, shrink_until_small(&w, &x));
+    let tol = Tolerance {
+        rtol: 1e-6,
+        atol: 1e-8,
+    };
+    gradcheck(
+        |t| shrink_until_small(&t[0], &x),
+        std::slice::from_ref(&w),
+        std::slice::from_ref(&g.w),
+        tol,
+    )
+    .expect("the while loop's gradient matches finite differences");
+    let v = Tensor::randn(&[4, 3], &mut rng);
+    let (_, jv) = shrink_until_small_jvp(&w, &x, &v);
+    let back: f64 = g.w.data().iter().zip(v.data()).map(|(a, b)| a * b).sum();
+    assert!(
+        (jv - back).abs() <= 1e-10 * (1.0 + back.abs()),
+        "{jv} vs {back}"
+    );
+
+    let p = model(&mut rng, 4);
+    let g = layers_until_flat_grad(&p, &x, 1);
+    assert!(
+        g.p.layers[1].w.data().iter().all(|v| *v == 0.0),
+        "the skipped layer gets no gradient"
+    );
+    check_three_ways(
+        &p,
+        |q| layers_until_flat(q, &x, 1),
+        &g.p,
+        |v| layers_until_flat_jvp(&p, &x, 1, v).1,
+        11,
+    );
+}
+
+/// Early `return` in a tensor function with a float result.
+#[differentiable]
+fn early_exit(w: &Tensor<f64>, #[constant] x: &Tensor<f64>, #[constant] limit: f64) -> f64 {
+    let h = x.matmul(w).tanh();
+    let size = h.square().sum();
+    if size > limit {
+        return size.sqrt();
+    }
+    for _ in 0..3 {
+        if h.sum() > limit {
+            return h.sum() * 2.0;
+        }
+    }
+    size + h.mean()
+}
+
+#[test]
+fn early_return_in_a_tensor_function() {
+    let mut rng = StdRng::seed_from_u64(70);
+    let w = Tensor::randn(&[4, 3], &mut rng);
+    let x = Tensor::randn(&[5, 4], &mut rng);
+    for limit in [0.1, 1.0, 100.0] {
+        let g = early_exit_grad(&w, &x, limit);
+        assert_eq!(g.value, early_exit(&w, &x, limit));
+        let tol = Tolerance {
+            rtol: 1e-6,
+            atol: 1e-8,
+        };
+        gradcheck(
+            |t| early_exit(&t[0], &x, limit),
+            std::slice::from_ref(&w),
+            std::slice::from_ref(&g.w),
+            tol,
+        )
+        .expect("early return gradients match finite differences");
+        let v = Tensor::randn(&[4, 3], &mut rng);
+        let (_, jv) = early_exit_jvp(&w, &x, limit, &v);
+        let back: f64 = g.w.data().iter().zip(v.data()).map(|(a, b)| a * b).sum();
+        assert!(
+            (jv - back).abs() <= 1e-10 * (1.0 + back.abs()),
+            "{jv} vs {back}"
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! loop-carried values.
 
 use super::syntax::*;
-use super::{Lowered, Lowerer, Tail, TENSOR_CONTROL_FLOW};
+use super::{Lowered, Lowerer, Tail};
 use crate::env::{Env, Slot};
 use crate::ir::Region;
 use crate::ir::{Carried, Kind, Merge, Stmt, ValueId};
@@ -228,10 +228,6 @@ impl Lowerer<'_> {
             }
         }
         if contains_loop_jump_block(&f.body) {
-            if self.tensor_mode {
-                self.error(f.for_token.span(), TENSOR_CONTROL_FLOW);
-                return Err(());
-            }
             return self.lower_for_with_jumps(index_name, (lo, hi, inclusive), &f.body, env);
         }
         let bind = index_name.map(|name| (name, None));
@@ -256,7 +252,11 @@ impl Lowerer<'_> {
             return Err(());
         }
         if contains_loop_jump_block(&f.body) {
-            self.error(f.for_token.span(), TENSOR_CONTROL_FLOW);
+            self.error(
+                f.for_token.span(),
+                "`break` and `continue` are not supported in a loop over a model's `Vec`: loop over \
+                 its indices (`for i in 0..p.layers.len()`, reading `p.layers[i]`)",
+            );
             return Err(());
         }
         let (root, steps) = self.model_path(vec, env)?;

@@ -10,7 +10,7 @@
 //! iterations, and the reverse sweep runs the body's adjoint that many times.
 
 use super::syntax::*;
-use super::{Lowered, Lowerer, Tail, TENSOR_CONTROL_FLOW};
+use super::{Lowered, Lowerer, Tail};
 use crate::env::Env;
 use crate::ir::{value_placeholder, Carried, Kind, Stmt, ValueId};
 use proc_macro2::Span;
@@ -31,10 +31,6 @@ const COUNTER: &str = "\u{0}counter";
 
 impl Lowerer<'_> {
     pub(super) fn lower_while(&mut self, w: &syn::ExprWhile, env: &mut Env) -> Lowered<()> {
-        if self.tensor_mode {
-            self.error(w.while_token.span(), TENSOR_CONTROL_FLOW);
-            return Err(());
-        }
         if let Some(label) = &w.label {
             self.error(label.span(), "loop labels are not supported");
             return Err(());
@@ -74,10 +70,6 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn lower_loop(&mut self, l: &syn::ExprLoop, env: &mut Env) -> Lowered<()> {
-        if self.tensor_mode {
-            self.error(l.loop_token.span(), TENSOR_CONTROL_FLOW);
-            return Err(());
-        }
         if let Some(label) = &l.label {
             self.error(label.span(), "loop labels are not supported");
             return Err(());

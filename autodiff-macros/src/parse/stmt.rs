@@ -14,7 +14,7 @@ impl Lowerer<'_> {
     pub(super) fn lower_body(&mut self, block: &syn::Block, env: &mut Env) -> Lowered<ValueId> {
         let stmts = &block.stmts;
         let last_is_return = matches!(stmts.last(), Some(syn::Stmt::Expr(syn::Expr::Return(_), _)));
-        if self.tensor_mode {
+        if self.returns_tensor {
             if let Some(ret) = stmts.iter().find_map(find_return) {
                 self.error(ret, TENSOR_CONTROL_FLOW);
                 return Err(());

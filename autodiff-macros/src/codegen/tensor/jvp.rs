@@ -113,7 +113,12 @@ impl TensorGen<'_> {
                     body,
                 } => {
                     let range = self.range(*lo, *hi, *inclusive);
-                    out.extend(self.loop_jvp(*index, range, carried, body));
+                    let i = self.names.value(*index);
+                    out.extend(self.loop_jvp(
+                        carried,
+                        body,
+                        |iteration| quote!(for #i in #range { #iteration }),
+                    ));
                 }
                 Stmt::If {
                     cond,
@@ -121,10 +126,25 @@ impl TensorGen<'_> {
                     else_region,
                     merges,
                 } => out.extend(self.if_jvp(*cond, then_region, else_region, merges)),
-                Stmt::Loop { .. } => {
-                    unreachable!(
-                        "adjoint-macros internal error: the parser rejects `loop` in tensor code"
-                    )
+                Stmt::Loop {
+                    trips,
+                    exit,
+                    carried,
+                    body,
+                } => {
+                    let (trips, exit) = (self.names.value(*trips), self.names.value(*exit));
+                    out.extend(self.loop_jvp(carried, body, |iteration| {
+                        quote! {
+                            let mut #trips: usize = 0;
+                            loop {
+                                #iteration
+                                #trips += 1;
+                                if #exit {
+                                    break;
+                                }
+                            }
+                        }
+                    }));
                 }
             }
         }
@@ -144,12 +164,13 @@ impl TensorGen<'_> {
         }
     }
 
+    /// Forward mode through a loop: values and tangents carried together;
+    /// `run` wraps one iteration in the loop.
     fn loop_jvp(
         &self,
-        index: ValueId,
-        range: TokenStream,
         carried: &[Carried],
         body: &Region,
+        run: impl FnOnce(TokenStream) -> TokenStream,
     ) -> TokenStream {
         let active: Vec<&Carried> = carried.iter().filter(|c| self.is_active(c.out)).collect();
         let carries: Vec<syn::Ident> = carried
@@ -168,18 +189,18 @@ impl TensorGen<'_> {
         let next_dots = active.iter().map(|c| self.dot_or_zero(c.next));
         let outs = carried.iter().map(|c| self.names.value(c.out));
         let out_dots = active.iter().map(|c| self.names.dot(c.out));
-        let i = self.names.value(index);
         let code = self.region_jvp(&body.stmts);
+        let run = run(quote! {
+            #(let #phis = #carries;)*
+            #(let #phi_dots = #dot_carries;)*
+            #code
+            #(#dot_carries = #next_dots;)*
+            #(#carries = ::core::clone::Clone::clone(&#nexts);)*
+        });
         quote! {
             #(let mut #carries = ::core::clone::Clone::clone(&#inits);)*
             #(let mut #dot_carries = #init_dots;)*
-            for #i in #range {
-                #(let #phis = #carries;)*
-                #(let #phi_dots = #dot_carries;)*
-                #code
-                #(#dot_carries = #next_dots;)*
-                #(#carries = ::core::clone::Clone::clone(&#nexts);)*
-            }
+            #run
             #(let #outs = #carries;)*
             #(let #out_dots = #dot_carries;)*
         }

@@ -86,6 +86,13 @@ pub fn generate_custom(
     })
 }
 
+/// How a loop runs: over a range, or until a flag its body sets (`while`,
+/// `loop`, `for` with `break`/`continue`), counting its trips.
+enum LoopHead {
+    Range { index: ValueId, range: TokenStream },
+    Exit { trips: ValueId, exit: ValueId },
+}
+
 /// The values a region's own statements define (not those of regions
 /// nested in it, except their results).
 fn region_values(region: &Region) -> Vec<ValueId> {
@@ -113,8 +120,8 @@ fn carry_ident(value: &syn::Ident) -> syn::Ident {
 }
 
 /// A nested region's accumulator for an outer value's adjoint.
-fn accumulator_ident(bar: &syn::Ident) -> syn::Ident {
-    format_ident!("__acc_{}", bar)
+fn accumulator_ident(region: RegionId, bar: &syn::Ident) -> syn::Ident {
+    format_ident!("__acc{}_{}", region.0, bar)
 }
 
 /// `Clone` for a tensor function's gradient struct: models are cloned
@@ -220,6 +227,8 @@ struct TensorGen<'a> {
 
 /// A branch or loop body whose reverse code is being generated.
 struct Scope {
+    /// Names this region's accumulators (a branch's two sides share them).
+    id: RegionId,
     /// The values the region defines (its adjoints are local to it).
     defined: HashSet<ValueId>,
     /// Values defined outside that it contributed to (via accumulators).
@@ -311,10 +320,11 @@ impl TensorGen<'_> {
                     carried,
                     body,
                 } => {
-                    let range = self.range(*lo, *hi, *inclusive);
-                    lines.push(Line::new(
-                        self.loop_forward(*index, range, carried, body, saves),
-                    ));
+                    let head = LoopHead::Range {
+                        index: *index,
+                        range: self.range(*lo, *hi, *inclusive),
+                    };
+                    lines.push(Line::new(self.loop_forward(head, carried, body, saves)));
                     carried.iter().map(|c| c.out).collect()
                 }
                 Stmt::If {
@@ -327,10 +337,18 @@ impl TensorGen<'_> {
                     lines.push(Line::new(code));
                     merges.iter().map(|m| m.out).collect()
                 }
-                Stmt::Loop { .. } => {
-                    unreachable!(
-                        "adjoint-macros internal error: the parser rejects `loop` in tensor code"
-                    )
+                Stmt::Loop {
+                    trips,
+                    exit,
+                    carried,
+                    body,
+                } => {
+                    let head = LoopHead::Exit {
+                        trips: *trips,
+                        exit: *exit,
+                    };
+                    lines.push(Line::new(self.loop_forward(head, carried, body, saves)));
+                    carried.iter().map(|c| c.out).collect()
                 }
             };
             for v in outs {
@@ -381,8 +399,7 @@ impl TensorGen<'_> {
     /// `saves`, each iteration pushes its saved tuple on the loop's stack.
     fn loop_forward(
         &self,
-        index: ValueId,
-        range: TokenStream,
+        head: LoopHead,
         carried: &[Carried],
         body: &Region,
         saves: Option<&HashMap<RegionId, Vec<syn::Ident>>>,
@@ -396,7 +413,6 @@ impl TensorGen<'_> {
         let phis = carried.iter().map(|c| self.names.value(c.phi));
         let nexts = carried.iter().map(|c| self.names.value(c.next));
         let outs = carried.iter().map(|c| self.names.value(c.out));
-        let i = self.names.value(index);
         let (code, push) = self.nested_forward(body, saves, |tuple| quote!(#stack.push(#tuple);));
         // The carried tensors' shapes, where the body's reverse code needs them.
         let saved: HashSet<String> = saves
@@ -415,16 +431,36 @@ impl TensorGen<'_> {
         } else {
             quote!()
         };
+        let iteration = quote! {
+            #(let #phis = #carries;)*
+            #(#phi_shapes)*
+            #code
+            #(#carries = ::core::clone::Clone::clone(&#nexts);)*
+            #push
+        };
+        let run = match head {
+            LoopHead::Range { index, range } => {
+                let i = self.names.value(index);
+                quote!(for #i in #range { #iteration })
+            }
+            LoopHead::Exit { trips, exit } => {
+                let (trips, exit) = (self.names.value(trips), self.names.value(exit));
+                quote! {
+                    let mut #trips: usize = 0;
+                    loop {
+                        #iteration
+                        #trips += 1;
+                        if #exit {
+                            break;
+                        }
+                    }
+                }
+            }
+        };
         quote! {
             #(let mut #carries = ::core::clone::Clone::clone(&#inits);)*
             #declare
-            for #i in #range {
-                #(let #phis = #carries;)*
-                #(#phi_shapes)*
-                #code
-                #(#carries = ::core::clone::Clone::clone(&#nexts);)*
-                #push
-            }
+            #run
             #(let #outs = #carries;)*
         }
     }

@@ -5,7 +5,7 @@ use super::{
     accumulator_ident, carry_ident, region_values, shape_ident, stack_ident, Line, Reverse, Scope,
     TensorGen,
 };
-use crate::ir::{walk_stmts, Carried, Kind, Merge, Op, Region, Stmt, ValueId};
+use crate::ir::{walk_stmts, Carried, Kind, Merge, Op, Region, RegionId, Stmt, ValueId};
 use crate::rules::{adjoint, has_adjoint};
 use crate::signature::ParamKind;
 use crate::sym::Sym;
@@ -32,7 +32,7 @@ impl TensorGen<'_> {
         }
         if let Some(scope) = rev.scopes.last_mut() {
             if !scope.defined.contains(&target) {
-                let acc = accumulator_ident(&bar);
+                let acc = accumulator_ident(scope.id, &bar);
                 if !scope.outer.contains(&target) {
                     scope.outer.push(target);
                 }
@@ -141,18 +141,14 @@ impl TensorGen<'_> {
                     carried,
                     body,
                     ..
-                } => self.loop_reverse(rev, *index, carried, body),
+                } => self.loop_reverse(rev, Some(*index), carried, body),
                 Stmt::If {
                     cond,
                     then_region,
                     else_region,
                     merges,
                 } => self.if_reverse(rev, *cond, then_region, else_region, merges),
-                Stmt::Loop { .. } => {
-                    unreachable!(
-                        "adjoint-macros internal error: the parser rejects `loop` in tensor code"
-                    )
-                }
+                Stmt::Loop { carried, body, .. } => self.loop_reverse(rev, None, carried, body),
             }
         }
     }
@@ -164,12 +160,14 @@ impl TensorGen<'_> {
         &self,
         rev: &mut Reverse,
         region: &Region,
+        acc_id: RegionId,
         extra_defined: &[ValueId],
         seeds: Vec<(ValueId, TokenStream)>,
     ) -> (Vec<Line>, Vec<ValueId>) {
         let mut defined: HashSet<ValueId> = region_values(region).into_iter().collect();
         defined.extend(extra_defined);
         rev.scopes.push(Scope {
+            id: acc_id,
             defined,
             outer: Vec::new(),
         });
@@ -211,14 +209,14 @@ impl TensorGen<'_> {
     /// before its reverse code, added to their values after it.
     fn accumulators(
         &self,
-        rev: &mut Reverse,
+        acc_id: RegionId,
         outer: &[ValueId],
     ) -> (Vec<Line>, Vec<(ValueId, TokenStream)>) {
         let mut declare = Vec::new();
         let mut after = Vec::new();
         let ty = &self.ty;
         for v in outer {
-            let acc = accumulator_ident(&self.names.bar(*v));
+            let acc = accumulator_ident(acc_id, &self.names.bar(*v));
             match self.f.kind(*v) {
                 Kind::Float => {
                     declare.push(Line::new(quote!(let mut #acc: #ty = 0.0;)));
@@ -233,7 +231,6 @@ impl TensorGen<'_> {
                 }
             }
         }
-        let _ = rev;
         (declare, after)
     }
 
@@ -253,7 +250,13 @@ impl TensorGen<'_> {
     /// A loop: per iteration, in reverse, pop the saved tuple, seed the
     /// carried values' `next` with their adjoints, run the body's adjoint,
     /// and carry the `phi` adjoints to the previous iteration.
-    fn loop_reverse(&self, rev: &mut Reverse, index: ValueId, carried: &[Carried], body: &Region) {
+    fn loop_reverse(
+        &self,
+        rev: &mut Reverse,
+        index: Option<ValueId>,
+        carried: &[Carried],
+        body: &Region,
+    ) {
         let active: Vec<&Carried> = carried.iter().filter(|c| self.is_active(c.out)).collect();
         let mut before = Vec::new();
         for c in &active {
@@ -275,8 +278,8 @@ impl TensorGen<'_> {
             })
             .collect();
         let mut extra: Vec<ValueId> = carried.iter().map(|c| c.phi).collect();
-        extra.push(index);
-        let (mut lines, outer) = self.nested_reverse(rev, body, &extra, seeds);
+        extra.extend(index);
+        let (mut lines, outer) = self.nested_reverse(rev, body, body.id, &extra, seeds);
         for c in &active {
             let cb = carry_ident(&self.names.bar(c.out));
             let next = if rev.init.contains(&c.phi) {
@@ -289,10 +292,10 @@ impl TensorGen<'_> {
         }
         let saved = self.save_set(rev, body, &extra, &lines);
         let stack = stack_ident(body.id);
-        let (declare, after) = self.accumulators(rev, &outer);
+        let (declare, after) = self.accumulators(body.id, &outer);
         let code: Vec<TokenStream> = lines.into_iter().map(|l| l.tokens).collect();
         let mut line = Line::new(quote! {
-            while let ::core::option::Option::Some((#(#saved,)*)) = #stack.pop() {
+            while let ::core::option::Option::Some((#(mut #saved,)*)) = #stack.pop() {
                 #(#code)*
             }
         });
@@ -341,12 +344,12 @@ impl TensorGen<'_> {
                     (if pick { m.then_value } else { m.else_value }, quote!(#mb))
                 })
                 .collect();
-            let (lines, outer) = self.nested_reverse(rev, region, &[], seeds);
+            let (lines, outer) = self.nested_reverse(rev, region, then_region.id, &[], seeds);
             let saved = self.save_set(rev, region, &[], &lines);
             let slot = stack_ident(region.id);
             let code: Vec<TokenStream> = lines.into_iter().map(|l| l.tokens).collect();
             branches.push(quote! {
-                let (#(#saved,)*) = #slot.expect("adjoint internal error: the branch taken saved nothing");
+                let (#(mut #saved,)*) = #slot.expect("adjoint internal error: the branch taken saved nothing");
                 #(#code)*
             });
             for v in outer {
@@ -355,7 +358,7 @@ impl TensorGen<'_> {
                 }
             }
         }
-        let (declare, after) = self.accumulators(rev, &outer_all);
+        let (declare, after) = self.accumulators(then_region.id, &outer_all);
         let (then_code, else_code) = (&branches[0], &branches[1]);
         let c = self.names.value(cond);
         let mut line = Line::new(quote!(if #c { #then_code } else { #else_code }));
