@@ -8,26 +8,26 @@ use crate::ir::Function;
 use crate::{codegen, parse, signature};
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+    pub(super) fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
 /// A random expression over `names`, of bounded depth. Every function is
 /// applied in a form that keeps it in its domain and its values moderate.
-fn expr(rng: &mut Rng, names: &[String], depth: usize) -> String {
+pub(super) fn expr(rng: &mut Rng, names: &[String], depth: usize) -> String {
     if depth == 0 || rng.below(4) == 0 {
         return match rng.below(5) {
             0 => format!("{:.2}", rng.uniform(0.1, 2.0)),
@@ -109,7 +109,7 @@ fn random_dags_match_finite_differences_and_forward_mode() {
             let (mut plus, mut minus) = (point, point);
             plus[i] += h;
             minus[i] -= h;
-            let fd = (evaluate(&f, &plus)[&f.result] - evaluate(&f, &minus)[&f.result]) / (2.0 * h);
+            let fd = (evaluate(&f, &plus) - evaluate(&f, &minus)) / (2.0 * h);
             let tol = 1e-5 * (1.0 + fd.abs().max(grad[i].abs()));
             assert!(
                 (fd - grad[i]).abs() <= tol,
