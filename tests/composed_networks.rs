@@ -5,6 +5,7 @@
 
 use adjoint::check::{gradcheck, Tolerance};
 use adjoint::prelude::*;
+use adjoint::tape::Graph;
 use adjoint::tensor::rand::{rngs::StdRng, SeedableRng};
 
 #[derive(Parameters, Clone)]
@@ -76,8 +77,28 @@ fn layer_functions_over_sub_models() {
         rtol: 1e-6,
         atol: 1e-7,
     };
-    gradcheck(f, &flat, &[g.p.l1.w, g.p.l1.b, g.p.l2.w, g.p.l2.b], tol)
-        .expect("generated gradients match finite differences");
+    let grads = [
+        g.p.l1.w.clone(),
+        g.p.l1.b.clone(),
+        g.p.l2.w.clone(),
+        g.p.l2.b.clone(),
+    ];
+    gradcheck(f, &flat, &grads, tol).expect("generated gradients match finite differences");
+
+    // The tensor tape, written out without layer functions, agrees.
+    let graph = Graph::new();
+    let leaves: Vec<_> = flat.iter().map(|t| graph.leaf(t.clone())).collect();
+    let xv = graph.constant(x.clone());
+    let h = (&xv.matmul(&leaves[0]) + &leaves[1]).tanh();
+    let out = &h.matmul(&leaves[2]) + &leaves[3];
+    let loss = &out.mse(&graph.constant(y.clone())) + &leaves[0].square().sum().mul_scalar(0.01);
+    assert!((loss.item() - g.value).abs() <= 1e-12 * (1.0 + g.value.abs()));
+    let tg = loss.backward();
+    for (generated, leaf) in grads.iter().zip(&leaves) {
+        for (a, b) in generated.data().iter().zip(tg.wrt(leaf).data()) {
+            assert!((a - b).abs() <= 1e-10 * (1.0 + b.abs()), "{a} vs tape {b}");
+        }
+    }
 }
 
 /// A layer whose input is data (`#[constant]`), a regulariser bound with a
@@ -218,6 +239,35 @@ fn constant_tensors_built_in_the_body() {
     let x = Tensor::randn(&[4, 3], &mut rng);
     let g = with_constants_grad(&w, &x);
     let f = |t: &[Tensor<f64>]| with_constants(&t[0], &x);
+    let tol = Tolerance {
+        rtol: 1e-6,
+        atol: 1e-8,
+    };
+    gradcheck(f, std::slice::from_ref(&w), &[g.w], tol).expect("matches finite differences");
+}
+
+/// Data read from shapes and labels inside tensor code.
+#[differentiable]
+#[allow(clippy::needless_range_loop)]
+fn per_row(w: &Tensor<f64>, #[constant] x: &Tensor<f64>, #[constant] weights: &[f64]) -> f64 {
+    let rows = x.shape()[0];
+    let h = x.matmul(w).square().sum_axis(1, false);
+    let mut total = 0.0;
+    for r in 0..rows {
+        total += weights[r] * h.select(0, &[r]).sum();
+    }
+    total / rows as f64
+}
+
+#[test]
+fn shapes_and_data_slices_indexed_in_tensor_code() {
+    let mut rng = StdRng::seed_from_u64(14);
+    let w = Tensor::randn(&[3, 2], &mut rng);
+    let x = Tensor::randn(&[4, 3], &mut rng);
+    let weights = [0.5, 1.0, -2.0, 3.0];
+    let g = per_row_grad(&w, &x, &weights);
+    assert_eq!(g.value, per_row(&w, &x, &weights));
+    let f = |t: &[Tensor<f64>]| per_row(&t[0], &x, &weights);
     let tol = Tolerance {
         rtol: 1e-6,
         atol: 1e-8,

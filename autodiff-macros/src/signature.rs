@@ -140,7 +140,7 @@ pub fn check(item: &syn::ItemFn, errors: &mut Errors) -> Option<Signature> {
     if let Some(u) = &sig.unsafety {
         errors.push(
             u.span(),
-            "`unsafe fn` cannot be #[differentiable]: the compiler differentiates safe scalar code only",
+            "`unsafe fn` cannot be #[differentiable]: the compiler differentiates safe code only",
         );
     }
     if let Some(abi) = &sig.abi {

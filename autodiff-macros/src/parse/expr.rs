@@ -63,7 +63,9 @@ impl Lowerer<'_> {
                 })
             }
             syn::Expr::Field(_) => self.lower_model_path(e, env),
-            syn::Expr::Index(_) if self.tensor_mode => self.lower_model_path(e, env),
+            syn::Expr::Index(_) if self.tensor_mode && self.reaches_model(e, env) => {
+                self.lower_model_path(e, env)
+            }
             syn::Expr::Index(i) => self.lower_index(i, env),
             syn::Expr::If(i) => match self.lower_if(i, env, true)? {
                 Some(v) => Ok(v),
@@ -510,6 +512,27 @@ fn strip_reference(e: &syn::Expr) -> Option<&syn::Expr> {
     match strip_parens(e) {
         syn::Expr::Reference(r) if r.mutability.is_none() => Some(strip_parens(&r.expr)),
         _ => None,
+    }
+}
+
+impl Lowerer<'_> {
+    /// Whether the fields and indices of `e` start at a model variable
+    /// (`p.layers[i]`, `layer.w`), rather than at data (`x.shape()[0]`).
+    fn reaches_model(&self, e: &syn::Expr, env: &Env) -> bool {
+        let mut base = strip_parens(e);
+        while let syn::Expr::Field(syn::ExprField { base: inner, .. })
+        | syn::Expr::Index(syn::ExprIndex { expr: inner, .. }) = base
+        {
+            base = strip_parens(inner);
+        }
+        match base {
+            syn::Expr::Path(p) => p
+                .path
+                .get_ident()
+                .and_then(|i| env.find(&i.to_string()))
+                .is_some_and(|slot| self.kind(env.get(slot).value) == Kind::Model),
+            _ => false,
+        }
     }
 }
 

@@ -615,15 +615,26 @@ impl TensorGen<'_> {
     /// lists): re-evaluated inside a pullback closure instead of capturing
     /// references to the forward sweep's locals.
     fn data_lines(&self) -> Vec<Line> {
-        self.stmts()
-            .filter(|(v, op, _)| matches!(op, Op::Const(_)) && !self.f.kind(*v).is_differentiable())
-            .map(|(v, op, _)| {
-                let Op::Const(tokens) = op else {
-                    unreachable!("filtered")
-                };
-                let ident = self.names.value(v);
-                let tokens = self.names.resolve(tokens);
-                Line::new(quote!(let #ident = #tokens;))
+        self.region_data_lines(&self.f.body.stmts)
+    }
+
+    /// [`data_lines`](Self::data_lines) of one region's statements: a branch
+    /// or loop body re-evaluates its data in its reverse code rather than
+    /// saving it (a reference into a local would not outlive the iteration).
+    fn region_data_lines(&self, stmts: &[Stmt]) -> Vec<Line> {
+        stmts
+            .iter()
+            .filter_map(|stmt| match stmt {
+                Stmt::Let {
+                    value,
+                    op: Op::Const(tokens),
+                    ..
+                } if !self.f.kind(*value).is_differentiable() => {
+                    let ident = self.names.value(*value);
+                    let tokens = self.names.resolve(tokens);
+                    Some(Line::new(quote!(let #ident = #tokens;)))
+                }
+                _ => None,
             })
             .collect()
     }

@@ -190,7 +190,20 @@ impl TensorGen<'_> {
         extra: &[ValueId],
         lines: &[Line],
     ) -> Vec<syn::Ident> {
-        let defined = self.defined_names(region, extra);
+        let mut defined = self.defined_names(region, extra);
+        // Data is re-evaluated, not saved (`region_data_lines`).
+        for stmt in &region.stmts {
+            if let Stmt::Let {
+                value,
+                op: Op::Const(_),
+                ..
+            } = stmt
+            {
+                if !self.f.kind(*value).is_differentiable() {
+                    defined.remove(&self.names.value(*value).to_string());
+                }
+            }
+        }
         let mut saved: Vec<String> = lines
             .iter()
             .flat_map(|l| l.mentions.iter())
@@ -279,7 +292,9 @@ impl TensorGen<'_> {
             .collect();
         let mut extra: Vec<ValueId> = carried.iter().map(|c| c.phi).collect();
         extra.extend(index);
-        let (mut lines, outer) = self.nested_reverse(rev, body, body.id, &extra, seeds);
+        let (body_lines, outer) = self.nested_reverse(rev, body, body.id, &extra, seeds);
+        let mut lines = self.region_data_lines(&body.stmts);
+        lines.extend(body_lines);
         for c in &active {
             let cb = carry_ident(&self.names.bar(c.out));
             let next = if rev.init.contains(&c.phi) {
@@ -344,7 +359,9 @@ impl TensorGen<'_> {
                     (if pick { m.then_value } else { m.else_value }, quote!(#mb))
                 })
                 .collect();
-            let (lines, outer) = self.nested_reverse(rev, region, then_region.id, &[], seeds);
+            let (body_lines, outer) = self.nested_reverse(rev, region, then_region.id, &[], seeds);
+            let mut lines = self.region_data_lines(&region.stmts);
+            lines.extend(body_lines);
             let saved = self.save_set(rev, region, &[], &lines);
             let slot = stack_ident(region.id);
             let code: Vec<TokenStream> = lines.into_iter().map(|l| l.tokens).collect();
