@@ -5,6 +5,7 @@
 
 use adjoint::check::{gradcheck, Tolerance};
 use adjoint::prelude::*;
+use adjoint::tape::Graph;
 use adjoint::tensor::rand::{rngs::StdRng, SeedableRng};
 
 const EPS: f64 = 1e-5;
@@ -143,6 +144,28 @@ fn hand_written_layer_norm_matches_the_compiled_one() {
     assert_close(&custom.w, &builtin.w, "w");
     assert_close(&custom.gamma, &builtin.gamma, "gamma");
     assert_close(&custom.beta, &builtin.beta, "beta");
+
+    // The tensor tape, with the layer norm spelled out in its ops.
+    let graph = Graph::new();
+    let (wv, gv, bv) = (
+        graph.leaf(w.clone()),
+        graph.leaf(gamma.clone()),
+        graph.leaf(beta.clone()),
+    );
+    let h = graph.constant(x.clone()).matmul(&wv);
+    let centred = &h - &h.mean_axis(1, true);
+    let inv = centred
+        .square()
+        .mean_axis(1, true)
+        .add_scalar(EPS)
+        .powf(-0.5);
+    let normed = &(&(&centred * &inv) * &gv) + &bv;
+    let loss = normed.tanh().mse(&graph.constant(y.clone()));
+    assert!((loss.item() - custom.value).abs() <= 1e-12);
+    let tape = loss.backward();
+    assert_close(&custom.w, &tape.wrt(&wv), "w vs tape");
+    assert_close(&custom.gamma, &tape.wrt(&gv), "gamma vs tape");
+    assert_close(&custom.beta, &tape.wrt(&bv), "beta vs tape");
 }
 
 #[test]
