@@ -135,6 +135,17 @@ fn composed(x: &[f64], t: f64, #[constant] d: &[f64]) -> f64 {
     a * x[0] * t + b * t.sin()
 }
 
+/// A `&Vec<f64>` argument is a slice too.
+#[allow(clippy::ptr_arg)]
+#[differentiable]
+fn vec_energy(x: &Vec<f64>, #[constant] w: &Vec<f64>) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += w[i] * x[i] * x[i];
+    }
+    s
+}
+
 /// A constant sub-slice passed to an active slice argument.
 #[differentiable]
 fn tail_weighted(x: &[f64], #[constant] d: &[f64]) -> f64 {
@@ -391,6 +402,15 @@ fn integer_data_indexes_an_active_slice() {
         assert_close(g.x[i], expect[i], 1e-12, &format!("∂/∂x{i}"));
     }
     assert_eq!(g.x[1], 0.0, "an element never read has a zero gradient");
+}
+
+#[test]
+fn vec_arguments_are_slices() {
+    let (x, w) = (vec![1.0, -2.0, 3.0], vec![0.5, 1.0, 2.0]);
+    let g = vec_energy_grad(&x, &w);
+    assert_eq!(g.value, 0.5 + 4.0 + 18.0);
+    assert_eq!(g.x, vec![1.0, -4.0, 12.0]);
+    assert_eq!(vec_energy_jvp(&x, &w, &[1.0, 1.0, 1.0]).1, 9.0);
 }
 
 #[test]

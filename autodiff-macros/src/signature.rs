@@ -116,6 +116,29 @@ pub fn tensor_elem_of(ty: &syn::Type) -> Option<Option<FloatTy>> {
     }
 }
 
+/// The element type of `[T]` or `Vec<T>` (what `&x` of a slice argument
+/// points to).
+fn slice_elem_of(ty: &syn::Type) -> Option<&syn::Type> {
+    match ty {
+        syn::Type::Slice(s) => Some(&s.elem),
+        syn::Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?;
+            match &last.arguments {
+                syn::PathArguments::AngleBracketed(a)
+                    if last.ident == "Vec" && a.args.len() == 1 =>
+                {
+                    match a.args.first() {
+                        Some(syn::GenericArgument::Type(t)) => Some(t),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Whether an argument carries `#[constant]`.
 pub fn is_constant_attr(attr: &syn::Attribute) -> bool {
     attr.path().is_ident("constant")
@@ -274,8 +297,8 @@ fn check_param(
                 slice: false,
             });
         }
-        if let syn::Type::Slice(elem) = &*r.elem {
-            let elem = float_ty_of(&elem.elem);
+        if let Some(elem) = slice_elem_of(&r.elem) {
+            let elem = float_ty_of(elem);
             if !constant && elem.is_some() && elem != float_ty {
                 errors.push_spanned(
                     &pt.ty,
