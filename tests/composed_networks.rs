@@ -37,6 +37,28 @@ fn net_loss(p: &Net, #[constant] x: &Tensor<f64>, #[constant] y: &Tensor<f64>) -
     mse(&out, y) + 0.01 * penalty(&p.l1.w)
 }
 
+/// The net's tensors in order, for gradcheck.
+fn flatten(p: &Net) -> Vec<Tensor<f64>> {
+    vec![
+        p.l1.w.clone(),
+        p.l1.b.clone(),
+        p.l2.w.clone(),
+        p.l2.b.clone(),
+    ]
+}
+
+/// The net made of `flatten`'s tensors.
+fn unflatten(t: &[Tensor<f64>]) -> Net {
+    let linear = |w: &Tensor<f64>, b: &Tensor<f64>| Linear {
+        w: w.clone(),
+        b: b.clone(),
+    };
+    Net {
+        l1: linear(&t[0], &t[1]),
+        l2: linear(&t[2], &t[3]),
+    }
+}
+
 fn layer(rng: &mut StdRng, fan_in: usize, fan_out: usize) -> Linear {
     Linear {
         w: Tensor::randn(&[fan_in, fan_out], rng),
@@ -54,35 +76,13 @@ fn layer_functions_over_sub_models() {
     let x = Tensor::randn(&[5, 3], &mut rng);
     let y = Tensor::randn(&[5, 2], &mut rng);
     let g = net_loss_grad(&p, &x, &y);
-    let flat = [
-        p.l1.w.clone(),
-        p.l1.b.clone(),
-        p.l2.w.clone(),
-        p.l2.b.clone(),
-    ];
-    let f = |t: &[Tensor<f64>]| {
-        let q = Net {
-            l1: Linear {
-                w: t[0].clone(),
-                b: t[1].clone(),
-            },
-            l2: Linear {
-                w: t[2].clone(),
-                b: t[3].clone(),
-            },
-        };
-        net_loss(&q, &x, &y)
-    };
+    let flat = flatten(&p);
+    let f = |t: &[Tensor<f64>]| net_loss(&unflatten(t), &x, &y);
     let tol = Tolerance {
         rtol: 1e-6,
         atol: 1e-7,
     };
-    let grads = [
-        g.p.l1.w.clone(),
-        g.p.l1.b.clone(),
-        g.p.l2.w.clone(),
-        g.p.l2.b.clone(),
-    ];
+    let grads = flatten(&g.p);
     gradcheck(f, &flat, &grads, tol).expect("generated gradients match finite differences");
 
     // The tensor tape, written out without layer functions, agrees.
@@ -127,41 +127,13 @@ fn constant_tensor_arguments_and_typed_helpers() {
     let y = Tensor::randn(&[6, 2], &mut rng);
     let g = data_layer_loss_grad(&p, &x, &y);
     assert_eq!(g.value, data_layer_loss(&p, &x, &y));
-    let flat = [
-        p.l1.w.clone(),
-        p.l1.b.clone(),
-        p.l2.w.clone(),
-        p.l2.b.clone(),
-    ];
-    let f = |t: &[Tensor<f64>]| {
-        let q = Net {
-            l1: Linear {
-                w: t[0].clone(),
-                b: t[1].clone(),
-            },
-            l2: Linear {
-                w: t[2].clone(),
-                b: t[3].clone(),
-            },
-        };
-        data_layer_loss(&q, &x, &y)
-    };
+    let flat = flatten(&p);
+    let f = |t: &[Tensor<f64>]| data_layer_loss(&unflatten(t), &x, &y);
     let tol = Tolerance {
         rtol: 1e-6,
         atol: 1e-7,
     };
-    gradcheck(
-        f,
-        &flat,
-        &[
-            g.p.l1.w.clone(),
-            g.p.l1.b.clone(),
-            g.p.l2.w.clone(),
-            g.p.l2.b.clone(),
-        ],
-        tol,
-    )
-    .expect("generated gradients match finite differences");
+    gradcheck(f, &flat, &flatten(&g.p), tol).expect("generated gradients match finite differences");
     // Forward mode agrees: ⟨J v, 1⟩ = ⟨v, ∇f⟩ for a random direction v.
     let v = Net {
         l1: layer(&mut rng, 3, 4),

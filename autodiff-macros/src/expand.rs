@@ -58,7 +58,7 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
             // The primal body is lowered as usual: forward mode, the trace and
             // the graph come from it; the reverse sweep is the user's.
             parse::lower(&item, sig, &mut errors)
-                .map(|f| codegen::tensor::generate_custom(&f, sig, spec))
+                .map(|f| codegen::tensor::generate(&f, sig, Some(spec)))
         }
         (Some(sig), Some(spec)) => match &spec.forward {
             Some(forward) => {
@@ -94,7 +94,7 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
             lowered.map(|mut f| {
                 if sig.tensor_mode() {
                     crate::passes::fusion::fuse(&mut f);
-                    codegen::tensor::generate(&f, sig)
+                    codegen::tensor::generate(&f, sig, None)
                 } else {
                     codegen::generate(&f, sig)
                 }
@@ -212,6 +212,7 @@ fn stubs(sig: &signature::Signature) -> TokenStream {
     let graph = format_ident!("{}_graph", name);
     let pullback = format_ident!("__{}_pullback", name);
     let tangent = format_ident!("__{}_tangent", name);
+    let marker = codegen::slots::marker(name);
     let jvp_trace = (!tensor).then(|| {
         let f = format_ident!("{}_jvp_trace", name);
         quote! {
@@ -233,14 +234,16 @@ fn stubs(sig: &signature::Signature) -> TokenStream {
         #vis fn #trace(#(#params),*) -> #trace_ty { ::core::panic!(#STUB_MESSAGE) }
         #[allow(dead_code)]
         #vis fn #graph() -> &'static str { #STUB_MESSAGE }
-        #[doc(hidden)]
-        #[allow(unused_variables, dead_code, unreachable_code)]
-        #vis fn #pullback(#(#params),*) -> (#value_ty, impl FnOnce(#value_ty) -> (#(#adjoint_types,)*)) {
-            (::core::panic!(#STUB_MESSAGE), move |_: #value_ty| ::core::panic!(#STUB_MESSAGE))
+        impl #marker {
+            #[doc(hidden)]
+            #[allow(unused_variables, dead_code, unreachable_code)]
+            #vis fn #pullback(#(#params),*) -> (#value_ty, impl FnOnce(#value_ty) -> (#(#adjoint_types,)*)) {
+                (::core::panic!(#STUB_MESSAGE), move |_: #value_ty| ::core::panic!(#STUB_MESSAGE))
+            }
+            #[doc(hidden)]
+            #[allow(unused_variables, dead_code)]
+            #vis fn #tangent(#(#params,)* #(#all_dots),*) -> (#value_ty, #value_ty) { ::core::panic!(#STUB_MESSAGE) }
         }
-        #[doc(hidden)]
-        #[allow(unused_variables, dead_code)]
-        #vis fn #tangent(#(#params,)* #(#all_dots),*) -> (#value_ty, #value_ty) { ::core::panic!(#STUB_MESSAGE) }
     }
 }
 

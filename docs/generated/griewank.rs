@@ -46,41 +46,43 @@ fn griewank_grad(x1: f64, x2: f64) -> GriewankGrad {
         x2: x2_bar,
     }
 }
-/// The value and the pullback (vector-Jacobian product) of the
-/// function: what a calling `#[differentiable]` function composes with.
-#[doc(hidden)]
-#[allow(
-    dead_code,
-    unused_variables,
-    unused_mut,
-    unused_parens,
-    non_snake_case,
-    clippy::all
-)]
-fn __griewank_pullback(x1: f64, x2: f64) -> (f64, impl FnOnce(f64) -> (f64, f64)) {
-    let v1 = x1 / x2;
-    let v2 = v1.sin();
-    let v3 = x2.exp();
-    let v4 = v1 - v3;
-    let v5 = v2 + v4;
-    let v6 = v5 * v4;
-    (
-        v6,
-        move |__adjoint_seed: f64| {
-            let v6_bar: f64 = __adjoint_seed;
-            let v5_bar: f64 = v6_bar * v4;
-            let mut v4_bar: f64 = v6_bar * v5;
-            let v2_bar: f64 = v5_bar;
-            v4_bar += v5_bar;
-            let mut v1_bar: f64 = v4_bar;
-            let v3_bar: f64 = -v4_bar;
-            let mut x2_bar: f64 = v3_bar * v3;
-            v1_bar += v2_bar * v1.cos();
-            let x1_bar: f64 = v1_bar / x2;
-            x2_bar -= v1_bar * v1 / x2;
-            (x1_bar, x2_bar)
-        },
-    )
+impl __griewank_adjoint {
+    /// The value and the pullback (vector-Jacobian product) of the
+    /// function: what a calling `#[differentiable]` function composes with.
+    #[doc(hidden)]
+    #[allow(
+        dead_code,
+        unused_variables,
+        unused_mut,
+        unused_parens,
+        non_snake_case,
+        clippy::all
+    )]
+    fn __griewank_pullback(x1: f64, x2: f64) -> (f64, impl FnOnce(f64) -> (f64, f64)) {
+        let v1 = x1 / x2;
+        let v2 = v1.sin();
+        let v3 = x2.exp();
+        let v4 = v1 - v3;
+        let v5 = v2 + v4;
+        let v6 = v5 * v4;
+        (
+            v6,
+            move |__adjoint_seed: f64| {
+                let v6_bar: f64 = __adjoint_seed;
+                let v5_bar: f64 = v6_bar * v4;
+                let mut v4_bar: f64 = v6_bar * v5;
+                let v2_bar: f64 = v5_bar;
+                v4_bar += v5_bar;
+                let mut v1_bar: f64 = v4_bar;
+                let v3_bar: f64 = -v4_bar;
+                let mut x2_bar: f64 = v3_bar * v3;
+                v1_bar += v2_bar * v1.cos();
+                let x1_bar: f64 = v1_bar / x2;
+                x2_bar -= v1_bar * v1 / x2;
+                (x1_bar, x2_bar)
+            },
+        )
+    }
 }
 ///Forward mode: the value of [`griewank`] and its directional derivative along the given tangents of the differentiated arguments (`x1_dot, x2_dot`), in one sweep.
 #[allow(
@@ -92,7 +94,7 @@ fn __griewank_pullback(x1: f64, x2: f64) -> (f64, impl FnOnce(f64) -> (f64, f64)
     clippy::all
 )]
 fn griewank_jvp(x1: f64, x2: f64, x1_dot: f64, x2_dot: f64) -> (f64, f64) {
-    __griewank_tangent(x1, x2, x1_dot, x2_dot)
+    __griewank_adjoint::__griewank_tangent(x1, x2, x1_dot, x2_dot)
 }
 ///Forward mode, traced: the evaluation trace of [`griewank`] with the tangent `v̇_i` of every intermediate along the given tangents; print it with `{}`.
 #[allow(
@@ -172,31 +174,33 @@ fn griewank_jvp_trace(x1: f64, x2: f64, x1_dot: f64, x2_dot: f64) -> ::adjoint::
     };
     __trace
 }
-/// Forward mode with a tangent slot for every argument (ignored for
-/// constants): what a calling `#[differentiable]` function composes with.
-#[doc(hidden)]
-#[allow(
-    dead_code,
-    unused_variables,
-    unused_mut,
-    unused_parens,
-    non_snake_case,
-    clippy::all
-)]
-fn __griewank_tangent(x1: f64, x2: f64, x1_dot: f64, x2_dot: f64) -> (f64, f64) {
-    let v1 = x1 / x2;
-    let v1_dot = x1_dot / x2 - x2_dot * v1 / x2;
-    let v2 = v1.sin();
-    let v2_dot = v1_dot * v1.cos();
-    let v3 = x2.exp();
-    let v3_dot = x2_dot * v3;
-    let v4 = v1 - v3;
-    let v4_dot = v1_dot - v3_dot;
-    let v5 = v2 + v4;
-    let v5_dot = v2_dot + v4_dot;
-    let v6 = v5 * v4;
-    let v6_dot = v5_dot * v4 + v4_dot * v5;
-    (v6, v6_dot)
+impl __griewank_adjoint {
+    /// Forward mode with a tangent slot for every argument (ignored for
+    /// constants): what a calling `#[differentiable]` function composes with.
+    #[doc(hidden)]
+    #[allow(
+        dead_code,
+        unused_variables,
+        unused_mut,
+        unused_parens,
+        non_snake_case,
+        clippy::all
+    )]
+    fn __griewank_tangent(x1: f64, x2: f64, x1_dot: f64, x2_dot: f64) -> (f64, f64) {
+        let v1 = x1 / x2;
+        let v1_dot = x1_dot / x2 - x2_dot * v1 / x2;
+        let v2 = v1.sin();
+        let v2_dot = v1_dot * v1.cos();
+        let v3 = x2.exp();
+        let v3_dot = x2_dot * v3;
+        let v4 = v1 - v3;
+        let v4_dot = v1_dot - v3_dot;
+        let v5 = v2 + v4;
+        let v5_dot = v2_dot + v4_dot;
+        let v6 = v5 * v4;
+        let v6_dot = v5_dot * v4 + v4_dot * v5;
+        (v6, v6_dot)
+    }
 }
 ///The evaluation trace (v_-n..v_k with every elementary operation) and the reverse trace of adjoints of [`griewank`] at the given point, numbered as in Griewank & Walther; print it with `{}`.
 #[allow(
@@ -286,10 +290,10 @@ fn griewank_graph() -> &'static str {
 const _: fn(f64, f64) -> f64 = griewank;
 #[doc(hidden)]
 #[allow(non_camel_case_types, dead_code)]
-struct __griewank_slots;
-impl ::adjoint::__private::Slot<0usize> for __griewank_slots {
+struct __griewank_adjoint;
+impl ::adjoint::__private::Slot<0usize> for __griewank_adjoint {
     type Kind = ::adjoint::__private::Active;
 }
-impl ::adjoint::__private::Slot<1usize> for __griewank_slots {
+impl ::adjoint::__private::Slot<1usize> for __griewank_adjoint {
     type Kind = ::adjoint::__private::Active;
 }

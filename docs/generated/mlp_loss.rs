@@ -142,172 +142,174 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     }
     LossGrad { value: v13, p: p_bar }
 }
-/// The value and the pullback of the function: what a calling
-/// `#[differentiable]` function composes with.
-#[doc(hidden)]
-#[allow(
-    dead_code,
-    unused_variables,
-    unused_mut,
-    unused_parens,
-    non_snake_case,
-    clippy::all
-)]
-fn __loss_pullback<'__a>(
-    p: &'__a Mlp,
-    x: &'__a Tensor,
-    labels: &'__a [usize],
-) -> (
-    f32,
-    impl FnOnce(
+impl __loss_adjoint {
+    /// The value and the pullback of the function: what a calling
+    /// `#[differentiable]` function composes with.
+    #[doc(hidden)]
+    #[allow(
+        dead_code,
+        unused_variables,
+        unused_mut,
+        unused_parens,
+        non_snake_case,
+        clippy::all
+    )]
+    fn __loss_pullback<'__a>(
+        p: &'__a Mlp,
+        x: &'__a Tensor,
+        labels: &'__a [usize],
+    ) -> (
         f32,
-    ) -> (Mlp, ::adjoint::__private::Inactive, ::adjoint::__private::Inactive) + '__a,
-) {
-    let p = ::adjoint::params::Parameters::map(
-        p,
-        &mut |__t| ::core::clone::Clone::clone(__t),
-    );
-    let x = ::core::clone::Clone::clone(x);
-    let v1 = ::core::clone::Clone::clone(&p.w1);
-    let v2 = x.matmul(&v1);
-    let v2_shape: ::std::vec::Vec<usize> = v2.shape().to_vec();
-    let v3 = ::core::clone::Clone::clone(&p.b1);
-    let v3_shape: ::std::vec::Vec<usize> = v3.shape().to_vec();
-    let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
-    ::core::mem::drop(v2);
-    ::core::mem::drop(v3);
-    let v5 = ::core::clone::Clone::clone(&p.w2);
-    let v6 = v4.matmul(&v5);
-    let v6_shape: ::std::vec::Vec<usize> = v6.shape().to_vec();
-    let v7 = ::core::clone::Clone::clone(&p.b2);
-    let v7_shape: ::std::vec::Vec<usize> = v7.shape().to_vec();
-    let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
-    ::core::mem::drop(v6);
-    ::core::mem::drop(v7);
-    let v9 = ::core::clone::Clone::clone(&p.w3);
-    let v10 = v8.matmul(&v9);
-    let v10_shape: ::std::vec::Vec<usize> = v10.shape().to_vec();
-    let v11 = ::core::clone::Clone::clone(&p.b3);
-    let v11_shape: ::std::vec::Vec<usize> = v11.shape().to_vec();
-    let v12 = &v10 + &v11;
-    ::core::mem::drop(v10);
-    ::core::mem::drop(v11);
-    let v13 = ::adjoint::__private::ops::loss::cross_entropy(&v12, labels);
-    (
-        ::core::clone::Clone::clone(&v13),
-        move |__adjoint_seed: f32| {
-            let mut v13_bar: f32 = __adjoint_seed;
-            let v13_d0 = ::adjoint::__private::ops::loss::cross_entropy_backward(
-                &v12,
-                labels,
-                v13_bar,
-            );
-            ::core::mem::drop(v12);
-            let mut v12_bar = v13_d0;
-            let (v12_d0, v12_d1) = ::adjoint::__private::ops::binary::add_backward(
-                &v10_shape,
-                &v11_shape,
-                &v12_bar,
-            );
-            ::core::mem::drop(v12_bar);
-            let mut v10_bar = v12_d0;
-            let mut v11_bar = v12_d1;
-            let (v10_d0, v10_d1) = ::adjoint::__private::ops::matmul::matmul_backward(
-                &v8,
-                &v9,
-                &v10_bar,
-            );
-            ::core::mem::drop(v10_bar);
-            ::core::mem::drop(v9);
-            let mut v8_bar = v10_d0;
-            let mut v9_bar = v10_d1;
-            let (v8_d0, v8_d1) = ::adjoint::__private::ops::fused::add_relu_backward(
-                &v6_shape,
-                &v7_shape,
-                &v8,
-                &v8_bar,
-            );
-            ::core::mem::drop(v8);
-            ::core::mem::drop(v8_bar);
-            let mut v6_bar = v8_d0;
-            let mut v7_bar = v8_d1;
-            let (v6_d0, v6_d1) = ::adjoint::__private::ops::matmul::matmul_backward(
-                &v4,
-                &v5,
-                &v6_bar,
-            );
-            ::core::mem::drop(v5);
-            ::core::mem::drop(v6_bar);
-            let mut v4_bar = v6_d0;
-            let mut v5_bar = v6_d1;
-            let (v4_d0, v4_d1) = ::adjoint::__private::ops::fused::add_relu_backward(
-                &v2_shape,
-                &v3_shape,
-                &v4,
-                &v4_bar,
-            );
-            ::core::mem::drop(v4);
-            ::core::mem::drop(v4_bar);
-            let mut v2_bar = v4_d0;
-            let mut v3_bar = v4_d1;
-            let v2_d1 = ::adjoint::__private::ops::matmul::matmul_backward_rhs(
-                &x,
-                &v1,
-                &v2_bar,
-            );
-            ::core::mem::drop(v1);
-            ::core::mem::drop(v2_bar);
-            ::core::mem::drop(x);
-            let mut v1_bar = v2_d1;
-            let mut p_bar = {
-                use ::adjoint::params::Parameters as _;
-                p.map(&mut |_| ::adjoint::Tensor::zeros(&[0]))
-            };
-            p_bar.b3 = ::adjoint::__private::checked_gradient(
-                "p.b3",
-                v11_bar,
-                p.b3.shape(),
-            );
-            p_bar.w3 = ::adjoint::__private::checked_gradient(
-                "p.w3",
-                v9_bar,
-                p.w3.shape(),
-            );
-            p_bar.b2 = ::adjoint::__private::checked_gradient(
-                "p.b2",
-                v7_bar,
-                p.b2.shape(),
-            );
-            p_bar.w2 = ::adjoint::__private::checked_gradient(
-                "p.w2",
-                v5_bar,
-                p.w2.shape(),
-            );
-            p_bar.b1 = ::adjoint::__private::checked_gradient(
-                "p.b1",
-                v3_bar,
-                p.b1.shape(),
-            );
-            p_bar.w1 = ::adjoint::__private::checked_gradient(
-                "p.w1",
-                v1_bar,
-                p.w1.shape(),
-            );
-            {
-                use ::adjoint::params::Parameters as _;
-                p_bar
-                    .zip_mut(
-                        ::core::borrow::Borrow::borrow(&p),
-                        &mut |__g, __p| {
-                            if __g.shape() != __p.shape() {
-                                *__g = ::adjoint::Tensor::zeros(__p.shape());
-                            }
-                        },
-                    );
-            }
-            (p_bar, ::adjoint::__private::Inactive, ::adjoint::__private::Inactive)
-        },
-    )
+        impl FnOnce(
+            f32,
+        ) -> (Mlp, ::adjoint::__private::Inactive, ::adjoint::__private::Inactive) + '__a,
+    ) {
+        let p = ::adjoint::params::Parameters::map(
+            p,
+            &mut |__t| ::core::clone::Clone::clone(__t),
+        );
+        let x = ::core::clone::Clone::clone(x);
+        let v1 = ::core::clone::Clone::clone(&p.w1);
+        let v2 = x.matmul(&v1);
+        let v2_shape: ::std::vec::Vec<usize> = v2.shape().to_vec();
+        let v3 = ::core::clone::Clone::clone(&p.b1);
+        let v3_shape: ::std::vec::Vec<usize> = v3.shape().to_vec();
+        let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
+        ::core::mem::drop(v2);
+        ::core::mem::drop(v3);
+        let v5 = ::core::clone::Clone::clone(&p.w2);
+        let v6 = v4.matmul(&v5);
+        let v6_shape: ::std::vec::Vec<usize> = v6.shape().to_vec();
+        let v7 = ::core::clone::Clone::clone(&p.b2);
+        let v7_shape: ::std::vec::Vec<usize> = v7.shape().to_vec();
+        let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
+        ::core::mem::drop(v6);
+        ::core::mem::drop(v7);
+        let v9 = ::core::clone::Clone::clone(&p.w3);
+        let v10 = v8.matmul(&v9);
+        let v10_shape: ::std::vec::Vec<usize> = v10.shape().to_vec();
+        let v11 = ::core::clone::Clone::clone(&p.b3);
+        let v11_shape: ::std::vec::Vec<usize> = v11.shape().to_vec();
+        let v12 = &v10 + &v11;
+        ::core::mem::drop(v10);
+        ::core::mem::drop(v11);
+        let v13 = ::adjoint::__private::ops::loss::cross_entropy(&v12, labels);
+        (
+            ::core::clone::Clone::clone(&v13),
+            move |__adjoint_seed: f32| {
+                let mut v13_bar: f32 = __adjoint_seed;
+                let v13_d0 = ::adjoint::__private::ops::loss::cross_entropy_backward(
+                    &v12,
+                    labels,
+                    v13_bar,
+                );
+                ::core::mem::drop(v12);
+                let mut v12_bar = v13_d0;
+                let (v12_d0, v12_d1) = ::adjoint::__private::ops::binary::add_backward(
+                    &v10_shape,
+                    &v11_shape,
+                    &v12_bar,
+                );
+                ::core::mem::drop(v12_bar);
+                let mut v10_bar = v12_d0;
+                let mut v11_bar = v12_d1;
+                let (v10_d0, v10_d1) = ::adjoint::__private::ops::matmul::matmul_backward(
+                    &v8,
+                    &v9,
+                    &v10_bar,
+                );
+                ::core::mem::drop(v10_bar);
+                ::core::mem::drop(v9);
+                let mut v8_bar = v10_d0;
+                let mut v9_bar = v10_d1;
+                let (v8_d0, v8_d1) = ::adjoint::__private::ops::fused::add_relu_backward(
+                    &v6_shape,
+                    &v7_shape,
+                    &v8,
+                    &v8_bar,
+                );
+                ::core::mem::drop(v8);
+                ::core::mem::drop(v8_bar);
+                let mut v6_bar = v8_d0;
+                let mut v7_bar = v8_d1;
+                let (v6_d0, v6_d1) = ::adjoint::__private::ops::matmul::matmul_backward(
+                    &v4,
+                    &v5,
+                    &v6_bar,
+                );
+                ::core::mem::drop(v5);
+                ::core::mem::drop(v6_bar);
+                let mut v4_bar = v6_d0;
+                let mut v5_bar = v6_d1;
+                let (v4_d0, v4_d1) = ::adjoint::__private::ops::fused::add_relu_backward(
+                    &v2_shape,
+                    &v3_shape,
+                    &v4,
+                    &v4_bar,
+                );
+                ::core::mem::drop(v4);
+                ::core::mem::drop(v4_bar);
+                let mut v2_bar = v4_d0;
+                let mut v3_bar = v4_d1;
+                let v2_d1 = ::adjoint::__private::ops::matmul::matmul_backward_rhs(
+                    &x,
+                    &v1,
+                    &v2_bar,
+                );
+                ::core::mem::drop(v1);
+                ::core::mem::drop(v2_bar);
+                ::core::mem::drop(x);
+                let mut v1_bar = v2_d1;
+                let mut p_bar = {
+                    use ::adjoint::params::Parameters as _;
+                    p.map(&mut |_| ::adjoint::Tensor::zeros(&[0]))
+                };
+                p_bar.b3 = ::adjoint::__private::checked_gradient(
+                    "p.b3",
+                    v11_bar,
+                    p.b3.shape(),
+                );
+                p_bar.w3 = ::adjoint::__private::checked_gradient(
+                    "p.w3",
+                    v9_bar,
+                    p.w3.shape(),
+                );
+                p_bar.b2 = ::adjoint::__private::checked_gradient(
+                    "p.b2",
+                    v7_bar,
+                    p.b2.shape(),
+                );
+                p_bar.w2 = ::adjoint::__private::checked_gradient(
+                    "p.w2",
+                    v5_bar,
+                    p.w2.shape(),
+                );
+                p_bar.b1 = ::adjoint::__private::checked_gradient(
+                    "p.b1",
+                    v3_bar,
+                    p.b1.shape(),
+                );
+                p_bar.w1 = ::adjoint::__private::checked_gradient(
+                    "p.w1",
+                    v1_bar,
+                    p.w1.shape(),
+                );
+                {
+                    use ::adjoint::params::Parameters as _;
+                    p_bar
+                        .zip_mut(
+                            ::core::borrow::Borrow::borrow(&p),
+                            &mut |__g, __p| {
+                                if __g.shape() != __p.shape() {
+                                    *__g = ::adjoint::Tensor::zeros(__p.shape());
+                                }
+                            },
+                        );
+                }
+                (p_bar, ::adjoint::__private::Inactive, ::adjoint::__private::Inactive)
+            },
+        )
+    }
 }
 ///Runs [`loss`] and reports every value it computes: the op, the shape, and what the generated reverse sweep keeps of it (the save set); print it with `{}`.
 #[allow(
@@ -388,67 +390,71 @@ fn loss_trace(p: &Mlp, x: &Tensor, labels: &[usize]) -> ::adjoint::TensorTrace {
 fn loss_jvp(p: &Mlp, x: &Tensor, labels: &[usize], p_dot: &Mlp) -> (f32, f32) {
     let x_dot = ();
     let labels_dot = ();
-    __loss_tangent(p, x, labels, p_dot, x_dot, labels_dot)
+    __loss_adjoint::__loss_tangent(p, x, labels, p_dot, x_dot, labels_dot)
 }
-/// Forward mode with a tangent slot for every argument (ignored for
-/// constants): what a calling `#[differentiable]` function composes with.
-#[doc(hidden)]
-#[allow(
-    dead_code,
-    unused_variables,
-    unused_mut,
-    unused_parens,
-    non_snake_case,
-    clippy::all
-)]
-fn __loss_tangent(
-    p: &Mlp,
-    x: &Tensor,
-    labels: &[usize],
-    p_dot: &Mlp,
-    x_dot: impl Sized,
-    labels_dot: impl Sized,
-) -> (f32, f32) {
-    let x = ::core::clone::Clone::clone(x);
-    let v1 = ::core::clone::Clone::clone(&p.w1);
-    let v1_dot = ::core::clone::Clone::clone(&p_dot.w1);
-    let v2 = x.matmul(&v1);
-    let v2_dot = x.matmul(&v1_dot);
-    let v3 = ::core::clone::Clone::clone(&p.b1);
-    let v3_dot = ::core::clone::Clone::clone(&p_dot.b1);
-    let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
-    let v4_dot = ::adjoint::__private::ops::unary::relu_backward(
-        &v4,
-        &(&((v2_dot).broadcast_to(v4.shape())) + &((v3_dot).broadcast_to(v4.shape()))),
-    );
-    let v5 = ::core::clone::Clone::clone(&p.w2);
-    let v5_dot = ::core::clone::Clone::clone(&p_dot.w2);
-    let v6 = v4.matmul(&v5);
-    let v6_dot = &(v4_dot.matmul(&v5)) + &(v4.matmul(&v5_dot));
-    let v7 = ::core::clone::Clone::clone(&p.b2);
-    let v7_dot = ::core::clone::Clone::clone(&p_dot.b2);
-    let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
-    let v8_dot = ::adjoint::__private::ops::unary::relu_backward(
-        &v8,
-        &(&((v6_dot).broadcast_to(v8.shape())) + &((v7_dot).broadcast_to(v8.shape()))),
-    );
-    let v9 = ::core::clone::Clone::clone(&p.w3);
-    let v9_dot = ::core::clone::Clone::clone(&p_dot.w3);
-    let v10 = v8.matmul(&v9);
-    let v10_dot = &(v8_dot.matmul(&v9)) + &(v8.matmul(&v9_dot));
-    let v11 = ::core::clone::Clone::clone(&p.b3);
-    let v11_dot = ::core::clone::Clone::clone(&p_dot.b3);
-    let v12 = &v10 + &v11;
-    let v12_dot = &((v10_dot).broadcast_to(v12.shape()))
-        + &((v11_dot).broadcast_to(v12.shape()));
-    let v13 = ::adjoint::__private::ops::loss::cross_entropy(&v12, labels);
-    let v13_dot = (&::adjoint::__private::ops::loss::cross_entropy_backward(
-        &v12,
-        labels,
-        1.0,
-    ) * &v12_dot)
-        .sum();
-    (v13, v13_dot)
+impl __loss_adjoint {
+    /// Forward mode with a tangent slot for every argument (ignored for
+    /// constants): what a calling `#[differentiable]` function composes with.
+    #[doc(hidden)]
+    #[allow(
+        dead_code,
+        unused_variables,
+        unused_mut,
+        unused_parens,
+        non_snake_case,
+        clippy::all
+    )]
+    fn __loss_tangent(
+        p: &Mlp,
+        x: &Tensor,
+        labels: &[usize],
+        p_dot: &Mlp,
+        x_dot: impl Sized,
+        labels_dot: impl Sized,
+    ) -> (f32, f32) {
+        let x = ::core::clone::Clone::clone(x);
+        let v1 = ::core::clone::Clone::clone(&p.w1);
+        let v1_dot = ::core::clone::Clone::clone(&p_dot.w1);
+        let v2 = x.matmul(&v1);
+        let v2_dot = x.matmul(&v1_dot);
+        let v3 = ::core::clone::Clone::clone(&p.b1);
+        let v3_dot = ::core::clone::Clone::clone(&p_dot.b1);
+        let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
+        let v4_dot = ::adjoint::__private::ops::unary::relu_backward(
+            &v4,
+            &(&((v2_dot).broadcast_to(v4.shape()))
+                + &((v3_dot).broadcast_to(v4.shape()))),
+        );
+        let v5 = ::core::clone::Clone::clone(&p.w2);
+        let v5_dot = ::core::clone::Clone::clone(&p_dot.w2);
+        let v6 = v4.matmul(&v5);
+        let v6_dot = &(v4_dot.matmul(&v5)) + &(v4.matmul(&v5_dot));
+        let v7 = ::core::clone::Clone::clone(&p.b2);
+        let v7_dot = ::core::clone::Clone::clone(&p_dot.b2);
+        let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
+        let v8_dot = ::adjoint::__private::ops::unary::relu_backward(
+            &v8,
+            &(&((v6_dot).broadcast_to(v8.shape()))
+                + &((v7_dot).broadcast_to(v8.shape()))),
+        );
+        let v9 = ::core::clone::Clone::clone(&p.w3);
+        let v9_dot = ::core::clone::Clone::clone(&p_dot.w3);
+        let v10 = v8.matmul(&v9);
+        let v10_dot = &(v8_dot.matmul(&v9)) + &(v8.matmul(&v9_dot));
+        let v11 = ::core::clone::Clone::clone(&p.b3);
+        let v11_dot = ::core::clone::Clone::clone(&p_dot.b3);
+        let v12 = &v10 + &v11;
+        let v12_dot = &((v10_dot).broadcast_to(v12.shape()))
+            + &((v11_dot).broadcast_to(v12.shape()));
+        let v13 = ::adjoint::__private::ops::loss::cross_entropy(&v12, labels);
+        let v13_dot = (&::adjoint::__private::ops::loss::cross_entropy_backward(
+            &v12,
+            labels,
+            1.0,
+        ) * &v12_dot)
+            .sum();
+        (v13, v13_dot)
+    }
 }
 ///The computation graph of [`loss`] as the compiler built it, in Graphviz DOT (render with `dot -Tsvg`).
 #[allow(dead_code)]
@@ -458,13 +464,13 @@ fn loss_graph() -> &'static str {
 const _: fn(&Mlp, &Tensor, &[usize]) -> f32 = loss;
 #[doc(hidden)]
 #[allow(non_camel_case_types, dead_code)]
-struct __loss_slots;
-impl ::adjoint::__private::Slot<0usize> for __loss_slots {
+struct __loss_adjoint;
+impl ::adjoint::__private::Slot<0usize> for __loss_adjoint {
     type Kind = ::adjoint::__private::Active;
 }
-impl ::adjoint::__private::Slot<1usize> for __loss_slots {
+impl ::adjoint::__private::Slot<1usize> for __loss_adjoint {
     type Kind = ::adjoint::__private::Constant;
 }
-impl ::adjoint::__private::Slot<2usize> for __loss_slots {
+impl ::adjoint::__private::Slot<2usize> for __loss_adjoint {
     type Kind = ::adjoint::__private::Constant;
 }

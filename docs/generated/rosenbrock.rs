@@ -89,87 +89,89 @@ fn rosenbrock_grad(x: &[f64]) -> RosenbrockGrad {
         x: x_bar,
     }
 }
-/// The value and the pullback (vector-Jacobian product) of the
-/// function: what a calling `#[differentiable]` function composes with.
-#[doc(hidden)]
-#[allow(
-    dead_code,
-    unused_variables,
-    unused_mut,
-    unused_parens,
-    non_snake_case,
-    clippy::all
-)]
-fn __rosenbrock_pullback<'__a>(
-    x: &'__a [f64],
-) -> (f64, impl FnOnce(f64) -> (::std::vec::Vec<f64>,) + '__a) {
-    let v1: f64 = 0.0;
-    let k1 = 0;
-    let k2 = x.len();
-    let k3 = 1;
-    let k4 = (k2 - k3);
-    let mut v2 = v1;
-    for k5 in k1..k4 {
-        let v4: f64 = 100.0;
-        let k6 = 1;
-        let k7 = (k5 + k6);
-        let v5: f64 = x[k7];
-        let v6: f64 = x[k5];
-        let v7 = v6 * v6;
-        let v8 = v5 - v7;
-        let k8 = 2;
-        let v9 = v8.powi(k8);
-        let v10 = v4 * v9;
-        let v11: f64 = 1.0;
-        let v12 = v11 - v6;
-        let k9 = 2;
-        let v13 = v12.powi(k9);
-        let v14 = v10 + v13;
-        let v15 = v2 + v14;
-        v2 = v15;
+impl __rosenbrock_adjoint {
+    /// The value and the pullback (vector-Jacobian product) of the
+    /// function: what a calling `#[differentiable]` function composes with.
+    #[doc(hidden)]
+    #[allow(
+        dead_code,
+        unused_variables,
+        unused_mut,
+        unused_parens,
+        non_snake_case,
+        clippy::all
+    )]
+    fn __rosenbrock_pullback<'__a>(
+        x: &'__a [f64],
+    ) -> (f64, impl FnOnce(f64) -> (::std::vec::Vec<f64>,) + '__a) {
+        let v1: f64 = 0.0;
+        let k1 = 0;
+        let k2 = x.len();
+        let k3 = 1;
+        let k4 = (k2 - k3);
+        let mut v2 = v1;
+        for k5 in k1..k4 {
+            let v4: f64 = 100.0;
+            let k6 = 1;
+            let k7 = (k5 + k6);
+            let v5: f64 = x[k7];
+            let v6: f64 = x[k5];
+            let v7 = v6 * v6;
+            let v8 = v5 - v7;
+            let k8 = 2;
+            let v9 = v8.powi(k8);
+            let v10 = v4 * v9;
+            let v11: f64 = 1.0;
+            let v12 = v11 - v6;
+            let k9 = 2;
+            let v13 = v12.powi(k9);
+            let v14 = v10 + v13;
+            let v15 = v2 + v14;
+            v2 = v15;
+        }
+        let v3 = v2;
+        let mut x_bar: ::std::vec::Vec<f64> = ::std::vec![0.0; x.len()];
+        (
+            v3,
+            move |__adjoint_seed: f64| {
+                let v3_bar: f64 = __adjoint_seed;
+                let mut v3_bar: f64 = v3_bar;
+                for k5 in (k1..k4).rev() {
+                    let v4: f64 = 100.0;
+                    let k6 = 1;
+                    let k7 = (k5 + k6);
+                    let v5: f64 = x[k7];
+                    let v6: f64 = x[k5];
+                    let v7 = v6 * v6;
+                    let v8 = v5 - v7;
+                    let k8 = 2;
+                    let v11: f64 = 1.0;
+                    let v12 = v11 - v6;
+                    let k9 = 2;
+                    let v15_bar: f64 = v3_bar;
+                    let v2_bar: f64 = v15_bar;
+                    let v14_bar: f64 = v15_bar;
+                    let v10_bar: f64 = v14_bar;
+                    let v13_bar: f64 = v14_bar;
+                    let v12_bar: f64 = v13_bar * (k9 as f64) * v12.powi((k9 - 1));
+                    let mut v6_bar: f64 = -v12_bar;
+                    let v9_bar: f64 = v10_bar * v4;
+                    let v8_bar: f64 = v9_bar * (k8 as f64) * v8.powi((k8 - 1));
+                    let v5_bar: f64 = v8_bar;
+                    let v7_bar: f64 = -v8_bar;
+                    v6_bar += v7_bar * v6;
+                    v6_bar += v7_bar * v6;
+                    x_bar[k5] += v6_bar;
+                    ::core::sync::atomic::compiler_fence(
+                        ::core::sync::atomic::Ordering::SeqCst,
+                    );
+                    x_bar[k7] += v5_bar;
+                    v3_bar = v2_bar;
+                }
+                (x_bar,)
+            },
+        )
     }
-    let v3 = v2;
-    let mut x_bar: ::std::vec::Vec<f64> = ::std::vec![0.0; x.len()];
-    (
-        v3,
-        move |__adjoint_seed: f64| {
-            let v3_bar: f64 = __adjoint_seed;
-            let mut v3_bar: f64 = v3_bar;
-            for k5 in (k1..k4).rev() {
-                let v4: f64 = 100.0;
-                let k6 = 1;
-                let k7 = (k5 + k6);
-                let v5: f64 = x[k7];
-                let v6: f64 = x[k5];
-                let v7 = v6 * v6;
-                let v8 = v5 - v7;
-                let k8 = 2;
-                let v11: f64 = 1.0;
-                let v12 = v11 - v6;
-                let k9 = 2;
-                let v15_bar: f64 = v3_bar;
-                let v2_bar: f64 = v15_bar;
-                let v14_bar: f64 = v15_bar;
-                let v10_bar: f64 = v14_bar;
-                let v13_bar: f64 = v14_bar;
-                let v12_bar: f64 = v13_bar * (k9 as f64) * v12.powi((k9 - 1));
-                let mut v6_bar: f64 = -v12_bar;
-                let v9_bar: f64 = v10_bar * v4;
-                let v8_bar: f64 = v9_bar * (k8 as f64) * v8.powi((k8 - 1));
-                let v5_bar: f64 = v8_bar;
-                let v7_bar: f64 = -v8_bar;
-                v6_bar += v7_bar * v6;
-                v6_bar += v7_bar * v6;
-                x_bar[k5] += v6_bar;
-                ::core::sync::atomic::compiler_fence(
-                    ::core::sync::atomic::Ordering::SeqCst,
-                );
-                x_bar[k7] += v5_bar;
-                v3_bar = v2_bar;
-            }
-            (x_bar,)
-        },
-    )
 }
 ///Forward mode: the value of [`rosenbrock`] and its directional derivative along the given tangents of the differentiated arguments (`x_dot`), in one sweep.
 #[allow(
@@ -185,7 +187,7 @@ fn rosenbrock_jvp(x: &[f64], x_dot: &[f64]) -> (f64, f64) {
         x_dot.len(), x.len(),
         "the tangent `x_dot` must have one entry per element of `x`"
     );
-    __rosenbrock_tangent(x, x_dot)
+    __rosenbrock_adjoint::__rosenbrock_tangent(x, x_dot)
 }
 ///Forward mode, traced: the evaluation trace of [`rosenbrock`] with the tangent `v̇_i` of every intermediate along the given tangents; print it with `{}`.
 #[allow(
@@ -361,60 +363,62 @@ fn rosenbrock_jvp_trace(x: &[f64], x_dot: &[f64]) -> ::adjoint::Trace {
     };
     __trace
 }
-/// Forward mode with a tangent slot for every argument (ignored for
-/// constants): what a calling `#[differentiable]` function composes with.
-#[doc(hidden)]
-#[allow(
-    dead_code,
-    unused_variables,
-    unused_mut,
-    unused_parens,
-    non_snake_case,
-    clippy::all
-)]
-fn __rosenbrock_tangent(
-    x: &[f64],
-    x_dot: impl ::adjoint::__private::SliceTangent<f64> + ::core::marker::Copy,
-) -> (f64, f64) {
-    let v1: f64 = 0.0;
-    let k1 = 0;
-    let k2 = x.len();
-    let k3 = 1;
-    let k4 = (k2 - k3);
-    let mut v2 = v1;
-    let mut v2_dot: f64 = 0.0;
-    for k5 in k1..k4 {
-        let v4: f64 = 100.0;
-        let k6 = 1;
-        let k7 = (k5 + k6);
-        let v5: f64 = x[k7];
-        let v5_dot: f64 = ::adjoint::__private::SliceTangent::at(&x_dot, k7);
-        let v6: f64 = x[k5];
-        let v6_dot: f64 = ::adjoint::__private::SliceTangent::at(&x_dot, k5);
-        let v7 = v6 * v6;
-        let v7_dot = v6_dot * v6 + v6_dot * v6;
-        let v8 = v5 - v7;
-        let v8_dot = v5_dot - v7_dot;
-        let k8 = 2;
-        let v9 = v8.powi(k8);
-        let v9_dot = v8_dot * (k8 as f64) * v8.powi((k8 - 1));
-        let v10 = v4 * v9;
-        let v10_dot = v9_dot * v4;
-        let v11: f64 = 1.0;
-        let v12 = v11 - v6;
-        let v12_dot = -v6_dot;
-        let k9 = 2;
-        let v13 = v12.powi(k9);
-        let v13_dot = v12_dot * (k9 as f64) * v12.powi((k9 - 1));
-        let v14 = v10 + v13;
-        let v14_dot = v10_dot + v13_dot;
-        let v15 = v2 + v14;
-        let v15_dot = v2_dot + v14_dot;
-        (v2, v2_dot) = (v15, v15_dot);
+impl __rosenbrock_adjoint {
+    /// Forward mode with a tangent slot for every argument (ignored for
+    /// constants): what a calling `#[differentiable]` function composes with.
+    #[doc(hidden)]
+    #[allow(
+        dead_code,
+        unused_variables,
+        unused_mut,
+        unused_parens,
+        non_snake_case,
+        clippy::all
+    )]
+    fn __rosenbrock_tangent(
+        x: &[f64],
+        x_dot: impl ::adjoint::__private::SliceTangent<f64> + ::core::marker::Copy,
+    ) -> (f64, f64) {
+        let v1: f64 = 0.0;
+        let k1 = 0;
+        let k2 = x.len();
+        let k3 = 1;
+        let k4 = (k2 - k3);
+        let mut v2 = v1;
+        let mut v2_dot: f64 = 0.0;
+        for k5 in k1..k4 {
+            let v4: f64 = 100.0;
+            let k6 = 1;
+            let k7 = (k5 + k6);
+            let v5: f64 = x[k7];
+            let v5_dot: f64 = ::adjoint::__private::SliceTangent::at(&x_dot, k7);
+            let v6: f64 = x[k5];
+            let v6_dot: f64 = ::adjoint::__private::SliceTangent::at(&x_dot, k5);
+            let v7 = v6 * v6;
+            let v7_dot = v6_dot * v6 + v6_dot * v6;
+            let v8 = v5 - v7;
+            let v8_dot = v5_dot - v7_dot;
+            let k8 = 2;
+            let v9 = v8.powi(k8);
+            let v9_dot = v8_dot * (k8 as f64) * v8.powi((k8 - 1));
+            let v10 = v4 * v9;
+            let v10_dot = v9_dot * v4;
+            let v11: f64 = 1.0;
+            let v12 = v11 - v6;
+            let v12_dot = -v6_dot;
+            let k9 = 2;
+            let v13 = v12.powi(k9);
+            let v13_dot = v12_dot * (k9 as f64) * v12.powi((k9 - 1));
+            let v14 = v10 + v13;
+            let v14_dot = v10_dot + v13_dot;
+            let v15 = v2 + v14;
+            let v15_dot = v2_dot + v14_dot;
+            (v2, v2_dot) = (v15, v15_dot);
+        }
+        let v3 = v2;
+        let v3_dot = v2_dot;
+        (v3, v3_dot)
     }
-    let v3 = v2;
-    let v3_dot = v2_dot;
-    (v3, v3_dot)
 }
 ///The evaluation trace (v_-n..v_k with every elementary operation) and the reverse trace of adjoints of [`rosenbrock`] at the given point, numbered as in Griewank & Walther; print it with `{}`.
 #[allow(
@@ -610,7 +614,7 @@ fn rosenbrock_graph() -> &'static str {
 const _: fn(&[f64]) -> f64 = rosenbrock;
 #[doc(hidden)]
 #[allow(non_camel_case_types, dead_code)]
-struct __rosenbrock_slots;
-impl ::adjoint::__private::Slot<0usize> for __rosenbrock_slots {
+struct __rosenbrock_adjoint;
+impl ::adjoint::__private::Slot<0usize> for __rosenbrock_adjoint {
     type Kind = ::adjoint::__private::Active;
 }

@@ -103,6 +103,7 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
         .collect();
     let pullback = format_ident!("__{}_pullback", name);
     let tangent = format_ident!("__{}_tangent", name);
+    let marker = crate::codegen::slots::marker(name);
     let grad = format_ident!("{}_grad", name);
     let jvp = format_ident!("{}_jvp", name);
     let trace = format_ident!("{}_trace", name);
@@ -173,37 +174,39 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
             #(#[doc = "A partial derivative."] pub #fields: #ty,)*
         }
 
-        #[doc(hidden)]
-        #lints
-        #vis fn #pullback(#(#params),*) -> (#ty, impl FnOnce(#ty) -> (#(#types,)*)) {
-            let __value = #name(#(#args),*);
-            (__value, move |__adjoint_seed: #ty| {
-                #destructure = #backward(#(#args,)* __value, __adjoint_seed);
-                (#(#per_param,)*)
-            })
+        impl #marker {
+            #[doc(hidden)]
+            #lints
+            #vis fn #pullback(#(#params),*) -> (#ty, impl FnOnce(#ty) -> (#(#types,)*)) {
+                let __value = #name(#(#args),*);
+                (__value, move |__adjoint_seed: #ty| {
+                    #destructure = #backward(#(#args,)* __value, __adjoint_seed);
+                    (#(#per_param,)*)
+                })
+            }
+
+            #[doc(hidden)]
+            #lints
+            #vis fn #tangent(#(#params,)* #(#all_dots),*) -> (#ty, #ty) {
+                let __value = #name(#(#args),*);
+                #destructure = #backward(#(#args,)* __value, 1.0);
+                (__value, 0.0 #(+ #active * #dots)*)
+            }
         }
 
         #[doc = concat!("Value and gradient of [`", stringify!(#name), "`] through its hand-written adjoint.")]
         #lints
         #vis fn #grad(#(#params),*) -> #grad_struct {
-            let (__value, __pullback) = #pullback(#(#args),*);
+            let (__value, __pullback) = #marker::#pullback(#(#args),*);
             let (#(#per_param_pat,)*) = __pullback(1.0);
             #grad_struct { value: __value, #(#fields: #active),* }
-        }
-
-        #[doc(hidden)]
-        #lints
-        #vis fn #tangent(#(#params,)* #(#all_dots),*) -> (#ty, #ty) {
-            let __value = #name(#(#args),*);
-            #destructure = #backward(#(#args,)* __value, 1.0);
-            (__value, 0.0 #(+ #active * #dots)*)
         }
 
         #[doc = concat!("Forward mode of [`", stringify!(#name), "`], derived from its hand-written adjoint.")]
         #lints
         #vis fn #jvp(#(#params,)* #(#dots: #ty),*) -> (#ty, #ty) {
             #(let #constant_dots = ();)*
-            #tangent(#(#args,)* #(#all_dot_args),*)
+            #marker::#tangent(#(#args,)* #(#all_dot_args),*)
         }
 
         #[doc = concat!("The trace of [`", stringify!(#name), "`]: one custom op.")]
@@ -211,7 +214,7 @@ pub fn generate(sig: &Signature, backward: &syn::Path) -> TokenStream {
         #vis fn #trace(#(#params),*) -> ::adjoint::Trace {
             let mut __trace = ::adjoint::Trace::new(#count);
             let __inputs = [#(#inputs),*];
-            let (__value, __pullback) = #pullback(#(#args),*);
+            let (__value, __pullback) = #marker::#pullback(#(#args),*);
             let __n = __trace.op(#template, &__inputs, f64::from(__value));
             __trace.adjoint(__n, 1.0);
             let (#(#per_param_pat,)*) = __pullback(1.0);

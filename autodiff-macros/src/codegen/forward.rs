@@ -265,7 +265,7 @@ impl Forward<'_> {
             }
             Op::Call(callee) if self.is_active(value) => {
                 let pullback = self.names.pullback(value);
-                let callee = generated_path(&callee.path, "__", "_pullback");
+                let callee = crate::codegen::slots::hidden_item(&callee.path, "_pullback");
                 quote!(let (#v, #pullback) = #callee(#(#arg_idents),*);)
             }
             Op::Call(callee) => {
@@ -350,17 +350,6 @@ pub fn trace_op(
     quote! {
         let #num = __trace.op(#template, &[#(#trace_args),*], f64::from(#v));
     }
-}
-
-/// `path` with its last segment `name` renamed to `{prefix}{name}{suffix}`,
-/// keeping the span so errors point at the user's call.
-pub fn generated_path(path: &syn::Path, prefix: &str, suffix: &str) -> syn::Path {
-    let mut path = path.clone();
-    if let Some(last) = path.segments.last_mut() {
-        let span = last.ident.span();
-        last.ident = syn::Ident::new(&format!("{prefix}{}{suffix}", last.ident), span);
-    }
-    path
 }
 
 /// Visits the regions nested in `stmt` with whether they sit in a loop and,

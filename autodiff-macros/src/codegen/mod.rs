@@ -19,7 +19,8 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 /// The generated items: `NAME_grad` and its struct, `NAME_jvp`, `NAME_trace`,
-/// `NAME_graph`, and the hidden `__NAME_pullback` / `__NAME_tangent` that
+/// `NAME_graph`, and the hidden `__NAME_pullback` / `__NAME_tangent` (associated
+/// with the marker type `__NAME_adjoint`) that
 /// callers' generated code composes with.
 pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
     with_float_ty(f.float_ty, || {
@@ -370,20 +371,23 @@ fn pullback_fn(
     } else {
         (quote!(), params.clone(), quote!())
     };
-    quote! {
-        /// The value and the pullback (vector-Jacobian product) of the
-        /// function: what a calling `#[differentiable]` function composes with.
-        #[doc(hidden)]
-        #lints
-        #vis fn #fn_name #lifetime(#(#params),*) -> (#ty, impl FnOnce(#ty) -> (#(#types,)*) #bound) {
-            #forward
-            #bars
-            (#result, move |#seed: #ty| {
-                #reverse
-                (#(#adjoints,)*)
-            })
-        }
-    }
+    slots::associated(
+        name,
+        quote! {
+            /// The value and the pullback (vector-Jacobian product) of the
+            /// function: what a calling `#[differentiable]` function composes with.
+            #[doc(hidden)]
+            #lints
+            #vis fn #fn_name #lifetime(#(#params),*) -> (#ty, impl FnOnce(#ty) -> (#(#types,)*) #bound) {
+                #forward
+                #bars
+                (#result, move |#seed: #ty| {
+                    #reverse
+                    (#(#adjoints,)*)
+                })
+            }
+        },
+    )
 }
 
 fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> TokenStream {
@@ -406,6 +410,7 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
          intermediate along the given tangents; print it with `{{}}`."
     );
     let hidden = format_ident!("__{}_tangent", name);
+    let marker = slots::marker(name);
     let active_dots: Vec<_> = f
         .params
         .iter()
@@ -470,7 +475,7 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
         #vis fn #jvp(#(#params,)* #(#active_dots: #active_dot_tys),*) -> (#ty, #ty) {
             #(#length_checks)*
             #(let #constant_dots = ();)*
-            #hidden(#(#args,)* #(#dot_args),*)
+            #marker::#hidden(#(#args,)* #(#dot_args),*)
         }
 
         #[doc = #jvp_trace_doc]
@@ -484,12 +489,14 @@ fn tangent_fns(f: &Function, names: &Names, varied: &[bool], parts: &Parts) -> T
             __trace
         }
 
-        /// Forward mode with a tangent slot for every argument (ignored for
-        /// constants): what a calling `#[differentiable]` function composes with.
-        #[doc(hidden)]
-        #lints
-        #vis fn #hidden(#(#params,)* #(#all_dots),*) -> (#ty, #ty) {
-            #body
+        impl #marker {
+            /// Forward mode with a tangent slot for every argument (ignored for
+            /// constants): what a calling `#[differentiable]` function composes with.
+            #[doc(hidden)]
+            #lints
+            #vis fn #hidden(#(#params,)* #(#all_dots),*) -> (#ty, #ty) {
+                #body
+            }
         }
     }
 }

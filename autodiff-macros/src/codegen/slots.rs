@@ -2,23 +2,22 @@
 //!
 //! A caller's macro cannot see its callee's attributes, so each generated
 //! function declares per argument whether it differentiates through it
-//! (`__NAME_slots`, implementing `Slot<I>` with `Kind = Active` or
+//! (`__NAME_adjoint`, implementing `Slot<I>` with `Kind = Active` or
 //! `Constant`), and each caller requires `Kind = Active` for every argument to
 //! which it passes a value that varies with its own active arguments. Passing
 //! such a value into a `#[constant]` argument is then a compile error at the
 //! argument, naming the callee, the argument and what the value depends on.
 
-use crate::codegen::forward::generated_path;
 use crate::ir::{walk_stmts, Function, Op, Stmt};
 use crate::passes::activity::varied_from;
 use crate::signature::Signature;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-/// The callee side: `__NAME_slots` with one `Slot<I>` impl per argument.
+/// The callee side: the marker type with one `Slot<I>` impl per argument.
 pub fn declare(sig: &Signature) -> TokenStream {
     let vis = &sig.vis;
-    let slots = slots_ident(&sig.name);
+    let slots = marker(&sig.name);
     let impls = sig.params.iter().enumerate().map(|(i, p)| {
         let kind = if p.active {
             quote!(Active)
@@ -78,7 +77,7 @@ pub fn check_calls(f: &Function, varied: &[bool]) -> TokenStream {
             "no derivative flows through a `#[constant]` argument: remove `#[constant]` from argument {} of `{callee_name}`, or pass a value that does not depend on the differentiated arguments",
             i + 1
         );
-        let slots = generated_path(&callee.path, "__", "_slots");
+        let slots = marker_path(&callee.path);
         let span = callee.arg_spans.get(*i).copied().unwrap_or_else(proc_macro2::Span::call_site);
         let receives = format_ident!("__AdjointReceivesActive{}", k, span = span);
         let require = format_ident!("__adjoint_require_{}", k, span = span);
@@ -113,6 +112,42 @@ fn depends_on(f: &Function, v: crate::ir::ValueId) -> String {
     }
 }
 
-fn slots_ident(name: &syn::Ident) -> syn::Ident {
-    format_ident!("__{}_slots", name)
+/// The marker type of a generated function: its argument slots and its
+/// hidden pullback and tangent are associated with it, so a caller names
+/// the callee's generated items through one path, and calling a function
+/// that is not `#[differentiable]` is one error: "cannot find type
+/// `__square_adjoint`".
+pub fn marker(name: &syn::Ident) -> syn::Ident {
+    format_ident!("__{}_adjoint", name)
+}
+
+/// `<path::__NAME_adjoint>::__NAME{suffix}`: a callee's hidden item,
+/// spanned at the user's callee name.
+pub fn hidden_item(callee: &syn::Path, suffix: &str) -> TokenStream {
+    let marker = marker_path(callee);
+    let name = callee
+        .segments
+        .last()
+        .map(|s| format_ident!("__{}{}", s.ident, suffix, span = s.ident.span()))
+        .expect("a path has at least one segment");
+    quote!(<#marker>::#name)
+}
+
+/// The callee path with its last segment replaced by its marker type.
+fn marker_path(callee: &syn::Path) -> syn::Path {
+    let mut path = callee.clone();
+    if let Some(last) = path.segments.last_mut() {
+        let span = last.ident.span();
+        let mut ident = marker(&last.ident);
+        ident.set_span(span);
+        last.ident = ident;
+    }
+    path
+}
+
+/// `items` (the hidden pullback and tangent) as associated functions of the
+/// function's marker type.
+pub fn associated(name: &syn::Ident, items: TokenStream) -> TokenStream {
+    let marker = marker(name);
+    quote!(impl #marker { #items })
 }

@@ -1,7 +1,7 @@
 //! Forward mode: the primal computation with a tangent alongside every
 //! varying value (`v3_dot`), from the same rule table as the adjoint.
 
-use crate::codegen::forward::{generated_path, trace_number, trace_op};
+use crate::codegen::forward::{trace_number, trace_op};
 use crate::codegen::names::Names;
 use crate::ir::{Function, Kind, Op, Region, Stmt, ValueId};
 use crate::rules::{forward, tangent};
@@ -244,7 +244,7 @@ impl Tangent<'_> {
             }
             Op::Call(callee) if self.is_active(value) => {
                 let d = self.names.dot(value);
-                let callee = generated_path(&callee.path, "__", "_tangent");
+                let callee = crate::codegen::slots::hidden_item(&callee.path, "_tangent");
                 let tangents = args.iter().map(|a| {
                     match (self.f.kind(*a), self.f.active_slice(*a)) {
                         (Kind::Float, _) => self.dot_or_zero(*a),

@@ -97,18 +97,21 @@ impl TensorGen<'_> {
         };
         let fn_name = format_ident!("__{}_pullback", name);
         let lints = allow_lints();
-        quote! {
-            /// The value and the pullback through the hand-written backward.
-            #[doc(hidden)]
-            #lints
-            #vis fn #fn_name<#lifetime>(#(#params),*) -> (#out_ty, impl FnOnce(#out_ty) -> (#(#types,)*) #bound) {
-                #forward
-                (::core::clone::Clone::clone(&__value), move |#seed: #out_ty| {
-                    #destructure
-                    (#(#per_param,)*)
-                })
-            }
-        }
+        crate::codegen::slots::associated(
+            name,
+            quote! {
+                /// The value and the pullback through the hand-written backward.
+                #[doc(hidden)]
+                #lints
+                #vis fn #fn_name<#lifetime>(#(#params),*) -> (#out_ty, impl FnOnce(#out_ty) -> (#(#types,)*) #bound) {
+                    #forward
+                    (::core::clone::Clone::clone(&__value), move |#seed: #out_ty| {
+                        #destructure
+                        (#(#per_param,)*)
+                    })
+                }
+            },
+        )
     }
 
     /// `NAME_grad` (or `NAME_vjp`) through the pullback.
@@ -121,17 +124,9 @@ impl TensorGen<'_> {
             name,
             ..
         } = parts;
-        let ty = &self.ty;
-        let (fn_name, extra_param, seed) = if self.sig.returns_tensor {
-            (
-                format_ident!("{}_vjp", name),
-                quote!(, __seed: &::adjoint::Tensor<#ty>),
-                quote!(::core::clone::Clone::clone(__seed)),
-            )
-        } else {
-            (format_ident!("{}_grad", name), quote!(), quote!(1.0))
-        };
+        let (fn_name, extra_param, seed) = self.grad_fn_head(name);
         let pullback = format_ident!("__{}_pullback", name);
+        let marker = crate::codegen::slots::marker(name);
         let outs = self.sig.params.iter().map(|p| {
             if p.active {
                 let i = &p.ident;
@@ -141,33 +136,16 @@ impl TensorGen<'_> {
             }
         });
         let fields: Vec<_> = self.sig.active().map(|p| p.ident.clone()).collect();
-        let field_types: Vec<_> = self
-            .sig
-            .params
-            .iter()
-            .zip(self.adjoint_types())
-            .filter(|(p, _)| p.active)
-            .map(|(_, t)| t)
-            .collect();
-        let out_ty = self.out_ty();
         let doc = format!("Value and gradients of [`{name}`] through its hand-written backward.");
+        let grad_struct_def = self.grad_struct_def(parts, &doc);
         let lints = allow_lints();
-        let clone_impl = super::grad_clone_impl(self.sig, grad_struct);
         quote! {
-            #[doc = #doc]
-            #[allow(dead_code)]
-            #vis struct #grad_struct {
-                /// The function's value.
-                pub value: #out_ty,
-                #(#[doc = "A gradient."] pub #fields: #field_types,)*
-            }
-
-            #clone_impl
+            #grad_struct_def
 
             #[doc = #doc]
             #lints
             #vis fn #fn_name(#(#params),* #extra_param) -> #grad_struct {
-                let (value, __pullback) = #pullback(#(#args),*);
+                let (value, __pullback) = #marker::#pullback(#(#args),*);
                 let (#(#outs,)*) = __pullback(#seed);
                 #grad_struct { value, #(#fields),* }
             }

@@ -1,7 +1,6 @@
 //! Forward mode for tensor functions: `NAME_jvp` and `__NAME_tangent`.
 
 use super::{carry_ident, TensorGen};
-use crate::codegen::forward::generated_path;
 use crate::codegen::{allow_lints, Parts};
 use crate::ir::{Carried, Kind, Merge, Op, Region, Stmt, ValueId};
 use crate::signature::ParamKind;
@@ -65,6 +64,7 @@ impl TensorGen<'_> {
         let out_ty = self.out_ty();
         let jvp = format_ident!("{}_jvp", name);
         let hidden = format_ident!("__{}_tangent", name);
+        let marker = crate::codegen::slots::marker(name);
         let constant_dots: Vec<_> = self
             .f
             .params
@@ -83,16 +83,18 @@ impl TensorGen<'_> {
             #lints
             #vis fn #jvp(#(#params,)* #(#active_params),*) -> (#out_ty, #out_ty) {
                 #(let #constant_dots = ();)*
-                #hidden(#(#args,)* #(#tangent_args),*)
+                #marker::#hidden(#(#args,)* #(#tangent_args),*)
             }
 
-            /// Forward mode with a tangent slot for every argument (ignored for
-            /// constants): what a calling `#[differentiable]` function composes with.
-            #[doc(hidden)]
-            #lints
-            #vis fn #hidden(#(#params,)* #(#tangent_params),*) -> (#out_ty, #out_ty) {
-                #body
-                (#result, #result_dot)
+            impl #marker {
+                /// Forward mode with a tangent slot for every argument (ignored for
+                /// constants): what a calling `#[differentiable]` function composes with.
+                #[doc(hidden)]
+                #lints
+                #vis fn #hidden(#(#params,)* #(#tangent_params),*) -> (#out_ty, #out_ty) {
+                    #body
+                    (#result, #result_dot)
+                }
             }
         }
     }
@@ -251,7 +253,7 @@ impl TensorGen<'_> {
         if let Op::Call(callee) = op {
             if self.is_active(value) {
                 let dot = self.names.dot(value);
-                let tangent = generated_path(&callee.path, "__", "_tangent");
+                let tangent = crate::codegen::slots::hidden_item(&callee.path, "_tangent");
                 let passed: Vec<TokenStream> = stmt_args.iter().map(|a| self.pass(*a)).collect();
                 let dots: Vec<TokenStream> =
                     stmt_args.iter().map(|a| self.tangent_arg(*a)).collect();

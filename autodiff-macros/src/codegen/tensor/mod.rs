@@ -8,7 +8,6 @@
 //! reverse sweep reads (the save set), and each is freed as soon as its
 //! adjoint rule has run.
 
-use crate::codegen::forward::generated_path;
 use crate::codegen::names::Names;
 use crate::codegen::{mark_used, Parts};
 use crate::ir::{Carried, Function, Kind, Merge, Op, Region, RegionId, Stmt, ValueId};
@@ -26,39 +25,13 @@ mod jvp;
 mod reverse;
 mod trace;
 
-/// The generated items of a tensor function.
-pub fn generate(f: &Function, sig: &Signature) -> TokenStream {
-    with_float_ty(f.float_ty, || {
-        let names = Names::new(f);
-        let varied = crate::passes::activity::varied(f);
-        let parts = Parts::new(sig);
-        let gen = TensorGen {
-            f,
-            sig,
-            names: &names,
-            varied: &varied,
-            ty: format_ident!("{}", f.float_ty.name()),
-        };
-        let grad = gen.grad_fn(&parts);
-        let pullback = gen.pullback_fn(&parts);
-        let trace = gen.trace_fn(&parts);
-        let jvp = gen.jvp_fns(&parts);
-        let saved = gen.saved_values();
-        let graph =
-            crate::codegen::graph_fn(sig, &crate::codegen::graph::dot(f, &names, &varied, &saved));
-        let used = mark_used(sig);
-        let declared = crate::codegen::slots::declare(sig);
-        let checks = crate::codegen::slots::check_calls(f, &varied);
-        quote!(#grad #pullback #trace #jvp #graph #used #declared #checks)
-    })
-}
-
-/// The generated items of a tensor function with a hand-written backward:
-/// the reverse sweep calls it, forward mode and the trace use the body.
-pub fn generate_custom(
+/// The generated items of a tensor function; with `custom`, its reverse
+/// sweep is the user's hand-written backward (forward mode and the trace
+/// still come from the body).
+pub fn generate(
     f: &Function,
     sig: &Signature,
-    spec: &crate::codegen::custom::CustomAdjoint,
+    custom: Option<&crate::codegen::custom::CustomAdjoint>,
 ) -> TokenStream {
     with_float_ty(f.float_ty, || {
         let names = Names::new(f);
@@ -71,14 +44,22 @@ pub fn generate_custom(
             varied: &varied,
             ty: format_ident!("{}", f.float_ty.name()),
         };
-        let grad = gen.custom_grad_fn(&parts);
-        let pullback = gen.custom_pullback_fn(&parts, spec);
+        let (grad, pullback, saved) = match custom {
+            Some(spec) => (
+                gen.custom_grad_fn(&parts),
+                gen.custom_pullback_fn(&parts, spec),
+                Default::default(),
+            ),
+            None => (
+                gen.grad_fn(&parts),
+                gen.pullback_fn(&parts),
+                gen.saved_values(),
+            ),
+        };
         let trace = gen.trace_fn(&parts);
         let jvp = gen.jvp_fns(&parts);
-        let graph = crate::codegen::graph_fn(
-            sig,
-            &crate::codegen::graph::dot(f, &names, &varied, &Default::default()),
-        );
+        let graph =
+            crate::codegen::graph_fn(sig, &crate::codegen::graph::dot(f, &names, &varied, &saved));
         let used = mark_used(sig);
         let declared = crate::codegen::slots::declare(sig);
         let checks = crate::codegen::slots::check_calls(f, &varied);
@@ -592,7 +573,7 @@ impl TensorGen<'_> {
                 let as_expected = self.call_result(value, callee, quote!(#v));
                 if self.is_active(value) {
                     let pb = self.names.pullback(value);
-                    let pullback = generated_path(&callee.path, "__", "_pullback");
+                    let pullback = crate::codegen::slots::hidden_item(&callee.path, "_pullback");
                     quote!(let (#v, #pb) = #pullback(#(#passed),*); let #v = #as_expected;)
                 } else {
                     let path = &callee.path;
