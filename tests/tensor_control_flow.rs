@@ -355,3 +355,61 @@ fn early_return_in_a_tensor_function() {
         );
     }
 }
+
+/// Early `return` of a tensor.
+#[differentiable]
+fn clipped_layer(
+    w: &Tensor<f64>,
+    #[constant] x: &Tensor<f64>,
+    #[constant] limit: f64,
+) -> Tensor<f64> {
+    let h = x.matmul(w);
+    if h.square().mean() > limit {
+        return h.tanh();
+    }
+    for _ in 0..2 {
+        if h.sum() > limit {
+            return &h * 0.5;
+        }
+    }
+    h.relu()
+}
+
+#[test]
+fn early_return_of_a_tensor() {
+    let mut rng = StdRng::seed_from_u64(80);
+    let w = Tensor::randn(&[4, 3], &mut rng);
+    let x = Tensor::randn(&[5, 4], &mut rng);
+    let seed = Tensor::randn(&[5, 3], &mut rng);
+    for limit in [-10.0, 0.2, 100.0] {
+        let back = clipped_layer_vjp(&w, &x, limit, &seed);
+        assert_eq!(back.value.data(), clipped_layer(&w, &x, limit).data());
+        let tol = Tolerance {
+            rtol: 1e-6,
+            atol: 1e-8,
+        };
+        let f = |t: &[Tensor<f64>]| -> f64 {
+            clipped_layer(&t[0], &x, limit)
+                .data()
+                .iter()
+                .zip(seed.data())
+                .map(|(a, b)| a * b)
+                .sum()
+        };
+        gradcheck(
+            f,
+            std::slice::from_ref(&w),
+            std::slice::from_ref(&back.w),
+            tol,
+        )
+        .expect("early-return vjp matches finite differences");
+        let v = Tensor::randn(&[4, 3], &mut rng);
+        let (_, jv) = clipped_layer_jvp(&w, &x, limit, &v);
+        let lhs: f64 = jv.data().iter().zip(seed.data()).map(|(a, b)| a * b).sum();
+        let rhs: f64 = back.w.data().iter().zip(v.data()).map(|(a, b)| a * b).sum();
+        assert!(
+            (lhs - rhs).abs() <= 1e-10 * (1.0 + rhs.abs()),
+            "{lhs} vs {rhs}"
+        );
+    }
+}

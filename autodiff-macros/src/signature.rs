@@ -217,6 +217,18 @@ pub fn check(item: &syn::ItemFn, errors: &mut Errors) -> Option<Signature> {
             }
         }
     }
+    let has_receiver = sig.receiver().is_some();
+    if let Some(span) = self_type_span(item).filter(|_| !has_receiver) {
+        errors.push(
+            span,
+            format!(
+                "`Self` here means `{}` is inside an `impl` block: #[differentiable] goes on free \
+                 functions (its gradient struct and functions cannot live in an `impl`); move it \
+                 out and name the type",
+                sig.ident
+            ),
+        );
+    }
     for p in &params {
         if p.ident == "value" {
             errors.push(
@@ -402,4 +414,21 @@ pub fn strip_constant_attrs(item: &syn::ItemFn) -> syn::ItemFn {
         }
     }
     item
+}
+
+/// The first `Self` in the function (its signature or body), which only an
+/// associated function inside an `impl` block can mention.
+fn self_type_span(item: &syn::ItemFn) -> Option<proc_macro2::Span> {
+    struct FindSelf(Option<proc_macro2::Span>);
+    impl<'ast> syn::visit::Visit<'ast> for FindSelf {
+        fn visit_ident(&mut self, ident: &'ast syn::Ident) {
+            if ident == "Self" && self.0.is_none() {
+                self.0 = Some(ident.span());
+            }
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut finder = FindSelf(None);
+    syn::visit::Visit::visit_item_fn(&mut finder, item);
+    finder.0
 }

@@ -3,7 +3,7 @@ use adjoint::prelude::*;
 #[differentiable]
 fn f(x: &Tensor, #[constant] clip: bool) -> Tensor {
     if clip {
-        return x.tanh();
+        return 2.0;
     }
     x.relu()
 }

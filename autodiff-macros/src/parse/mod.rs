@@ -29,9 +29,6 @@ const SUPPORTED_SUMMARY: &str =
      `for i in a..b`, `while` and `loop` loops with `break`/`continue`, `return`, \
      reading slices (`x[i]`, `x.len()`), and calls to other #[differentiable] functions";
 
-const TENSOR_CONTROL_FLOW: &str = "early `return` is not supported in functions that return a \
-     tensor yet: end the body in its result, choosing it with `if`/`else` (`if done { a } else { b }`)";
-
 /// Float methods whose derivative is zero almost everywhere: their result is
 /// treated as a constant.
 const PIECEWISE_CONSTANT: &[&str] = &["floor", "ceil", "round", "trunc", "signum"];

@@ -2,7 +2,7 @@
 //! early `return`.
 
 use super::syntax::*;
-use super::{EarlyReturn, Lowered, Lowerer, Tail, SUPPORTED_SUMMARY, TENSOR_CONTROL_FLOW};
+use super::{EarlyReturn, Lowered, Lowerer, Tail, SUPPORTED_SUMMARY};
 use crate::env::Env;
 use crate::ir::{value_placeholder, Kind, ValueId};
 use crate::signature::float_ty_of;
@@ -14,12 +14,6 @@ impl Lowerer<'_> {
     pub(super) fn lower_body(&mut self, block: &syn::Block, env: &mut Env) -> Lowered<ValueId> {
         let stmts = &block.stmts;
         let last_is_return = matches!(stmts.last(), Some(syn::Stmt::Expr(syn::Expr::Return(_), _)));
-        if self.returns_tensor {
-            if let Some(ret) = stmts.iter().find_map(find_return) {
-                self.error(ret, TENSOR_CONTROL_FLOW);
-                return Err(());
-            }
-        }
         let returns_early = stmts
             .iter()
             .enumerate()
@@ -56,7 +50,14 @@ impl Lowerer<'_> {
             value: "\u{0}return".into(),
             done: "\u{0}returned".into(),
         };
-        let zero = self.constant(quote!(0.0), Kind::Float);
+        // The result slot before any `return`: every path assigns it, so
+        // the placeholder never escapes (an empty tensor for a tensor result).
+        let zero = if self.returns_tensor {
+            let ty = syn::Ident::new(self.float_ty.name(), Span::call_site());
+            self.constant(quote!(::adjoint::Tensor::<#ty>::zeros(&[0])), Kind::Tensor)
+        } else {
+            self.constant(quote!(0.0), Kind::Float)
+        };
         let not_done = self.constant(quote!(false), Kind::Other);
         env.declare(names.value.clone(), zero, true);
         env.declare(names.done.clone(), not_done, true);
@@ -179,7 +180,18 @@ impl Lowerer<'_> {
         span: Span,
         env: &mut Env,
     ) -> Lowered<()> {
-        let value = self.as_float(value, span)?;
+        let value = if self.returns_tensor {
+            if self.kind(value) != Kind::Tensor {
+                self.error(
+                    span,
+                    "the function returns a tensor, but this is not a tensor",
+                );
+                return Err(());
+            }
+            value
+        } else {
+            self.as_float(value, span)?
+        };
         let name = match &self.early_return {
             Some(names) => names.value.clone(),
             None => return Ok(()),

@@ -111,23 +111,6 @@ impl<'ast> Visit<'ast> for ReturnFinder {
     fn visit_item(&mut self, _: &'ast syn::Item) {}
 }
 
-pub(super) struct ReturnSpan(Option<Span>);
-
-impl<'ast> Visit<'ast> for ReturnSpan {
-    fn visit_expr_return(&mut self, r: &'ast syn::ExprReturn) {
-        self.0.get_or_insert(r.return_token.span());
-    }
-    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-    fn visit_item(&mut self, _: &'ast syn::Item) {}
-}
-
-/// The span of the first `return` in a statement that is not its last one.
-pub(super) fn find_return(stmt: &syn::Stmt) -> Option<Span> {
-    let mut finder = ReturnSpan(None);
-    finder.visit_stmt(stmt);
-    finder.0
-}
-
 pub(super) fn contains_return(stmt: &syn::Stmt) -> bool {
     let mut finder = ReturnFinder(false);
     finder.visit_stmt(stmt);
