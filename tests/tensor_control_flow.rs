@@ -212,6 +212,30 @@ fn branches_on_a_constant_flag_and_on_a_scalar() {
                 |v| flagged_loss_jvp(&p, &x, &y, train, v).1,
                 9,
             );
+
+            // The tensor tape takes the same branches.
+            let graph = Graph::new();
+            let leaves: Vec<_> = flatten(&p).into_iter().map(|t| graph.leaf(t)).collect();
+            let h = &graph.constant(x.clone()).matmul(&leaves[0]) + &leaves[1];
+            let h = if train {
+                h.tanh().mul_scalar(0.5)
+            } else {
+                h.sigmoid()
+            };
+            let out = &h.matmul(&leaves[2]) + &leaves[3];
+            let loss = out.mse(&graph.constant(y.clone()));
+            let loss = if loss.item() > 1.0 {
+                loss.ln().add_scalar(1.0)
+            } else {
+                loss
+            };
+            assert!((loss.item() - g.value).abs() <= 1e-12 * (1.0 + g.value.abs()));
+            let tape = loss.backward();
+            for (generated, leaf) in flatten(&g.p).iter().zip(&leaves) {
+                for (a, b) in generated.data().iter().zip(tape.wrt(leaf).data()) {
+                    assert!((a - b).abs() <= 1e-10 * (1.0 + b.abs()), "{a} vs tape {b}");
+                }
+            }
         }
     }
 }
