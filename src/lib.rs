@@ -30,11 +30,17 @@
 //! [`tensor`] holds the CPU [`Tensor`] and its ops, each with its adjoint.
 
 pub use adjoint_macros::{custom_adjoint, differentiable, Parameters};
+#[cfg(feature = "data")]
+pub use adjoint_runtime::data;
 pub use adjoint_runtime::params::Parameters;
 pub use adjoint_runtime::tensor::{Element, Labels, ShapeError, Tensor};
 pub use adjoint_runtime::tensor_trace::TensorTrace;
 pub use adjoint_runtime::trace::Trace;
-pub use adjoint_runtime::{check, data, optim, params, saves, scalar, tape, tensor, trace, train};
+#[cfg(feature = "train")]
+pub use adjoint_runtime::train;
+#[cfg(feature = "safetensors")]
+pub use adjoint_runtime::weights;
+pub use adjoint_runtime::{check, optim, params, saves, scalar, tape, tensor, trace};
 
 /// The CPU kernels (gemm, element-wise loops, reductions).
 pub use adjoint_kernels as kernels;
@@ -44,6 +50,8 @@ pub use adjoint_kernels as kernels;
 pub mod prelude {
     pub use crate::scalar::ScalarExt;
     pub use crate::tensor::{concat, cross_entropy, l1, mse};
+    #[cfg(feature = "safetensors")]
+    pub use crate::weights::Weights;
     pub use crate::{custom_adjoint, differentiable, Parameters, Trace};
     pub use crate::{Element, Labels, ShapeError, Tensor};
 }

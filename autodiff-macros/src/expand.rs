@@ -249,12 +249,21 @@ fn stubs(sig: &signature::Signature) -> TokenStream {
 
 const STUB_MESSAGE: &str = "#[differentiable] function has compile errors";
 
-/// With `ADJOINT_DUMP=dir` set at build time, writes each expansion to
-/// `dir/NAME.rs` for reading (`rustfmt` it to taste).
+/// With `ADJOINT_DUMP=dir` set at build time, writes each expansion,
+/// formatted, to `dir/CRATE/NAME.rs` (`CRATE` is the crate being compiled,
+/// so functions of the same name in different binaries or tests do not
+/// overwrite each other).
 fn dump(name: &syn::Ident, original: &syn::ItemFn, generated: &TokenStream) {
-    if let Some(dir) = std::env::var_os("ADJOINT_DUMP") {
-        let path = std::path::Path::new(&dir).join(format!("{name}.rs"));
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(path, quote!(#original #generated).to_string());
-    }
+    let Some(dir) = std::env::var_os("ADJOINT_DUMP") else {
+        return;
+    };
+    let krate = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| "unknown_crate".into());
+    let dir = std::path::Path::new(&dir).join(krate);
+    let tokens = quote!(#original #generated);
+    let text = match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(_) => tokens.to_string(),
+    };
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(format!("{name}.rs")), text);
 }

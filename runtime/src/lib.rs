@@ -12,10 +12,12 @@
 //! - [`tape`]: a conventional tape-based reverse-mode implementation, used as the run-time
 //!   baseline in benchmarks and as an independent oracle in tests.
 //! - [`check`]: finite-difference gradient checking.
+//! - [`weights`]: a model's weights as a `.safetensors` file (PyTorch, candle).
 //! - [`tensor`]: dense CPU tensors and their differentiable ops, each op's forward next to its
 //!   adjoint.
 
 pub mod check;
+#[cfg(feature = "data")]
 pub mod data;
 pub mod optim;
 pub mod params;
@@ -26,6 +28,9 @@ pub mod tape;
 pub mod tensor;
 pub mod tensor_trace;
 pub mod trace;
+#[cfg(feature = "train")]
 pub mod train;
+#[cfg(feature = "safetensors")]
+pub mod weights;
 
 pub use tensor::{ShapeError, Tensor};

@@ -1,6 +1,6 @@
 //! [`plot_curves`]: PNG line plots of per-epoch series (loss, accuracy).
 //!
-//! Text is drawn with DejaVu Sans, embedded from `data/fonts/` (see its
+//! Text is drawn with DejaVu Sans, embedded from `runtime/assets/fonts/` (see its
 //! license there), so plots need no system fonts.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use plotters::style::{register_font, FontStyle};
 use thiserror::Error;
 
 /// The embedded font, registered as plotters' `sans-serif`.
-const FONT: &[u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// The image size in pixels.
 const SIZE: (u32, u32) = (800, 500);
