@@ -44,6 +44,8 @@ mod display;
 mod element;
 pub(crate) mod error;
 mod init;
+#[cfg(feature = "ndarray")]
+mod ndarray_interop;
 pub mod ops;
 mod shape;
 
