@@ -9,8 +9,9 @@
 //! wrote them (`&[3, 4]`, `labels`).
 //!
 //! To add a tensor op: a variant here, its name in [`method_op`] or
-//! [`function_op`], one arm in [`forward`] and one in [`adjoint`], and a case in
-//! `tests/tensor_codegen.rs`.
+//! [`function_op`], its [`slots`], one arm in [`forward`], [`adjoint`] and
+//! [`tangent`], and a row in `tests/op_matrix.rs` (`src/tests/op_matrix.rs`
+//! fails without one).
 
 use proc_macro2::TokenStream;
 use quote::quote;

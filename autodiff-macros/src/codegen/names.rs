@@ -4,9 +4,16 @@
 //! Float values are numbered `v1, v2, ...` in program order, so that for
 //! straight-line code the names match the evaluation trace; arguments keep
 //! their own names; other (integer, boolean) values are `k1, k2, ...`.
+//!
+//! Generated names resolve where the user's code does (the hygiene of the
+//! first argument, which the body refers to; see [`Names::at`]): tensor
+//! codegen gives the code of each user expression that expression's span,
+//! and the locals it mentions must be the ones the code around it declares,
+//! also when a `macro_rules!` writes the function around a body its caller
+//! passes in.
 
 use crate::ir::{parse_placeholder, walk_stmts, Function, Kind, Stmt, ValueId};
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::format_ident;
 use syn::Ident;
 
@@ -32,6 +39,9 @@ fn could_clash(name: &str) -> bool {
 /// Names of every value of one function.
 pub struct Names {
     idents: Vec<Ident>,
+    /// The hygiene of the user's code: its first argument's (which the body
+    /// refers to), or the macro's call site for a function without one.
+    hygiene: Span,
     /// When some argument's own name could collide with a generated one,
     /// names derived from argument `i` become `__a{i}_bar` instead of `x_bar`.
     param_prefix: Vec<Option<String>>,
@@ -42,6 +52,11 @@ impl Names {
     pub fn new(f: &Function) -> Names {
         let clash = f.params.iter().any(|p| could_clash(&p.ident.to_string()));
         let prefix = if clash { "t_" } else { "" };
+        let hygiene = f
+            .params
+            .first()
+            .map_or_else(Span::call_site, |p| p.ident.span());
+        let span = Span::call_site().resolved_at(hygiene);
         let mut idents: Vec<Option<Ident>> = vec![None; f.values.len()];
         for p in &f.params {
             idents[p.value.0] = Some(p.ident.clone());
@@ -53,10 +68,10 @@ impl Names {
             }
             let ident = if matches!(f.kind(v), Kind::Float | Kind::Tensor) {
                 floats += 1;
-                format_ident!("{}v{}", prefix, floats)
+                format_ident!("{}v{}", prefix, floats, span = span)
             } else {
                 others += 1;
-                format_ident!("{}k{}", prefix, others)
+                format_ident!("{}k{}", prefix, others, span = span)
             };
             idents[v.0] = Some(ident);
         };
@@ -77,7 +92,7 @@ impl Names {
         let idents = idents
             .into_iter()
             .enumerate()
-            .map(|(i, n)| n.unwrap_or_else(|| format_ident!("{}u{}", prefix, i)))
+            .map(|(i, n)| n.unwrap_or_else(|| format_ident!("{}u{}", prefix, i, span = span)))
             .collect();
         let mut param_prefix = vec![None; f.values.len()];
         if clash {
@@ -87,13 +102,23 @@ impl Names {
         }
         Names {
             idents,
+            hygiene,
             param_prefix,
         }
     }
 
+    /// `location` resolving where generated names do: generated code for a
+    /// user's expression spanned so keeps the expression's location (type
+    /// errors, `#[track_caller]` shape errors) and sees the locals around it.
+    pub fn at(&self, location: Span) -> Span {
+        location.resolved_at(self.hygiene)
+    }
+
     fn derived(&self, v: ValueId, suffix: &str) -> Ident {
         match &self.param_prefix[v.0] {
-            Some(prefix) => format_ident!("{}{}", prefix, suffix),
+            Some(prefix) => {
+                format_ident!("{}{}", prefix, suffix, span = self.at(Span::call_site()))
+            }
             None => format_ident!("{}_{}", self.idents[v.0], suffix),
         }
     }

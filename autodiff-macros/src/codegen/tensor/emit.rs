@@ -172,25 +172,30 @@ impl TensorGen<'_> {
     /// `drop` after the last mention of each tensor the sweeps hold, except
     /// the values the final statement moves out.
     pub(super) fn with_drops(&self, lines: Vec<Line>, keep: &HashSet<String>) -> TokenStream {
-        let mut droppable: HashSet<String> = HashSet::new();
+        // By name, each with the identifier its binding was declared with
+        // (span and hygiene: a parameter keeps the user's).
+        let mut droppable: HashMap<String, syn::Ident> = HashMap::new();
+        let mut add = |ident: syn::Ident| {
+            droppable.insert(ident.to_string(), ident);
+        };
         for (value, op, _) in self.stmts() {
             if self.f.kind(value) == Kind::Tensor && !matches!(op, Op::Field(_)) {
-                droppable.insert(self.names.value(value).to_string());
-                droppable.insert(self.names.bar(value).to_string());
+                add(self.names.value(value).clone());
+                add(self.names.bar(value));
             } else if self.f.kind(value) == Kind::Tensor {
-                droppable.insert(self.names.value(value).to_string());
+                add(self.names.value(value).clone());
             }
         }
         for (p, sp) in self.f.params.iter().zip(&self.sig.params) {
             if sp.kind == ParamKind::Tensor {
-                droppable.insert(p.ident.to_string());
+                add(p.ident.clone());
             }
         }
-        droppable.retain(|n| !keep.contains(n));
+        droppable.retain(|n, _| !keep.contains(n));
         let mut last: HashMap<&str, usize> = HashMap::new();
         for (i, line) in lines.iter().enumerate() {
             for name in &line.mentions {
-                if droppable.contains(name) {
+                if droppable.contains_key(name) {
                     last.insert(name.as_str(), i);
                 }
             }
@@ -201,7 +206,7 @@ impl TensorGen<'_> {
                 drops_after
                     .entry(i)
                     .or_default()
-                    .push(format_ident!("{}", name));
+                    .push(droppable[name].clone());
             }
         }
         let mut out = TokenStream::new();

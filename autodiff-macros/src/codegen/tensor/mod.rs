@@ -497,32 +497,33 @@ impl TensorGen<'_> {
         }
     }
 
-    /// The names a region's forward code defines: its values, their shapes
-    /// and pullbacks, nested regions' stacks, and `extra` (a loop's index and
-    /// carried values).
-    fn defined_names(&self, region: &Region, extra: &[ValueId]) -> HashSet<String> {
-        let mut names = HashSet::new();
+    /// The names a region's forward code defines, each with its identifier:
+    /// its values, their shapes and pullbacks, nested regions' stacks, and
+    /// `extra` (a loop's index and carried values).
+    fn defined_names(&self, region: &Region, extra: &[ValueId]) -> HashMap<String, syn::Ident> {
+        let mut names = HashMap::new();
+        let mut add = |ident: syn::Ident| {
+            names.insert(ident.to_string(), ident);
+        };
         for v in region_values(region)
             .into_iter()
             .chain(extra.iter().copied())
         {
             let ident = self.names.value(v);
-            names.insert(ident.to_string());
-            names.insert(shape_ident(ident).to_string());
-            names.insert(self.names.pullback(v).to_string());
+            add(ident.clone());
+            add(shape_ident(ident));
+            add(self.names.pullback(v));
         }
         for stmt in &region.stmts {
             match stmt {
-                Stmt::For { body, .. } | Stmt::Loop { body, .. } => {
-                    names.insert(stack_ident(body.id).to_string());
-                }
+                Stmt::For { body, .. } | Stmt::Loop { body, .. } => add(stack_ident(body.id)),
                 Stmt::If {
                     then_region,
                     else_region,
                     ..
                 } => {
-                    names.insert(stack_ident(then_region.id).to_string());
-                    names.insert(stack_ident(else_region.id).to_string());
+                    add(stack_ident(then_region.id));
+                    add(stack_ident(else_region.id));
                 }
                 Stmt::Let { .. } => {}
             }
@@ -535,7 +536,7 @@ impl TensorGen<'_> {
     fn forward_line(&self, value: ValueId, op: &Op, args: &[ValueId]) -> TokenStream {
         let code = self.forward_code(value, op, args);
         match op {
-            Op::Tensor(_) => crate::codegen::respan(code, self.f.span(value)),
+            Op::Tensor(_) => crate::codegen::respan(code, self.names.at(self.f.span(value))),
             _ => code,
         }
     }

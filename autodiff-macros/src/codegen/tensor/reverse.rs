@@ -204,16 +204,15 @@ impl TensorGen<'_> {
                 }
             }
         }
-        let mut saved: Vec<String> = lines
+        let mut saved: Vec<&String> = lines
             .iter()
             .flat_map(|l| l.mentions.iter())
-            .filter(|m| defined.contains(*m))
-            .cloned()
+            .filter(|m| defined.contains_key(*m))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
         saved.sort();
-        let idents: Vec<syn::Ident> = saved.iter().map(|s| format_ident!("{}", s)).collect();
+        let idents: Vec<syn::Ident> = saved.iter().map(|s| defined[*s].clone()).collect();
         rev.saves.insert(region.id, idents.clone());
         idents
     }
@@ -454,7 +453,7 @@ impl TensorGen<'_> {
                         quote!(let #d = #expr;)
                     }
                 };
-                let line = crate::codegen::respan(line, self.f.span(value));
+                let line = crate::codegen::respan(line, self.names.at(self.f.span(value)));
                 rev.lines.push(Line::new(line));
                 for (i, need) in needs.iter().enumerate() {
                     if *need {
