@@ -7,6 +7,9 @@ use crate::tensor::Tensor;
 
 type Model = Vec<Tensor<f64>>;
 
+/// A boxed optimiser of the test model.
+type Boxed = Box<dyn Optimizer<Model>>;
+
 /// Takes steps `from..to` (numbered as in [`gradient`]).
 fn steps(opt: &mut dyn Optimizer<Model>, params: &mut Model, from: usize, to: usize) {
     for t in from..to {
@@ -23,10 +26,8 @@ fn bits(params: &Model) -> Vec<u64> {
 }
 
 /// Every optimiser, freshly built twice (the run and the resumed copy).
-fn pairs() -> Vec<(Box<dyn Optimizer<Model>>, Box<dyn Optimizer<Model>>)> {
-    fn two<O: Optimizer<Model> + Clone + 'static>(
-        o: O,
-    ) -> (Box<dyn Optimizer<Model>>, Box<dyn Optimizer<Model>>) {
+fn pairs() -> Vec<(Boxed, Boxed)> {
+    fn two<O: Optimizer<Model> + Clone + 'static>(o: O) -> (Boxed, Boxed) {
         (Box::new(o.clone()), Box::new(o))
     }
     vec![
