@@ -3,8 +3,10 @@
 //! training loop itself.
 //!
 //! - [`checkpoint`]: [`save`] and [`load_into`] any
-//!   [`Parameters`](crate::params::Parameters) model, crash-safe, with errors
-//!   that name the file and the problem.
+//!   [`Parameters`](crate::params::Parameters) model, and [`save_training`]
+//!   and [`load_training`] the whole state of a run (model, optimiser state,
+//!   data order, position) for an exact resume; crash-safe and checksummed,
+//!   with errors that name the file and the problem.
 //! - [`progress`]: [`EpochProgress`], an indicatif bar over an epoch's
 //!   batches showing the running loss, hidden when stdout is not a terminal.
 //! - [`metrics`]: [`MetricsLog`], one CSV row per epoch, flushed each epoch.
@@ -23,7 +25,7 @@ pub mod progress;
 #[cfg(test)]
 mod tests;
 
-pub use checkpoint::{load_into, save, CheckpointError};
+pub use checkpoint::{load_into, load_training, save, save_training, CheckpointError, Position};
 pub use eval::accuracy;
 pub use fit::{fit, EpochReport};
 pub use metrics::{MetricsError, MetricsLog};

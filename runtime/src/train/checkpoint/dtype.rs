@@ -55,11 +55,19 @@ impl Stored for f64 {
     }
 }
 
+/// The tag of unsigned 64-bit integers (counters, positions, orders).
+pub(super) const U64: u8 = 2;
+
+/// The tag of bytes (UTF-8 text, generator keys).
+pub(super) const U8: u8 = 3;
+
 /// The byte size of the element type tagged `tag`, if it is known.
 pub(super) fn tag_size(tag: u8) -> Option<usize> {
     match tag {
         f32::TAG => Some(4),
         f64::TAG => Some(8),
+        U64 => Some(8),
+        U8 => Some(1),
         _ => None,
     }
 }
@@ -69,6 +77,8 @@ pub(super) fn tag_name(tag: u8) -> &'static str {
     match tag {
         f32::TAG => f32::NAME,
         f64::TAG => f64::NAME,
+        U64 => "u64",
+        U8 => "u8",
         _ => "an unknown type",
     }
 }
