@@ -108,6 +108,33 @@ where
     Ok(())
 }
 
+/// One array of a checkpoint, as [`inspect`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// Its name (`model.w1`, `optimizer.state.m.w1`, `progress.step`).
+    pub name: String,
+    /// Its element type: `f32`, `f64`, `u64` or `u8`.
+    pub dtype: &'static str,
+    /// The length of each axis.
+    pub shape: Vec<usize>,
+}
+
+/// The arrays of the checkpoint at `path`, in file order, once the whole
+/// file has been checked (lengths and checksum).
+pub fn inspect(path: impl AsRef<Path>) -> Result<Vec<EntryInfo>, CheckpointError> {
+    let path = path.as_ref();
+    let bytes = read_file(path)?;
+    let records = format::read(&bytes).map_err(|e| e.at(path))?;
+    Ok(records
+        .into_iter()
+        .map(|r| EntryInfo {
+            name: r.name,
+            dtype: dtype::tag_name(r.tag),
+            shape: r.shape,
+        })
+        .collect())
+}
+
 /// Replaces the tensors of `model`, in visiting order, by `loaded` (one
 /// per tensor, already checked).
 fn assign<P: Parameters>(model: &mut P, loaded: Vec<crate::tensor::Tensor<P::Elem>>) {

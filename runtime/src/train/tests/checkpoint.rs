@@ -6,9 +6,9 @@ use crate::train::checkpoint::{load_into, save, CheckpointError};
 /// A two-layer model with a nested `Vec`, implemented by hand as the
 /// derive would.
 #[derive(Clone, Debug, PartialEq)]
-struct Net {
-    w: Tensor<f32>,
-    layers: Vec<Tensor<f32>>,
+pub(super) struct Net {
+    pub(super) w: Tensor<f32>,
+    pub(super) layers: Vec<Tensor<f32>>,
 }
 
 impl Parameters for Net {
@@ -41,7 +41,7 @@ fn tensor(values: &[f32], shape: &[usize]) -> Tensor<f32> {
     Tensor::from_vec(values.to_vec(), shape).expect("values fit the shape")
 }
 
-fn net(scale: f32) -> Net {
+pub(super) fn net(scale: f32) -> Net {
     Net {
         w: tensor(&[1.0 * scale, -2.5 * scale, 3.25 * scale, 0.0], &[2, 2]),
         layers: vec![
