@@ -28,7 +28,10 @@ impl Stored for f32 {
     const NAME: &'static str = "f32";
 
     fn encode(values: &[Self], out: &mut Vec<u8>) {
-        out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        out.reserve(values.len() * Self::size());
+        for v in values {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
     }
 
     fn decode(bytes: &[u8]) -> Vec<Self> {
@@ -44,7 +47,10 @@ impl Stored for f64 {
     const NAME: &'static str = "f64";
 
     fn encode(values: &[Self], out: &mut Vec<u8>) {
-        out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        out.reserve(values.len() * Self::size());
+        for v in values {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
     }
 
     fn decode(bytes: &[u8]) -> Vec<Self> {
