@@ -64,7 +64,7 @@ struct Args {
     resume: bool,
     /// Also save the checkpoint every this many steps (0: only at the end
     /// of every epoch).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 200)]
     checkpoint_every: usize,
     /// Stop after this many steps in all (counting those before a resume),
     /// saving the checkpoint there.
@@ -317,7 +317,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         csv_path.display(),
         checkpoint_path.display()
     );
-    plot(&log, &args.out);
+    if !log.epochs().is_empty() {
+        plot(&log, &args.out);
+    }
     if args.tape {
         let time_epoch = |gradient: GradientFn| -> Result<f64, adjoint::ShapeError> {
             let (mut m, mut a) = (model.clone(), Adam::new(args.lr));
