@@ -121,7 +121,7 @@ impl<'a> Contents<'a> {
         Ok(self.u64s_shaped(name, Some(&[]))?[0])
     }
 
-    /// A vector of `u64`s (shape `[n]`, or `shape` if given).
+    /// A vector of `u64`s: shape `[len]` if `len` is given, else any `[n]`.
     pub(super) fn u64s(
         &mut self,
         name: &str,
@@ -139,7 +139,7 @@ impl<'a> Contents<'a> {
         }
     }
 
-    /// Bytes (shape `[n]`, or `[len]` if given).
+    /// Bytes: shape `[len]` if `len` is given, else any `[n]`.
     pub(super) fn bytes(
         &mut self,
         name: &str,

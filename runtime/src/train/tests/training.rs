@@ -11,7 +11,7 @@ use crate::data::{Batches, ShuffleState};
 use crate::optim::{Adam, Optimizer, OptimizerState};
 use crate::params::Parameters;
 use crate::tensor::Tensor;
-use crate::train::{inspect, load_training, CheckpointError, Position, Trainer};
+use crate::train::{inspect, load_into, load_training, CheckpointError, Position, Trainer};
 
 /// `examples` one-pixel examples valued 0, 1, ..., in batches of
 /// `batch_size`.
@@ -272,4 +272,22 @@ fn a_step_limit_stops_mid_epoch_and_saves_there() {
         assert_eq!(ended, epochs_ended, "limit {limit}");
         assert_eq!(saved_step(&path), Some(limit.min(12)), "limit {limit}");
     }
+}
+
+#[test]
+fn load_into_reads_the_model_out_of_a_training_checkpoint() {
+    let dir = scratch("model_from_training");
+    let path = dir.join("t.ckpt");
+    let trainer = Trainer::new(1).checkpoint(&path, 0).progress_bar(false);
+    let mut trained = net(1.0);
+    train(
+        &trainer,
+        &mut trained,
+        &mut Adam::new(0.01),
+        &mut data(10, 3),
+    );
+    assert_ne!(trained, net(1.0), "training moved the model");
+    let mut model = net(7.0);
+    load_into(&mut model, &path).expect("the model part");
+    assert_eq!(model, trained);
 }
