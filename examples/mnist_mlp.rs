@@ -3,15 +3,17 @@
 //! `data/mnist/`. The gradient comes from `#[differentiable]`. Shows a
 //! progress bar per epoch (on a terminal), prints train and test accuracy
 //! per epoch, and writes to `--out`: `metrics.csv` (one row per epoch),
-//! `model.ckpt` (after every epoch), `loss.png` and `accuracy.png`.
+//! `model.ckpt` (the training state, every `--checkpoint-every` steps and
+//! after every epoch), `loss.png` and `accuracy.png`.
 //!
 //! Run: `cargo run --release --example mnist_mlp` (`--help` for the options;
 //! `--tape` also times an epoch with the tape-based gradient for comparison).
 //!
-//! Interrupting (Ctrl-C) needs no handler: the checkpoint is replaced
-//! atomically at the end of every epoch, so `--resume` continues after the
-//! last completed epoch, with the same data order. Adam's moment estimates
-//! are not saved; they restart from zero.
+//! Interrupting (Ctrl-C, even `kill -9`) needs no handler: the checkpoint
+//! holds the model, Adam's moments and step count, the learning rate, the
+//! data order and the position inside the epoch, and is replaced
+//! atomically, so `--resume` continues from the exact step it was saved at
+//! and ends with the parameters the uninterrupted run would have.
 
 use adjoint::data::mnist;
 use adjoint::optim::schedule::cosine;
@@ -19,7 +21,7 @@ use adjoint::optim::{Adam, Optimizer};
 use adjoint::prelude::*;
 use adjoint::tape::Graph;
 use adjoint::tensor::rand::{rngs::StdRng, SeedableRng};
-use adjoint::train::{self, plot_curves, EpochProgress, MetricsLog};
+use adjoint::train::{self, load_training, plot_curves, MetricsLog, Position, Trainer};
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,10 +57,25 @@ struct Args {
     /// with the generated gradient, and print both.
     #[arg(long)]
     tape: bool,
-    /// Continue from `--out`/model.ckpt after the epoch it was saved at,
-    /// keeping metrics.csv's rows up to that epoch.
+    /// Continue from `--out`/model.ckpt at the step it was saved at (model,
+    /// Adam's state, data order), keeping metrics.csv's rows up to the last
+    /// epoch it completed.
     #[arg(long)]
     resume: bool,
+    /// Also save the checkpoint every this many steps (0: only at the end
+    /// of every epoch).
+    #[arg(long, default_value_t = 200)]
+    checkpoint_every: usize,
+    /// Stop after this many steps in all (counting those before a resume),
+    /// saving the checkpoint there.
+    #[arg(long)]
+    max_steps: Option<usize>,
+    /// Train on only the first this many training images.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Evaluate on only the first this many test images.
+    #[arg(long)]
+    test_limit: Option<usize>,
 }
 
 /// How the learning rate changes over the epochs.
@@ -100,34 +117,6 @@ impl Mlp {
     }
 }
 
-/// What the checkpoint holds: the model and the number of epochs done
-/// (as a one-element tensor, `epoch`).
-#[derive(Parameters)]
-struct Checkpoint {
-    model: Mlp,
-    epoch: Tensor,
-}
-
-/// Writes the model after `epoch` epochs to `path`.
-fn save_checkpoint(model: &Mlp, epoch: usize, path: &Path) -> Result<(), train::CheckpointError> {
-    let checkpoint = Checkpoint {
-        model: model.clone(),
-        epoch: Tensor::full(&[1], epoch as f32),
-    };
-    train::save(&checkpoint, path)
-}
-
-/// Loads the checkpoint at `path` into `model`; returns its epoch count.
-fn load_checkpoint(model: &mut Mlp, path: &Path) -> Result<usize, train::CheckpointError> {
-    let mut checkpoint = Checkpoint {
-        model: model.clone(),
-        epoch: Tensor::zeros(&[1]),
-    };
-    train::load_into(&mut checkpoint, path)?;
-    *model = checkpoint.model;
-    Ok(checkpoint.epoch.data()[0] as usize)
-}
-
 #[differentiable]
 fn loss(p: &Mlp, #[constant] x: &Tensor, #[constant] labels: &[usize]) -> f32 {
     let h1 = (x.matmul(&p.w1) + &p.b1).relu();
@@ -166,18 +155,15 @@ fn accuracy(model: &Mlp, split: &adjoint::data::Split) -> f64 {
 /// A gradient function: the loss (when known) and the gradient of a batch.
 type GradientFn<'a> = &'a dyn Fn(&Mlp, &Tensor, &[usize]) -> (Option<f32>, Mlp);
 
-/// One epoch of Adam steps with the given gradient function; `on_batch`
-/// gets each batch's loss when it is known.
+/// One epoch of Adam steps with the given gradient function (for timing).
 fn epoch(
     model: &mut Mlp,
     adam: &mut Adam,
     batches: &mut adjoint::data::Batches,
     gradient: GradientFn,
-    on_batch: &mut dyn FnMut(Option<f32>),
 ) {
     for (x, labels) in batches.epoch() {
-        let (value, grad) = gradient(model, &x, &labels);
-        on_batch(value);
+        let (_, grad) = gradient(model, &x, &labels);
         adam.step(model, &grad);
     }
 }
@@ -224,57 +210,51 @@ fn plot(log: &MetricsLog, out: &Path) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let data = match mnist::load(&args.data) {
-        Ok(d) => d,
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
+    }
+}
+
+/// Trains (or resumes) as `args` says, prints and writes the results.
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut data = mnist::load(&args.data)?;
+    if let Some(n) = args.train_limit {
+        data.train = data.train.first(n);
+    }
+    if let Some(n) = args.test_limit {
+        data.test = data.test.first(n);
+    }
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut model = Mlp::new(&mut rng);
     let mut adam = Adam::new(args.lr);
-    let mut batches = match data.train.batches(args.batch_size, args.seed) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Err(e) = std::fs::create_dir_all(&args.out) {
-        eprintln!("error: cannot create {}: {e}", args.out.display());
-        return ExitCode::FAILURE;
-    }
+    let mut batches = data.train.batches(args.batch_size, args.seed)?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let checkpoint_path = args.out.join("model.ckpt");
-    let mut done = 0;
-    if args.resume {
-        match load_checkpoint(&mut model, &checkpoint_path) {
-            Ok(epochs) => done = epochs,
-            Err(e) => {
-                eprintln!("error: cannot resume: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-        for _ in 0..done {
-            batches.epoch();
-        }
+    let per_epoch = batches.batches_per_epoch();
+    let start = if args.resume {
+        let start = load_training(&checkpoint_path, &mut model, &mut adam, &mut batches)
+            .map_err(|e| format!("cannot resume: {e}"))?;
         println!(
-            "resumed from {} after epoch {done}",
-            checkpoint_path.display()
+            "resumed from {} at epoch {}, step {} of {per_epoch} ({} steps done)",
+            checkpoint_path.display(),
+            start.epoch + 1,
+            start.step,
+            start.global_step(per_epoch)
         );
-    }
-    let csv_path = args.out.join("metrics.csv");
-    let log = if args.resume {
-        MetricsLog::resume(&csv_path, done)
+        start
     } else {
-        MetricsLog::new(&csv_path)
+        Position::start()
     };
-    let mut log = match log {
-        Ok(log) => log,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let csv_path = args.out.join("metrics.csv");
+    let mut log = if args.resume {
+        MetricsLog::resume(&csv_path, start.epoch)?
+    } else {
+        MetricsLog::new(&csv_path)?
     };
     println!(
         "MNIST: {} training and {} test images; MLP 784-512-256-10, Adam lr {} ({}), batch {}",
@@ -287,68 +267,79 @@ fn main() -> ExitCode {
         },
         args.batch_size
     );
+    let mut trainer = Trainer::new(args.epochs).checkpoint(&checkpoint_path, args.checkpoint_every);
+    if let Schedule::Cosine = args.schedule {
+        let (lr, epochs) = (args.lr, args.epochs);
+        trainer = trainer.schedule(move |e| cosine(lr, 0.0, e, epochs));
+    }
+    if let Some(steps) = args.max_steps {
+        trainer = trainer.max_steps(steps);
+    }
     let mut test_accuracy = None;
-    for e in done + 1..=args.epochs {
-        if let Schedule::Cosine = args.schedule {
-            adam.set_learning_rate(cosine(args.lr, 0.0, e - 1, args.epochs));
-        }
-        let mut progress = EpochProgress::new(e, args.epochs, batches.batches_per_epoch());
-        let start = Instant::now();
-        epoch(
-            &mut model,
-            &mut adam,
-            &mut batches,
-            &generated,
-            &mut |value| progress.step(value.map_or(f64::NAN, f64::from)),
-        );
-        let seconds = start.elapsed().as_secs_f64();
-        let train_loss = progress.finish();
-        let train_accuracy = accuracy(&model, &data.train);
-        let test = accuracy(&model, &data.test);
-        test_accuracy = Some(test);
+    let end = trainer.run(
+        &mut model,
+        &mut adam,
+        &mut batches,
+        start,
+        |p, x, labels| {
+            let g = loss_grad(p, x, labels);
+            (g.value, g.p)
+        },
+        |model, end| {
+            let train_accuracy = accuracy(model, &data.train);
+            let test = accuracy(model, &data.test);
+            test_accuracy = Some(test);
+            println!(
+                "epoch {:>2}: loss {:.4}  train accuracy {train_accuracy:.4}  test accuracy {test:.4}  ({:.2} s of training)",
+                end.epoch, end.train_loss, end.seconds
+            );
+            log.record(
+                end.epoch,
+                &[
+                    ("train_loss", end.train_loss),
+                    ("train_accuracy", train_accuracy),
+                    ("test_accuracy", test),
+                    ("seconds", end.seconds),
+                ],
+            )
+        },
+    )?;
+    if end.global_step(per_epoch) < args.epochs * per_epoch {
         println!(
-            "epoch {e:>2}: loss {train_loss:.4}  train accuracy {train_accuracy:.4}  test accuracy {test:.4}  ({seconds:.2} s of training)"
+            "stopped after step {} (epoch {}, step {} of {per_epoch}); --resume continues",
+            end.global_step(per_epoch),
+            end.epoch + 1,
+            end.step
         );
-        let row = [
-            ("train_loss", train_loss),
-            ("train_accuracy", train_accuracy),
-            ("test_accuracy", test),
-            ("seconds", seconds),
-        ];
-        if let Err(e) = log.record(e, &row) {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-        if let Err(e) = save_checkpoint(&model, e, &checkpoint_path) {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
     }
     println!(
         "wrote {} and {}",
         csv_path.display(),
         checkpoint_path.display()
     );
-    plot(&log, &args.out);
+    if !log.epochs().is_empty() {
+        plot(&log, &args.out);
+    }
     if args.tape {
-        let time_epoch = |gradient: GradientFn| {
+        let time_epoch = |gradient: GradientFn| -> Result<f64, adjoint::ShapeError> {
             let (mut m, mut a) = (model.clone(), Adam::new(args.lr));
-            let mut b = data
-                .train
-                .batches(args.batch_size, args.seed)
-                .expect("checked above");
+            let mut b = data.train.batches(args.batch_size, args.seed)?;
             let start = Instant::now();
-            epoch(&mut m, &mut a, &mut b, gradient, &mut |_| {});
-            start.elapsed().as_secs_f64()
+            epoch(&mut m, &mut a, &mut b, gradient);
+            Ok(start.elapsed().as_secs_f64())
         };
-        let t_generated = time_epoch(&generated);
-        let t_tape = time_epoch(&|p: &Mlp, x: &Tensor, l: &[usize]| (None, tape_gradient(p, x, l)));
+        let t_generated = time_epoch(&generated)?;
+        let t_tape =
+            time_epoch(&|p: &Mlp, x: &Tensor, l: &[usize]| (None, tape_gradient(p, x, l)))?;
         println!(
             "one epoch: generated gradient {t_generated:.2} s, tape {t_tape:.2} s (tape / generated {:.2}x)",
             t_tape / t_generated
         );
     }
-    let test_accuracy = test_accuracy.unwrap_or_else(|| accuracy(&model, &data.test));
+    let test_accuracy = match (test_accuracy, end.step) {
+        (Some(last_epoch), 0) => last_epoch,
+        _ => accuracy(&model, &data.test),
+    };
     println!("test accuracy: {test_accuracy:.4}");
-    ExitCode::SUCCESS
+    Ok(())
 }

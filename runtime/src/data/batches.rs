@@ -1,24 +1,29 @@
 //! [`Batches`]: shuffled mini-batches of (images, labels), reshuffled every
-//! epoch by a seeded generator.
+//! epoch by a seeded generator whose state can be saved and restored.
 
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
 
+use super::ShuffleState;
 use crate::tensor::{ShapeError, Tensor};
 
 /// Mini-batches of a set of examples in a fresh random order each epoch.
 ///
 /// Each call of [`Batches::epoch`] draws a new permutation of the examples
 /// from the generator seeded in [`Batches::new`], so the whole sequence of
-/// epochs is reproducible from the seed.
+/// epochs is reproducible from the seed. The generator is ChaCha12, the
+/// algorithm of `rand`'s `StdRng`, seeded the same way (so the orders are
+/// `StdRng`'s); [`Batches::shuffle_state`] and
+/// [`Batches::set_shuffle_state`] save and restore where the sequence
+/// stands, and [`Batches::current_epoch`] continues an epoch part-way.
 #[derive(Debug, Clone)]
 pub struct Batches {
     images: Tensor<f32>,
     labels: Vec<usize>,
     batch_size: usize,
     drop_last: bool,
-    rng: StdRng,
+    rng: ChaCha12Rng,
     order: Vec<usize>,
 }
 
@@ -57,7 +62,7 @@ impl Batches {
             labels,
             batch_size,
             drop_last: false,
-            rng: StdRng::seed_from_u64(seed),
+            rng: ChaCha12Rng::seed_from_u64(seed),
             order: (0..rows).collect(),
         })
     }
@@ -88,17 +93,58 @@ impl Batches {
         }
     }
 
+    /// The number of examples per batch.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
     /// Shuffles the examples anew and returns an iterator over this epoch's
     /// batches: `(images, labels)` with images of shape `[b, ...]` (the
     /// per-example shape of the input) and `b` labels.
     pub fn epoch(&mut self) -> Epoch<'_> {
+        self.shuffle();
+        self.current_epoch(0)
+    }
+
+    /// Starts the next epoch: draws its order of the examples. Iterate it
+    /// with [`current_epoch`](Batches::current_epoch).
+    pub fn shuffle(&mut self) {
         self.order.shuffle(&mut self.rng);
+    }
+
+    /// The batches of the current epoch (the order of the last shuffle)
+    /// from batch `first` on, without shuffling: `current_epoch(0)` after
+    /// [`shuffle`](Batches::shuffle) is [`epoch`](Batches::epoch), and a
+    /// run resumed after `k` batches of an epoch continues with
+    /// `current_epoch(k)`. Past the last batch the iterator is empty.
+    pub fn current_epoch(&self, first: usize) -> Epoch<'_> {
         let end = (self.batches_per_epoch() * self.batch_size).min(self.len());
         Epoch {
             batches: self,
-            next: 0,
+            next: first.saturating_mul(self.batch_size).min(end),
             end,
         }
+    }
+
+    /// Where the sequence of epochs stands: the current order and the
+    /// generator state the next shuffle draws from.
+    pub fn shuffle_state(&self) -> ShuffleState {
+        ShuffleState::capture(&self.order, &self.rng)
+    }
+
+    /// Restores a state from [`shuffle_state`](Batches::shuffle_state) of
+    /// batches over the same examples. Fails, changing nothing, when its
+    /// order is not a permutation of this data's examples.
+    pub fn set_shuffle_state(&mut self, state: &ShuffleState) -> Result<(), ShapeError> {
+        state
+            .check(self.len())
+            .map_err(|message| ShapeError::InvalidArgument {
+                op: "Batches::set_shuffle_state",
+                message,
+            })?;
+        self.order.clone_from(&state.order);
+        self.rng = state.generator();
+        Ok(())
     }
 }
 

@@ -29,6 +29,7 @@ pub mod idx;
 mod labels;
 pub mod mnist;
 mod normalize;
+mod order;
 mod pixels;
 mod split;
 
@@ -38,4 +39,5 @@ mod tests;
 pub use batches::{Batches, Epoch};
 pub use error::DataError;
 pub use normalize::{normalize_channels, ChannelStats};
+pub use order::ShuffleState;
 pub use split::Split;

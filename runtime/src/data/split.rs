@@ -25,6 +25,19 @@ impl Split {
         self.labels.is_empty()
     }
 
+    /// The first `n` examples (all of them when there are fewer), e.g. for
+    /// a quick run on part of a data set.
+    pub fn first(&self, n: usize) -> Split {
+        if n >= self.len() {
+            return self.clone();
+        }
+        let rows: Vec<usize> = (0..n).collect();
+        Split {
+            images: self.images.select(0, &rows),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+
     /// A shuffling iterator over mini-batches of `batch_size` examples of
     /// this split, seeded with `seed`, keeping the last partial batch.
     pub fn batches(&self, batch_size: usize, seed: u64) -> Result<Batches, ShapeError> {

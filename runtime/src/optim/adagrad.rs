@@ -2,8 +2,9 @@
 //! gradients.
 
 use super::fused::elem;
+use super::saved::{describe, restore};
 use super::state::Slots;
-use super::Optimizer;
+use super::{Optimizer, OptimizerState, StateError};
 use crate::params::Parameters;
 use crate::tensor::Element;
 
@@ -51,7 +52,18 @@ impl<E: Element> Adagrad<E> {
     pub fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
     }
+
+    /// The hyperparameters a saved state must share.
+    fn hyperparameters(&self) -> [(&'static str, f64); 1] {
+        [("eps", self.eps)]
+    }
 }
+
+/// The algorithm's name in a saved state.
+const KIND: &str = "adagrad";
+
+/// The name of the per-parameter state.
+const SLOTS: [&str; 1] = ["sum_sq"];
 
 impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Adagrad<E> {
     fn step(&mut self, params: &mut P, grads: &P) {
@@ -71,5 +83,17 @@ impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Adagrad<E> {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn state(&self, params: &P) -> OptimizerState<E> {
+        let tensors = self.sum_sq.export(params, SLOTS);
+        describe(KIND, self.lr, &self.hyperparameters(), &[], tensors)
+    }
+
+    fn load_state(&mut self, params: &P, state: OptimizerState<E>) -> Result<(), StateError> {
+        let saved = restore(state, KIND, &self.hyperparameters(), [], SLOTS, params)?;
+        self.lr = saved.learning_rate;
+        self.sum_sq.replace(saved.slots);
+        Ok(())
     }
 }

@@ -3,8 +3,9 @@
 //! in where the weight decay enters the update.
 
 use super::fused::elem;
+use super::saved::{describe, restore};
 use super::state::Slots;
-use super::Optimizer;
+use super::{Optimizer, OptimizerState, StateError};
 use crate::params::Parameters;
 use crate::tensor::Element;
 
@@ -109,7 +110,30 @@ impl<E: Element, const DECOUPLED: bool> AdamCore<E, DECOUPLED> {
     pub fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
     }
+
+    /// The algorithm's name in a saved state.
+    fn kind() -> &'static str {
+        if DECOUPLED {
+            "adamw"
+        } else {
+            "adam"
+        }
+    }
+
+    /// The hyperparameters a saved state must share.
+    fn hyperparameters(&self) -> [(&'static str, f64); 4] {
+        [
+            ("beta1", self.beta1),
+            ("beta2", self.beta2),
+            ("eps", self.eps),
+            ("weight_decay", self.weight_decay),
+        ]
+    }
 }
+
+/// The names of the per-parameter state: the first and second moment
+/// estimates.
+const SLOTS: [&str; 2] = ["m", "v"];
 
 impl<E: Element, P: Parameters<Elem = E>, const DECOUPLED: bool> Optimizer<P>
     for AdamCore<E, DECOUPLED>
@@ -137,6 +161,34 @@ impl<E: Element, P: Parameters<Elem = E>, const DECOUPLED: bool> Optimizer<P>
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn state(&self, params: &P) -> OptimizerState<E> {
+        let tensors = self.moments.export(params, SLOTS);
+        let counters = [("steps", self.steps)];
+        describe(
+            Self::kind(),
+            self.lr,
+            &self.hyperparameters(),
+            &counters,
+            tensors,
+        )
+    }
+
+    fn load_state(&mut self, params: &P, state: OptimizerState<E>) -> Result<(), StateError> {
+        let hyperparameters = self.hyperparameters();
+        let saved = restore(
+            state,
+            Self::kind(),
+            &hyperparameters,
+            ["steps"],
+            SLOTS,
+            params,
+        )?;
+        self.lr = saved.learning_rate;
+        [self.steps] = saved.counters;
+        self.moments.replace(saved.slots);
+        Ok(())
     }
 }
 

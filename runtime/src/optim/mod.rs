@@ -17,6 +17,12 @@
 //! - [`AdamW`]: Adam with decoupled weight decay, Loshchilov & Hutter 2019.
 //! - [`schedule`]: learning rate as a function of the epoch.
 //!
+//! Every optimiser exposes its complete state ([`Optimizer::state`]: the
+//! learning rate, hyperparameters, counters such as Adam's step count, and
+//! the per-parameter tensors under stable names like `m.w1`) and takes it
+//! back ([`Optimizer::load_state`]), so a training checkpoint
+//! (`train::checkpoint`) can resume a run exactly.
+//!
 //! ```
 //! use adjoint_runtime::optim::{schedule, Adam, Optimizer};
 //! use adjoint_runtime::tensor::Tensor;
@@ -36,6 +42,7 @@ mod adagrad;
 mod adam;
 mod fused;
 mod rmsprop;
+mod saved;
 pub mod schedule;
 mod sgd;
 mod state;
@@ -46,6 +53,7 @@ mod tests;
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamCore, AdamW};
 pub use rmsprop::RmsProp;
+pub use saved::{OptimizerState, StateError};
 pub use sgd::Sgd;
 
 use crate::params::Parameters;
@@ -68,4 +76,23 @@ pub trait Optimizer<P: Parameters> {
 
     /// Sets the learning rate of later steps (see [`schedule`]).
     fn set_learning_rate(&mut self, lr: f64);
+
+    /// Everything a later step depends on, with per-parameter tensors named
+    /// after the paths of `params` (the model the optimiser steps). Before
+    /// the first step there are no tensors.
+    ///
+    /// # Panics
+    /// If `params` is not the model the state was created for.
+    fn state(&self, params: &P) -> OptimizerState<P::Elem>;
+
+    /// Replaces the optimiser's state by `state` (from
+    /// [`state`](Optimizer::state) of the same algorithm with the same
+    /// hyperparameters, for a model shaped like `params`), learning rate
+    /// included, so the next step is the one the saved optimiser would have
+    /// taken.
+    ///
+    /// Fails, changing nothing, when `state` is another algorithm's, a
+    /// hyperparameter differs, or a value is missing, left over or shaped
+    /// unlike its parameter.
+    fn load_state(&mut self, params: &P, state: OptimizerState<P::Elem>) -> Result<(), StateError>;
 }

@@ -1,8 +1,9 @@
 //! [`RmsProp`]: steps scaled by a running root mean square of the gradient.
 
 use super::fused::elem;
+use super::saved::{describe, restore};
 use super::state::Slots;
-use super::Optimizer;
+use super::{Optimizer, OptimizerState, StateError};
 use crate::params::Parameters;
 use crate::tensor::Element;
 
@@ -61,7 +62,18 @@ impl<E: Element> RmsProp<E> {
     pub fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
     }
+
+    /// The hyperparameters a saved state must share.
+    fn hyperparameters(&self) -> [(&'static str, f64); 2] {
+        [("alpha", self.alpha), ("eps", self.eps)]
+    }
 }
+
+/// The algorithm's name in a saved state.
+const KIND: &str = "rmsprop";
+
+/// The name of the per-parameter state.
+const SLOTS: [&str; 1] = ["mean_sq"];
 
 impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for RmsProp<E> {
     fn step(&mut self, params: &mut P, grads: &P) {
@@ -83,5 +95,17 @@ impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for RmsProp<E> {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn state(&self, params: &P) -> OptimizerState<E> {
+        let tensors = self.mean_sq.export(params, SLOTS);
+        describe(KIND, self.lr, &self.hyperparameters(), &[], tensors)
+    }
+
+    fn load_state(&mut self, params: &P, state: OptimizerState<E>) -> Result<(), StateError> {
+        let saved = restore(state, KIND, &self.hyperparameters(), [], SLOTS, params)?;
+        self.lr = saved.learning_rate;
+        self.mean_sq.replace(saved.slots);
+        Ok(())
     }
 }

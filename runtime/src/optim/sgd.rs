@@ -1,8 +1,9 @@
 //! [`Sgd`]: stochastic gradient descent with momentum and weight decay.
 
 use super::fused::{elem, for_each_pair};
+use super::saved::{describe, restore};
 use super::state::Slots;
-use super::Optimizer;
+use super::{Optimizer, OptimizerState, StateError};
 use crate::params::Parameters;
 use crate::tensor::Element;
 
@@ -71,7 +72,22 @@ impl<E: Element> Sgd<E> {
     pub fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
     }
+
+    /// The hyperparameters a saved state must share (`nesterov` as 0 or 1).
+    fn hyperparameters(&self) -> [(&'static str, f64); 3] {
+        [
+            ("momentum", self.momentum),
+            ("nesterov", if self.nesterov { 1.0 } else { 0.0 }),
+            ("weight_decay", self.weight_decay),
+        ]
+    }
 }
+
+/// The algorithm's name in a saved state.
+const KIND: &str = "sgd";
+
+/// The name of the per-parameter state: the momentum buffer.
+const SLOTS: [&str; 1] = ["velocity"];
 
 impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Sgd<E> {
     fn step(&mut self, params: &mut P, grads: &P) {
@@ -103,5 +119,17 @@ impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Sgd<E> {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn state(&self, params: &P) -> OptimizerState<E> {
+        let tensors = self.velocity.export(params, SLOTS);
+        describe(KIND, self.lr, &self.hyperparameters(), &[], tensors)
+    }
+
+    fn load_state(&mut self, params: &P, state: OptimizerState<E>) -> Result<(), StateError> {
+        let saved = restore(state, KIND, &self.hyperparameters(), [], SLOTS, params)?;
+        self.lr = saved.learning_rate;
+        self.velocity.replace(saved.slots);
+        Ok(())
     }
 }

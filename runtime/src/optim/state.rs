@@ -2,6 +2,7 @@
 //! created lazily and updated in the same pass as the parameters.
 
 use super::fused::{expect_same_shape, for_each_pair};
+use super::saved::slot_names;
 use crate::params::Parameters;
 use crate::tensor::{Element, Tensor};
 
@@ -23,6 +24,45 @@ impl<E: Element, const N: usize> Default for Slots<E, N> {
 }
 
 impl<E: Element, const N: usize> Slots<E, N> {
+    /// The state tensors, named `SLOT.PATH` after `slots` and the paths of
+    /// `params`, parameter by parameter; none before the first step.
+    ///
+    /// # Panics
+    /// If `params` is not the model the state was created for.
+    pub(super) fn export<P: Parameters<Elem = E>>(
+        &self,
+        params: &P,
+        slots: [&str; N],
+    ) -> Vec<(String, Tensor<E>)> {
+        if self.slots.is_empty() {
+            return Vec::new();
+        }
+        let names = slot_names(params, slots);
+        assert_eq!(
+            names.len(),
+            self.slots.len(),
+            "optimizer state was created for a model of {} tensors, not {}",
+            self.slots.len(),
+            names.len()
+        );
+        names
+            .into_iter()
+            .zip(&self.slots)
+            .flat_map(|(names, tensors)| {
+                names
+                    .into_iter()
+                    .zip(tensors.iter())
+                    .map(|((name, _), t)| (name, t.clone()))
+            })
+            .collect()
+    }
+
+    /// Replaces the state by `slots` (checked by
+    /// [`restore`](super::saved::restore)).
+    pub(super) fn replace(&mut self, slots: Vec<[Tensor<E>; N]>) {
+        self.slots = slots;
+    }
+
     /// Calls `update(w, g, state)` with the elements of every parameter
     /// tensor, its gradient and its `N` state tensors. At the first call the
     /// state is created as zeros shaped like the model.

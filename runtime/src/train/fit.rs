@@ -1,9 +1,11 @@
 //! [`fit`]: the training loop most examples need — epochs of mini-batch
-//! gradient steps with a progress bar, then an evaluation per epoch.
+//! gradient steps with a progress bar, then an evaluation per epoch. For
+//! schedules, step limits and checkpoints use [`Trainer`], which it runs.
 
-use std::time::Instant;
+use std::convert::Infallible;
 
-use super::EpochProgress;
+use super::checkpoint::{Position, Stored};
+use super::Trainer;
 use crate::data::Batches;
 use crate::optim::Optimizer;
 use crate::params::Parameters;
@@ -28,33 +30,40 @@ pub struct EpochReport {
 /// `optimizer` takes a step; after each epoch `evaluate(model)` gives the
 /// metric reported with it, and `on_epoch` sees the report (to print or
 /// log). Returns every epoch's report.
-pub fn fit<M: Parameters>(
+pub fn fit<M>(
     model: &mut M,
     optimizer: &mut dyn Optimizer<M>,
     batches: &mut Batches,
     epochs: usize,
-    mut gradient: impl FnMut(&M, &Tensor<f32>, &[usize]) -> (f32, M),
+    gradient: impl FnMut(&M, &Tensor<f32>, &[usize]) -> (f32, M),
     mut evaluate: impl FnMut(&M) -> f64,
     mut on_epoch: impl FnMut(&EpochReport),
-) -> Vec<EpochReport> {
+) -> Vec<EpochReport>
+where
+    M: Parameters,
+    M::Elem: Stored,
+{
     let mut reports = Vec::with_capacity(epochs);
-    for epoch in 1..=epochs {
-        let mut progress = EpochProgress::new(epoch, epochs, batches.batches_per_epoch());
-        let start = Instant::now();
-        for (x, labels) in batches.epoch() {
-            let (loss, grad) = gradient(model, &x, &labels);
-            progress.step(f64::from(loss));
-            optimizer.step(model, &grad);
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        let report = EpochReport {
-            epoch,
-            train_loss: progress.finish(),
-            metric: evaluate(model),
-            seconds,
-        };
-        on_epoch(&report);
-        reports.push(report);
+    let run = Trainer::new(epochs).run(
+        model,
+        optimizer,
+        batches,
+        Position::start(),
+        gradient,
+        |model, end| {
+            let report = EpochReport {
+                epoch: end.epoch,
+                train_loss: end.train_loss,
+                metric: evaluate(model),
+                seconds: end.seconds,
+            };
+            on_epoch(&report);
+            reports.push(report);
+            Ok::<(), Infallible>(())
+        },
+    );
+    if let Err(e) = run {
+        unreachable!("fit writes no checkpoint and its epoch hook cannot fail: {e}");
     }
     reports
 }

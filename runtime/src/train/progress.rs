@@ -50,6 +50,16 @@ impl EpochProgress {
         }
     }
 
+    /// The same bar continuing an epoch resumed after `batches` batches
+    /// whose losses sum to `loss_sum`, so the running mean (and
+    /// [`finish`](EpochProgress::finish)'s) covers the whole epoch.
+    pub fn resumed(mut self, batches: usize, loss_sum: f64) -> Self {
+        self.total = loss_sum;
+        self.count = batches;
+        self.bar.set_position(batches as u64);
+        self
+    }
+
     /// Records one batch and its loss, and advances the bar.
     pub fn step(&mut self, loss: f64) {
         self.total += loss;
@@ -62,6 +72,12 @@ impl EpochProgress {
     /// The mean loss of the batches so far (0 before the first).
     pub fn mean_loss(&self) -> f64 {
         self.total / self.count.max(1) as f64
+    }
+
+    /// The sum of the losses recorded (what [`resumed`](EpochProgress::resumed)
+    /// takes back).
+    pub fn loss_sum(&self) -> f64 {
+        self.total
     }
 
     /// The number of batches recorded.

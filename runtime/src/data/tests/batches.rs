@@ -94,3 +94,92 @@ fn rejects_bad_arguments() {
     let err = Batches::new(Tensor::scalar(1.0), Vec::new(), 1, 0).expect_err("no axes");
     assert!(matches!(err, ShapeError::Rank { .. }));
 }
+
+#[test]
+fn orders_are_those_of_std_rng_seeded_the_same_way() {
+    // The generator is ChaCha12 held directly (so its state can be saved);
+    // the orders must stay those of `StdRng`, which earlier runs used.
+    use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut batches = indexed(20, 20, 5);
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut order: Vec<usize> = (0..20).collect();
+    for _ in 0..3 {
+        order.shuffle(&mut rng);
+        assert_eq!(epoch_labels(&mut batches), vec![order.clone()]);
+    }
+}
+
+#[test]
+fn a_saved_state_continues_the_sequence_part_way_through_an_epoch() {
+    let mut original = indexed(10, 3, 7);
+    epoch_labels(&mut original);
+    original.shuffle();
+    let state = original.shuffle_state();
+    let done: Vec<Vec<usize>> = original.current_epoch(0).take(2).map(|b| b.1).collect();
+    let rest: Vec<Vec<usize>> = original.current_epoch(2).map(|b| b.1).collect();
+    assert_eq!(rest.len(), 2, "batches 3 and 4 of 4");
+    let later = [epoch_labels(&mut original), epoch_labels(&mut original)];
+
+    let mut resumed = indexed(10, 3, 99);
+    resumed.set_shuffle_state(&state).expect("same examples");
+    assert_eq!(resumed.shuffle_state(), state);
+    let all: Vec<Vec<usize>> = resumed.current_epoch(0).map(|b| b.1).collect();
+    assert_eq!(all, [done, rest.clone()].concat());
+    assert_eq!(
+        resumed.current_epoch(2).map(|b| b.1).collect::<Vec<_>>(),
+        rest
+    );
+    assert_eq!(
+        [epoch_labels(&mut resumed), epoch_labels(&mut resumed)],
+        later
+    );
+    assert_eq!(resumed.current_epoch(4).count(), 0, "past the last batch");
+}
+
+#[test]
+fn a_state_for_other_data_is_refused_and_changes_nothing() {
+    let mut batches = indexed(4, 2, 1);
+    batches.shuffle();
+    let before = batches.shuffle_state();
+    let mut state = indexed(5, 2, 1).shuffle_state();
+    let err = batches
+        .set_shuffle_state(&state)
+        .expect_err("5 examples, not 4");
+    assert_eq!(
+        err.to_string(),
+        "Batches::set_shuffle_state: the order holds 5 examples but the data has 4"
+    );
+    state.order = vec![0, 1, 1, 3];
+    let err = batches
+        .set_shuffle_state(&state)
+        .expect_err("not a permutation");
+    assert!(
+        err.to_string()
+            .ends_with("example 1 appears twice (again at position 2)"),
+        "{err}"
+    );
+    state.order = vec![0, 1, 2, 4];
+    let err = batches.set_shuffle_state(&state).expect_err("out of range");
+    assert!(
+        err.to_string()
+            .ends_with("example 4 at position 3 is out of range (0..4)"),
+        "{err}"
+    );
+    assert_eq!(batches.shuffle_state(), before);
+}
+
+#[test]
+fn first_takes_the_leading_examples() {
+    let data = (0..5).flat_map(|i| [i as f32; 2]).collect();
+    let split = crate::data::Split {
+        images: Tensor::from_vec(data, &[5, 2]).expect("fits"),
+        labels: vec![4, 3, 2, 1, 0],
+    };
+    let head = split.first(2);
+    assert_eq!(head.labels, vec![4, 3]);
+    assert_eq!(head.images.shape(), &[2, 2]);
+    assert_eq!(head.images.data(), &[0.0, 0.0, 1.0, 1.0]);
+    assert_eq!(split.first(9), split);
+}

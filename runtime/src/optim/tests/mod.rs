@@ -7,6 +7,7 @@ mod model;
 mod panics;
 mod reference;
 mod schedule;
+mod state;
 
 use super::Optimizer;
 use crate::tensor::Tensor;

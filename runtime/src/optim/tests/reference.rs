@@ -157,6 +157,16 @@ fn adam_uses_the_learning_rate_set_between_steps() {
         fn set_learning_rate(&mut self, lr: f64) {
             self.0.set_learning_rate(lr);
         }
+        fn state(&self, params: &Model) -> crate::optim::OptimizerState<f64> {
+            self.0.state(params)
+        }
+        fn load_state(
+            &mut self,
+            params: &Model,
+            state: crate::optim::OptimizerState<f64>,
+        ) -> Result<(), crate::optim::StateError> {
+            self.0.load_state(params, state)
+        }
     }
     type Model = Vec<Tensor<f64>>;
     // Epochs 0..5 → 0.1, 0.1, 0.05, 0.05, 0.025.

@@ -28,7 +28,10 @@ impl Stored for f32 {
     const NAME: &'static str = "f32";
 
     fn encode(values: &[Self], out: &mut Vec<u8>) {
-        out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        out.reserve(values.len() * Self::size());
+        for v in values {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
     }
 
     fn decode(bytes: &[u8]) -> Vec<Self> {
@@ -44,7 +47,10 @@ impl Stored for f64 {
     const NAME: &'static str = "f64";
 
     fn encode(values: &[Self], out: &mut Vec<u8>) {
-        out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        out.reserve(values.len() * Self::size());
+        for v in values {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
     }
 
     fn decode(bytes: &[u8]) -> Vec<Self> {
@@ -55,11 +61,19 @@ impl Stored for f64 {
     }
 }
 
+/// The tag of unsigned 64-bit integers (counters, positions, orders).
+pub(super) const U64: u8 = 2;
+
+/// The tag of bytes (UTF-8 text, generator keys).
+pub(super) const U8: u8 = 3;
+
 /// The byte size of the element type tagged `tag`, if it is known.
 pub(super) fn tag_size(tag: u8) -> Option<usize> {
     match tag {
         f32::TAG => Some(4),
         f64::TAG => Some(8),
+        U64 => Some(8),
+        U8 => Some(1),
         _ => None,
     }
 }
@@ -69,6 +83,8 @@ pub(super) fn tag_name(tag: u8) -> &'static str {
     match tag {
         f32::TAG => f32::NAME,
         f64::TAG => f64::NAME,
+        U64 => "u64",
+        U8 => "u8",
         _ => "an unknown type",
     }
 }

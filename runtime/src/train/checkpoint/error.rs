@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::optim::StateError;
+
 /// A checkpoint could not be written, read, or loaded into a model.
 ///
 /// Every message starts with the file's path, e.g. `model.ckpt: tensor
@@ -19,8 +21,8 @@ pub enum CheckpointError {
         /// The underlying error.
         source: io::Error,
     },
-    /// The file does not start with `ADJCKPT1`.
-    #[error("{}: not an adjoint checkpoint: starts with \"{found}\", expected \"ADJCKPT1\"", path.display())]
+    /// The file does not start with `ADJCKPT2` (or the older `ADJCKPT1`).
+    #[error("{}: not an adjoint checkpoint: starts with \"{found}\", expected \"ADJCKPT2\"", path.display())]
     BadMagic {
         /// The file.
         path: PathBuf,
@@ -41,8 +43,9 @@ pub enum CheckpointError {
         /// The bytes left in the file.
         available: usize,
     },
-    /// The file is malformed in another way (bad UTF-8, unknown element
-    /// type, a name twice, bytes after the last tensor).
+    /// The file is malformed in another way (its checksum does not match
+    /// its contents, bad UTF-8, unknown element type, a name twice, bytes
+    /// after the end).
     #[error("{}: {detail}", path.display())]
     Corrupt {
         /// The file.
@@ -89,5 +92,54 @@ pub enum CheckpointError {
         file: &'static str,
         /// The model's element type.
         model: &'static str,
+    },
+    /// A value of a training checkpoint (optimiser, data order, position)
+    /// is not in the file.
+    #[error("{}: `{name}` is missing from the file", path.display())]
+    MissingEntry {
+        /// The file.
+        path: PathBuf,
+        /// The value's name.
+        name: String,
+    },
+    /// A value of a training checkpoint has another type or shape than
+    /// that value has.
+    #[error("{}: `{name}` is {found} in the file, expected {expected}", path.display())]
+    EntryType {
+        /// The file.
+        path: PathBuf,
+        /// The value's name.
+        name: String,
+        /// Its element type and shape in the file.
+        found: String,
+        /// What it should be.
+        expected: String,
+    },
+    /// A training run was to be resumed from a checkpoint that holds only
+    /// a model (written by [`save`](super::save)).
+    #[error("{}: not a training checkpoint (no `{missing}`): it holds a model but no optimiser state or position to resume from", path.display())]
+    NotTraining {
+        /// The file.
+        path: PathBuf,
+        /// The training value it lacks.
+        missing: &'static str,
+    },
+    /// The optimiser state in the file does not fit the optimiser: another
+    /// algorithm, other hyperparameters, or tensors of another model.
+    #[error("{}: optimizer state does not fit: {source}", path.display())]
+    Optimizer {
+        /// The file.
+        path: PathBuf,
+        /// What does not fit.
+        source: StateError,
+    },
+    /// The data order or position in the file does not fit the data of
+    /// this run (another training set, batch size or step).
+    #[error("{}: the data does not match the checkpoint: {detail}", path.display())]
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// What differs.
+        detail: String,
     },
 }

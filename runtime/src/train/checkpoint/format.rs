@@ -1,20 +1,82 @@
-//! Encoding and decoding the `ADJCKPT1` byte layout (documented in the
-//! [parent module](super)), independent of files and models.
+//! Encoding and decoding the checkpoint byte layout (`ADJCKPT2`, and the
+//! older `ADJCKPT1` for reading; documented in the [parent module](super)),
+//! independent of files and models.
 
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::dtype::{tag_size, Stored};
+use super::dtype::{self, tag_size, Stored};
 use super::CheckpointError;
 use crate::tensor::Tensor;
 
-/// The first eight bytes of every checkpoint.
-pub(super) const MAGIC: &[u8; 8] = b"ADJCKPT1";
+/// The first eight bytes of every checkpoint written now.
+pub(super) const MAGIC: &[u8; 8] = b"ADJCKPT2";
 
-/// One tensor as found in a file: its elements still encoded.
+/// The first eight bytes of a checkpoint of the first version: the same
+/// records (only `f32` and `f64`) and no checksum.
+pub(super) const MAGIC_V1: &[u8; 8] = b"ADJCKPT1";
+
+/// One named array to write: its shape, its element type tag and its
+/// elements' little-endian bytes.
+#[derive(Debug)]
+pub(super) struct Entry {
+    name: String,
+    shape: Vec<usize>,
+    tag: u8,
+    bytes: Vec<u8>,
+}
+
+impl Entry {
+    /// A tensor of the model's element type.
+    pub(super) fn tensor<E: Stored>(name: impl Into<String>, t: &Tensor<E>) -> Self {
+        let mut bytes = Vec::with_capacity(t.len() * E::size());
+        E::encode(t.data(), &mut bytes);
+        Self {
+            name: name.into(),
+            shape: t.shape().to_vec(),
+            tag: E::TAG,
+            bytes,
+        }
+    }
+
+    /// One `f64` (shape `[]`).
+    pub(super) fn f64(name: impl Into<String>, x: f64) -> Self {
+        Self::tensor(name, &Tensor::scalar(x))
+    }
+
+    /// A vector of `u64`s (shape `[n]`).
+    pub(super) fn u64s(name: impl Into<String>, values: &[u64]) -> Self {
+        Self {
+            name: name.into(),
+            shape: vec![values.len()],
+            tag: dtype::U64,
+            bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
+    }
+
+    /// One `u64` (shape `[]`).
+    pub(super) fn u64(name: impl Into<String>, value: u64) -> Self {
+        Self {
+            shape: Vec::new(),
+            ..Self::u64s(name, &[value])
+        }
+    }
+
+    /// Bytes (shape `[n]`): UTF-8 text or a key.
+    pub(super) fn bytes(name: impl Into<String>, bytes: &[u8]) -> Self {
+        Self {
+            name: name.into(),
+            shape: vec![bytes.len()],
+            tag: dtype::U8,
+            bytes: bytes.to_vec(),
+        }
+    }
+}
+
+/// One array as found in a file: its elements still encoded.
 #[derive(Debug)]
 pub(super) struct Record<'a> {
-    /// The tensor's name.
+    /// The array's name.
     pub name: String,
     /// The length of each axis.
     pub shape: Vec<usize>,
@@ -63,46 +125,85 @@ impl FormatError {
     }
 }
 
-/// Writes `tensors` in the checkpoint layout.
-pub(super) fn write<E: Stored>(
-    out: &mut impl Write,
-    tensors: &[(String, Tensor<E>)],
-) -> io::Result<()> {
-    out.write_all(MAGIC)?;
-    out.write_all(&(tensors.len() as u64).to_le_bytes())?;
-    let mut buf = Vec::new();
-    for (name, t) in tensors {
-        buf.clear();
-        buf.extend((name.len() as u64).to_le_bytes());
-        buf.extend(name.as_bytes());
-        buf.extend((t.ndim() as u64).to_le_bytes());
-        for &d in t.shape() {
-            buf.extend((d as u64).to_le_bytes());
-        }
-        buf.push(E::TAG);
-        E::encode(t.data(), &mut buf);
-        out.write_all(&buf)?;
+/// A writer that keeps the CRC-32 of everything written through it.
+struct Checksummed<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for Checksummed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
     }
-    Ok(())
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes `entries` in the `ADJCKPT2` layout, then the CRC-32 of all of it.
+pub(super) fn write(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
+    let mut out = Checksummed {
+        inner: out,
+        crc: crc32fast::Hasher::new(),
+    };
+    out.write_all(MAGIC)?;
+    out.write_all(&(entries.len() as u64).to_le_bytes())?;
+    let mut head = Vec::new();
+    for entry in entries {
+        head.clear();
+        head.extend((entry.name.len() as u64).to_le_bytes());
+        head.extend(entry.name.as_bytes());
+        head.extend((entry.shape.len() as u64).to_le_bytes());
+        for &d in &entry.shape {
+            head.extend((d as u64).to_le_bytes());
+        }
+        head.push(entry.tag);
+        out.write_all(&head)?;
+        out.write_all(&entry.bytes)?;
+    }
+    let crc = out.crc.finalize();
+    out.inner.write_all(&crc.to_le_bytes())
 }
 
 /// Parses a whole checkpoint; every length is checked against the bytes
 /// left before anything is allocated for it.
+///
+/// An `ADJCKPT2` file ends in the CRC-32 of the bytes before it, checked
+/// after the records parse (so a cut file is reported as truncated, and a
+/// changed byte as a checksum mismatch).
 pub(super) fn read(bytes: &[u8]) -> Result<Vec<Record<'_>>, FormatError> {
     let mut r = Reader { bytes, pos: 0 };
     let magic = r.take(8, "magic number");
-    if magic.ok() != Some(MAGIC.as_slice()) {
-        let head = &bytes[..bytes.len().min(8)];
-        return Err(FormatError::BadMagic(head.escape_ascii().to_string()));
-    }
+    let checksummed = match magic.ok() {
+        Some(m) if m == MAGIC.as_slice() => true,
+        Some(m) if m == MAGIC_V1.as_slice() => false,
+        _ => {
+            let head = &bytes[..bytes.len().min(8)];
+            return Err(FormatError::BadMagic(head.escape_ascii().to_string()));
+        }
+    };
     let count = r.u64("tensor count")?;
     let mut records = Vec::new();
     for i in 0..count {
         records.push(r.record(i)?);
     }
+    if checksummed {
+        let end = r.pos;
+        let stored = r.take(4, "checksum")?;
+        let stored = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+        let actual = crc32fast::hash(&bytes[..end]);
+        if stored != actual {
+            return Err(FormatError::Corrupt(format!(
+                "checksum mismatch: the file records CRC-32 {stored:#010x} but its contents give {actual:#010x} (the file is corrupt)"
+            )));
+        }
+    }
     if r.pos != bytes.len() {
         return Err(FormatError::Corrupt(format!(
-            "{} unexpected bytes after the last of {count} tensors",
+            "{} unexpected bytes after the end of the checkpoint ({count} tensors)",
             bytes.len() - r.pos
         )));
     }
@@ -171,7 +272,7 @@ impl<'a> Reader<'a> {
         let tag = self.take(1, &format!("element type of tensor `{name}`"))?[0];
         let Some(size) = tag_size(tag) else {
             return Err(FormatError::Corrupt(format!(
-                "tensor `{name}` has unknown element type tag {tag} (0 = f32, 1 = f64)"
+                "tensor `{name}` has unknown element type tag {tag} (0 = f32, 1 = f64, 2 = u64, 3 = u8)"
             )));
         };
         let data_len = shape

@@ -6,9 +6,9 @@ use crate::train::checkpoint::{load_into, save, CheckpointError};
 /// A two-layer model with a nested `Vec`, implemented by hand as the
 /// derive would.
 #[derive(Clone, Debug, PartialEq)]
-struct Net {
-    w: Tensor<f32>,
-    layers: Vec<Tensor<f32>>,
+pub(super) struct Net {
+    pub(super) w: Tensor<f32>,
+    pub(super) layers: Vec<Tensor<f32>>,
 }
 
 impl Parameters for Net {
@@ -41,7 +41,7 @@ fn tensor(values: &[f32], shape: &[usize]) -> Tensor<f32> {
     Tensor::from_vec(values.to_vec(), shape).expect("values fit the shape")
 }
 
-fn net(scale: f32) -> Net {
+pub(super) fn net(scale: f32) -> Net {
     Net {
         w: tensor(&[1.0 * scale, -2.5 * scale, 3.25 * scale, 0.0], &[2, 2]),
         layers: vec![
@@ -76,7 +76,7 @@ fn file_layout_is_the_documented_one() {
     let path = dir.join("one.ckpt");
     save(&vec![tensor(&[1.0, 2.0], &[2])], &path).expect("save");
     let bytes = std::fs::read(&path).expect("read");
-    let mut expected = b"ADJCKPT1".to_vec();
+    let mut expected = b"ADJCKPT2".to_vec();
     expected.extend(1u64.to_le_bytes());
     expected.extend(1u64.to_le_bytes());
     expected.push(b'0');
@@ -85,7 +85,72 @@ fn file_layout_is_the_documented_one() {
     expected.push(0);
     expected.extend(1.0f32.to_le_bytes());
     expected.extend(2.0f32.to_le_bytes());
+    // CRC-32 (IEEE) of the bytes above, computed independently
+    // (`zlib.crc32` in Python gives 0x808dc90d).
+    expected.extend(0x808d_c90d_u32.to_le_bytes());
     assert_eq!(bytes, expected);
+}
+
+#[test]
+fn first_version_files_without_a_checksum_still_load() {
+    let dir = scratch("v1");
+    let path = dir.join("old.ckpt");
+    let mut bytes = b"ADJCKPT1".to_vec();
+    bytes.extend(1u64.to_le_bytes());
+    bytes.extend(1u64.to_le_bytes());
+    bytes.push(b'0');
+    bytes.extend(1u64.to_le_bytes());
+    bytes.extend(2u64.to_le_bytes());
+    bytes.push(0);
+    bytes.extend(1.5f32.to_le_bytes());
+    bytes.extend((-2.0f32).to_le_bytes());
+    std::fs::write(&path, &bytes).expect("write");
+    let mut model = vec![Tensor::<f32>::zeros(&[2])];
+    load_into(&mut model, &path).expect("an ADJCKPT1 file");
+    assert_eq!(model[0].data(), &[1.5, -2.0]);
+}
+
+#[test]
+fn a_changed_byte_is_a_checksum_mismatch_and_leaves_the_model_unchanged() {
+    let dir = scratch("flip");
+    let path = dir.join("net.ckpt");
+    save(&net(1.0), &path).expect("save");
+    let good = std::fs::read(&path).expect("read");
+    // Flip one bit of an element of `w`, of a shape length, and of the
+    // checksum itself: every one is refused.
+    // Magic 8, count 8, name length 8, "w" 1, rank 8, two axes 16, tag 1.
+    let w_data = 50 + 2;
+    for (at, what) in [
+        (w_data, "element"),
+        (35, "shape"),
+        (good.len() - 1, "checksum"),
+    ] {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x10;
+        std::fs::write(&path, &bytes).expect("write");
+        let mut model = net(3.0);
+        let err = load_into(&mut model, &path).expect_err(what);
+        assert_eq!(model, net(3.0), "{what}: the model is untouched");
+        assert!(
+            matches!(
+                err,
+                CheckpointError::Corrupt { .. } | CheckpointError::Truncated { .. }
+            ),
+            "{what}: {err}"
+        );
+    }
+    let mut bytes = good.clone();
+    bytes[w_data] ^= 0x10;
+    std::fs::write(&path, &bytes).expect("write");
+    let err = load_into(&mut net(3.0), &path).expect_err("flipped element");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}: checksum mismatch: the file records CRC-32 0x",
+            path.display()
+        )) && message.ends_with("(the file is corrupt)"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -150,12 +215,22 @@ fn every_truncation_is_an_error_and_leaves_the_model_unchanged() {
         );
         assert_eq!(model, net(3.0), "cut at {len}: the model is untouched");
     }
-    std::fs::write(&cut, &bytes[..bytes.len() - 3]).expect("write");
+    std::fs::write(&cut, &bytes[..bytes.len() - 7]).expect("write");
     let err = load_into(&mut net(1.0), &cut).expect_err("truncated data");
     assert_eq!(
         err.to_string(),
         format!(
             "{}: truncated: elements of tensor `layers.1` [] needs 4 bytes at offset {}, the file has 1 left",
+            cut.display(),
+            bytes.len() - 8
+        )
+    );
+    std::fs::write(&cut, &bytes[..bytes.len() - 1]).expect("write");
+    let err = load_into(&mut net(1.0), &cut).expect_err("truncated checksum");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: truncated: checksum needs 4 bytes at offset {}, the file has 3 left",
             cut.display(),
             bytes.len() - 4
         )
@@ -171,7 +246,7 @@ fn wrong_magic_is_reported_with_the_bytes_found() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: not an adjoint checkpoint: starts with \"PK\\x03\\x04 som\", expected \"ADJCKPT1\"",
+            "{}: not an adjoint checkpoint: starts with \"PK\\x03\\x04 som\", expected \"ADJCKPT2\"",
             path.display()
         )
     );

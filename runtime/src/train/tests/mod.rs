@@ -4,6 +4,8 @@ mod checkpoint;
 mod metrics;
 mod plot;
 mod progress;
+mod refused;
+mod training;
 
 use std::path::PathBuf;
 
