@@ -554,3 +554,10 @@ row!("neg", neg: (a [2, 3] Normal) () (w [2, 3] Normal)
 row!("add_relu", add_relu: (a [3, 4] AwayFromZero(1.0, 2.0), b [4] Uniform(-0.5, 0.5)) ()
     (w [3, 4] Normal)
     => (&(a + b).relu() * w).sum());
+
+// A chain of element-wise ops on one tensor, fused by the compiler into one
+// loop forward and one backward (the graph shows `fused`); `square` is
+// `x * x` in the chain; `relu` sees positive squares.
+row!("fused chain" as "fused", fused_chain: (a [3, 4] AwayFromZero(0.3, 1.5)) () (w [3, 4] Normal)
+    => (&(-a).sin().exp().tanh().square().relu().sigmoid() * w).sum();
+    tape => (&a.neg().sin().exp().tanh().square().relu().sigmoid() * w).sum());

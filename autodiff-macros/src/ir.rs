@@ -273,6 +273,9 @@ pub struct Function {
     /// Floats written in operand slots that have no derivative rule: each
     /// must be inactive (checked after activity analysis).
     pub data_operands: Vec<DataOperand>,
+    /// The element-wise ops of each fused chain (`TensorOp::Chain(i)`), in
+    /// the order they apply.
+    pub chains: Vec<Vec<crate::tensor_rules::TensorOp>>,
 }
 
 /// A float in a tensor op's data slot (one without a derivative rule).
@@ -307,6 +310,19 @@ impl Function {
 /// gives values their final names.
 pub fn value_placeholder(v: ValueId) -> syn::Ident {
     syn::Ident::new(&format!("__adjoint_value_{}", v.0), Span::call_site())
+}
+
+/// The values the placeholders in `tokens` stand for (opaque code's reads).
+pub fn placeholders(tokens: &TokenStream) -> Vec<ValueId> {
+    let mut out = Vec::new();
+    for tt in tokens.clone() {
+        match tt {
+            proc_macro2::TokenTree::Ident(i) => out.extend(parse_placeholder(&i)),
+            proc_macro2::TokenTree::Group(g) => out.extend(placeholders(&g.stream())),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The value a placeholder ident stands for, if it is one.

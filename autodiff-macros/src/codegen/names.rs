@@ -27,7 +27,7 @@ fn could_clash(name: &str) -> bool {
             && digits.chars().all(|c| c.is_ascii_digit())
     };
     numbered(name)
-        || ["_bar", "_dot", "_n", "_pb", "_carry"]
+        || ["_bar", "_dot", "_n", "_pb", "_carry", "_jac"]
             .iter()
             .any(|s| name.ends_with(s))
         || name.starts_with("t_")

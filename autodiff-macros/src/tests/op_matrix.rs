@@ -49,6 +49,7 @@ fn other_tags(op: TensorOp) -> Option<&'static [&'static str]> {
         O::RDivScalar => Some(&["scalar / tensor"]),
         O::Neg => Some(&["neg"]),
         O::AddRelu => Some(&["add_relu"]),
+        O::Chain(_) => Some(&["fused chain"]),
         O::MatMul
         | O::T
         | O::Transpose
@@ -86,7 +87,7 @@ fn other_tags(op: TensorOp) -> Option<&'static [&'static str]> {
 }
 
 /// The ops [`other_tags`] names.
-const OTHER_OPS: [TensorOp; 12] = [
+const OTHER_OPS: [TensorOp; 13] = [
     TensorOp::Add,
     TensorOp::Sub,
     TensorOp::Mul,
@@ -99,6 +100,7 @@ const OTHER_OPS: [TensorOp; 12] = [
     TensorOp::RDivScalar,
     TensorOp::Neg,
     TensorOp::AddRelu,
+    TensorOp::Chain(0),
 ];
 
 /// Every op with the tags of its rows.

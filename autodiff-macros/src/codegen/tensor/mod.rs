@@ -95,6 +95,11 @@ fn stack_ident(region: RegionId) -> syn::Ident {
     format_ident!("__saved_{}", region.0)
 }
 
+/// The element-wise derivative a fused chain's forward computes next to its value.
+fn jacobian_ident(value: &syn::Ident) -> syn::Ident {
+    format_ident!("{}_jac", value)
+}
+
 /// The local carrying a loop-carried value (or its adjoint) between iterations.
 fn carry_ident(value: &syn::Ident) -> syn::Ident {
     format_ident!("__carry_{}", value)
@@ -563,6 +568,12 @@ impl TensorGen<'_> {
                 let model = arg(&args[0]);
                 let path = self.names.resolve(&quote!(#path));
                 quote!(let #v = ::core::clone::Clone::clone(&#model #path);)
+            }
+            Op::Tensor(tensor_rules::TensorOp::Chain(id)) => {
+                let map = tensor_rules::chain_map(&self.f.chains[*id], &self.ty);
+                let x = arg(&args[0]);
+                let jac = jacobian_ident(v);
+                quote!(let (#v, #jac) = ::adjoint::__private::ops::fused::map_with_derivative(&#x, #map);)
             }
             Op::Tensor(top) => {
                 let x = self.operands(*top, args);

@@ -3,7 +3,11 @@
 //!
 //! - [`add_relu`]: `relu(a + b)` (a layer's bias add and activation), with
 //!   [`add_relu_backward`] computing the ReLU mask times the incoming
-//!   gradient and the bias gradient's reduction in the same pass.
+//!   gradient and the bias gradient's reduction in the same pass;
+//! - [`map_with_derivative`] / [`scale`]: a chain of element-wise ops as
+//!   one generated closure (the compiler prints its body from the scalar
+//!   rule table) giving each element's value and derivative in one pass;
+//!   the adjoint is one multiply.
 
 use super::binary::try_add;
 use super::broadcast::reduce_to_shape;
@@ -69,6 +73,26 @@ fn row_broadcast(a: &[usize], b: &[usize]) -> Option<(usize, usize)> {
         ([rows, cols], [n]) if cols == n && *cols > 0 => Some((*rows, *cols)),
         _ => None,
     }
+}
+
+/// One pass of a fused element-wise chain: `f(x[i]) = (y, dy/dx)`, the
+/// chain's value and its derivative at every element.
+pub fn map_with_derivative<T: Element>(
+    x: &Tensor<T>,
+    f: impl Fn(T) -> (T, T),
+) -> (Tensor<T>, Tensor<T>) {
+    let (values, derivatives): (Vec<T>, Vec<T>) = x.data().iter().map(|&v| f(v)).unzip();
+    (
+        Tensor::from_parts(values, x.shape().to_vec()),
+        Tensor::from_parts(derivatives, x.shape().to_vec()),
+    )
+}
+
+/// A fused chain's adjoint (or tangent): its saved derivative times `g`,
+/// element-wise.
+#[track_caller]
+pub fn scale<T: Element>(derivative: &Tensor<T>, g: &Tensor<T>) -> Tensor<T> {
+    Tensor::zip_map("fused_backward", derivative, g, |d, g| d * g)
 }
 
 #[cfg(test)]
