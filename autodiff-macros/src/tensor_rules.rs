@@ -458,7 +458,7 @@ pub fn tangent(
         let mut it = terms.into_iter();
         let first = it
             .next()
-            .unwrap_or_else(|| quote!(::adjoint::Tensor::zeros(#y.shape())));
+            .unwrap_or_else(|| quote!(::adjoint::Tensor::zeros_like(&#y)));
         it.fold(first, |acc, t| quote!(&(#acc) + &(#t)))
     };
     let scalar_sum = |terms: Vec<TokenStream>| -> TokenStream {
@@ -470,11 +470,11 @@ pub fn tangent(
     let neg = |t: TokenStream| quote!(#ops::unary::neg(&(#t)));
     let elementwise = |backward: TokenStream, saved: &TokenStream| match &d0 {
         Some(d) => quote!(#ops::unary::#backward(&#saved, &#d)),
-        None => quote!(::adjoint::Tensor::zeros(#y.shape())),
+        None => quote!(::adjoint::Tensor::zeros_like(&#y)),
     };
     let d0_or = |f: &dyn Fn(&TokenStream) -> TokenStream| match &d0 {
         Some(d) => f(d),
-        None => quote!(::adjoint::Tensor::zeros(#y.shape())),
+        None => quote!(::adjoint::Tensor::zeros_like(&#y)),
     };
     match op {
         O::Add | O::Sub => {

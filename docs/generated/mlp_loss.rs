@@ -120,7 +120,7 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     let mut v1_bar = v2_d1;
     let mut p_bar = {
         use ::adjoint::params::Parameters as _;
-        p.map(&mut |_| ::adjoint::Tensor::zeros(&[0]))
+        p.map(&mut |__t| ::adjoint::Tensor::empty_like(__t))
     };
     p_bar.b3 = ::adjoint::__private::checked_gradient("p.b3", v11_bar, p.b3.shape());
     p_bar.w3 = ::adjoint::__private::checked_gradient("p.w3", v9_bar, p.w3.shape());
@@ -135,7 +135,7 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
                 ::core::borrow::Borrow::borrow(&p),
                 &mut |__g, __p| {
                     if __g.shape() != __p.shape() {
-                        *__g = ::adjoint::Tensor::zeros(__p.shape());
+                        *__g = ::adjoint::Tensor::zeros_like(__p);
                     }
                 },
             );
@@ -262,7 +262,7 @@ impl __loss_adjoint {
                 let mut v1_bar = v2_d1;
                 let mut p_bar = {
                     use ::adjoint::params::Parameters as _;
-                    p.map(&mut |_| ::adjoint::Tensor::zeros(&[0]))
+                    p.map(&mut |__t| ::adjoint::Tensor::empty_like(__t))
                 };
                 p_bar.b3 = ::adjoint::__private::checked_gradient(
                     "p.b3",
@@ -301,7 +301,7 @@ impl __loss_adjoint {
                             ::core::borrow::Borrow::borrow(&p),
                             &mut |__g, __p| {
                                 if __g.shape() != __p.shape() {
-                                    *__g = ::adjoint::Tensor::zeros(__p.shape());
+                                    *__g = ::adjoint::Tensor::zeros_like(__p);
                                 }
                             },
                         );

@@ -72,6 +72,18 @@ impl<T: Element> Tensor<T> {
         Self::full(shape, T::zero())
     }
 
+    /// Zeros of this tensor's shape (and, once there are several, its
+    /// device): what generated code builds zeros from, never a bare shape.
+    pub fn zeros_like(&self) -> Self {
+        Self::zeros(self.shape())
+    }
+
+    /// A tensor with no elements, standing in for one not computed yet (a
+    /// model gradient's unused fields before they are filled).
+    pub fn empty_like(&self) -> Self {
+        Self::zeros(&[0])
+    }
+
     /// A tensor of `shape` filled with ones.
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, T::one())

@@ -57,7 +57,7 @@ impl TensorGen<'_> {
             let d = self.names.dot(self.f.result);
             quote!(#d)
         } else if self.sig.returns_tensor {
-            quote!(::adjoint::Tensor::zeros(#result.shape()))
+            quote!(::adjoint::Tensor::zeros_like(&#result))
         } else {
             quote!(0.0)
         };
@@ -160,7 +160,7 @@ impl TensorGen<'_> {
         let ty = &self.ty;
         match self.f.kind(v) {
             _ if self.is_active(v) => quote!(::core::clone::Clone::clone(&#dot)),
-            Kind::Tensor => quote!(::adjoint::Tensor::<#ty>::zeros(#ident.shape())),
+            Kind::Tensor => quote!(::adjoint::Tensor::<#ty>::zeros_like(&#ident)),
             Kind::Model => quote!({ use ::adjoint::params::Parameters as _; #ident.zeros_like() }),
             _ => quote!(0.0),
         }
@@ -329,7 +329,7 @@ impl TensorGen<'_> {
             Kind::Tensor if self.is_active(v) => quote!(&#dot),
             Kind::Tensor => {
                 let ty = &self.ty;
-                quote!(&::adjoint::Tensor::<#ty>::zeros(#ident.shape()))
+                quote!(&::adjoint::Tensor::<#ty>::zeros_like(&#ident))
             }
             Kind::Model if self.is_active(v) && self.is_param(v) => quote!(#dot),
             Kind::Model if self.is_active(v) => quote!(&#dot),

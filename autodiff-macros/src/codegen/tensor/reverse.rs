@@ -547,7 +547,7 @@ impl TensorGen<'_> {
                     quote!(::adjoint::__private::checked_gradient(#label, #bar, #ident.shape()))
                 }
                 ParamKind::Float => quote!(0.0),
-                ParamKind::Tensor => quote!(::adjoint::Tensor::zeros(#ident.shape())),
+                ParamKind::Tensor => quote!(::adjoint::Tensor::zeros_like(&#ident)),
                 ParamKind::Model => {
                     if !rev.whole_models.contains(&p.value) {
                         // Empty placeholders, the computed field gradients,
@@ -555,7 +555,7 @@ impl TensorGen<'_> {
                         // large zero tensor is allocated just to be replaced.
                         lines.push(Line::new(quote!(let mut #bar = {
                             use ::adjoint::params::Parameters as _;
-                            #ident.map(&mut |_| ::adjoint::Tensor::zeros(&[0]))
+                            #ident.map(&mut |__t| ::adjoint::Tensor::empty_like(__t))
                         };)));
                         // Shorter paths first: a path inside a sub-model
                         // that was already assigned accumulates into it.
@@ -588,7 +588,7 @@ impl TensorGen<'_> {
                             use ::adjoint::params::Parameters as _;
                             #bar.zip_mut(::core::borrow::Borrow::borrow(&#ident), &mut |__g, __p| {
                                 if __g.shape() != __p.shape() {
-                                    *__g = ::adjoint::Tensor::zeros(__p.shape());
+                                    *__g = ::adjoint::Tensor::zeros_like(__p);
                                 }
                             });
                         })));
