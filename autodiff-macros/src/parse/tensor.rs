@@ -249,29 +249,21 @@ impl Lowerer<'_> {
         Ok(self.emit_field(root, steps, kind))
     }
 
-    /// `root.path` as a value; a path from a value that is itself a model
-    /// path (`layer.w` with `layer = p.layers[i]`) starts at its root.
+    /// `root.path` as a value (`root` a model argument, as `model_path`
+    /// gives it).
     pub(super) fn emit_field(
         &mut self,
         root: ValueId,
         steps: Vec<FieldStep>,
         kind: Kind,
     ) -> ValueId {
-        let (root, steps) = match self.fields.get(&root) {
-            Some((base, prefix)) => {
-                let mut all = prefix.0.clone();
-                all.extend(steps);
-                (*base, all)
-            }
-            None => (root, steps),
-        };
         let path = FieldPath(steps);
         let value = self.emit(Op::Field(path.clone()), vec![root], kind);
         self.fields.insert(value, (root, path));
         value
     }
 
-    /// The model value and the steps of a model path expression (nothing
+    /// The model argument and the steps of a model path expression (nothing
     /// emitted for the path itself; run-time indices are lowered).
     pub(super) fn model_path(
         &mut self,
@@ -333,20 +325,21 @@ impl Lowerer<'_> {
             self.errors.push_spanned(whole, message);
             return Err(());
         }
-        Ok((root, steps))
-    }
-
-    /// `path.len()` of a model's `Vec`: integer data.
-    pub(super) fn model_vec_len(&mut self, path: &syn::Expr, env: &mut Env) -> Lowered<ValueId> {
-        let (root, steps) = self.model_path(path, env)?;
-        let (root, steps) = match self.fields.get(&root) {
+        // A path from a value that is itself a model path (`layer.w` with
+        // `layer = p.layers[i]`) starts at its model.
+        Ok(match self.fields.get(&root) {
             Some((base, prefix)) => {
                 let mut all = prefix.0.clone();
                 all.extend(steps);
                 (*base, all)
             }
             None => (root, steps),
-        };
+        })
+    }
+
+    /// `path.len()` of a model's `Vec`: integer data.
+    pub(super) fn model_vec_len(&mut self, path: &syn::Expr, env: &mut Env) -> Lowered<ValueId> {
+        let (root, steps) = self.model_path(path, env)?;
         let model = value_placeholder(root);
         let path = FieldPath(steps);
         Ok(self.opaque(quote!((#model #path).len())))
