@@ -312,14 +312,7 @@ fn check_param(
         if let Some(elem) = slice_elem_of(&r.elem) {
             let elem = float_ty_of(elem);
             if !constant && elem.is_some() && elem != float_ty {
-                errors.push_spanned(
-                    &pt.ty,
-                    format!(
-                        "argument `{ident}` holds `{}` elements but the function computes in `{}`",
-                        elem.map_or("unknown", |t| t.name()),
-                        float_ty.map_or("unknown", |t| t.name())
-                    ),
-                );
+                errors.push_spanned(&pt.ty, element_mismatch(&ident, elem, float_ty));
                 return None;
             }
             if elem.is_some() && elem == float_ty {
@@ -340,14 +333,7 @@ fn check_param(
                 None => (ParamKind::Model, float_ty),
             };
             if kind == ParamKind::Tensor && elem != float_ty {
-                errors.push_spanned(
-                    &pt.ty,
-                    format!(
-                        "argument `{ident}` holds `{}` elements but the function computes in `{}`",
-                        elem.map_or("unknown", |t| t.name()),
-                        float_ty.map_or("unknown", |t| t.name())
-                    ),
-                );
+                errors.push_spanned(&pt.ty, element_mismatch(&ident, elem, float_ty));
                 return None;
             }
             return Some(SigParam {
@@ -431,4 +417,18 @@ fn self_type_span(item: &syn::ItemFn) -> Option<proc_macro2::Span> {
     let mut finder = FindSelf(None);
     syn::visit::Visit::visit_item_fn(&mut finder, item);
     finder.0
+}
+
+/// "argument `x` holds `f32` elements but the function computes in `f64`".
+fn element_mismatch(
+    ident: &syn::Ident,
+    elem: Option<FloatTy>,
+    float_ty: Option<FloatTy>,
+) -> String {
+    let name = |t: Option<FloatTy>| t.map_or("unknown", |t| t.name());
+    format!(
+        "argument `{ident}` holds `{}` elements but the function computes in `{}`",
+        name(elem),
+        name(float_ty)
+    )
 }
