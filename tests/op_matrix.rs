@@ -152,11 +152,18 @@ fn check(row: &Row) {
         labels: row.labels.clone(),
     };
 
-    // The compiler lowered the body to the op under test.
+    // The compiler lowered the body to the op under test: a node of its
+    // own, or a step of a fused element-wise region (`v3 = fused exp(v1) * v2`).
     let graph = (row.graph)();
     let node = row.node;
+    let in_region = |line: &str| {
+        let region = line.split_once("= fused ").map_or("", |(_, r)| r);
+        region.contains(&format!("{node}(")) || region.contains(&format!(" {node} "))
+    };
     assert!(
-        graph.contains(&format!("= {node}\"")) || graph.contains(&format!("= {node} (")),
+        graph.contains(&format!("= {node}\""))
+            || graph.contains(&format!("= {node} "))
+            || graph.lines().any(in_region),
         "{op}: the graph has no `{node}` node:\n{graph}"
     );
 
@@ -548,16 +555,18 @@ row!("scalar / tensor" as "/", rdiv_active_scalar:
 row!("neg", neg: (a [2, 3] Normal) () (w [2, 3] Normal)
     => (&(-a) * w).sum(); tape => (&a.neg() * w).sum());
 
-// `(a + b).relu()` with a broadcast bias, fused by the compiler into
-// `add_relu` (the graph must show the fused op). Every `a + b` is at least
-// 0.5 away from 0.
-row!("add_relu", add_relu: (a [3, 4] AwayFromZero(1.0, 2.0), b [4] Uniform(-0.5, 0.5)) ()
-    (w [3, 4] Normal)
+// Fused element-wise regions (the graph shows `fused`): a layer's bias add
+// and activation, `relu(x + b)`, with the bias broadcast (every `a + b` at
+// least 0.5 away from 0); a chain of unary ops on one tensor (`square` is
+// `x * x`, `relu` sees positive squares); and a region of three operands
+// with a constant scalar, the gated unit `tanh(a) * sigmoid(b + c)`.
+row!("fused region" as "fused", fused_bias_relu:
+    (a [3, 4] AwayFromZero(1.0, 2.0), b [4] Uniform(-0.5, 0.5)) () (w [3, 4] Normal)
     => (&(a + b).relu() * w).sum());
-
-// A chain of element-wise ops on one tensor, fused by the compiler into one
-// loop forward and one backward (the graph shows `fused`); `square` is
-// `x * x` in the chain; `relu` sees positive squares.
-row!("fused chain" as "fused", fused_chain: (a [3, 4] AwayFromZero(0.3, 1.5)) () (w [3, 4] Normal)
+row!("fused region" as "fused", fused_chain: (a [3, 4] AwayFromZero(0.3, 1.5)) () (w [3, 4] Normal)
     => (&(-a).sin().exp().tanh().square().relu().sigmoid() * w).sum();
     tape => (&a.neg().sin().exp().tanh().square().relu().sigmoid() * w).sum());
+row!("fused region" as "fused", fused_gate:
+    (a [3, 4] Normal, b [3, 4] Normal, c [4] Normal) () (w [3, 4] Normal)
+    => (&(&a.tanh() * &(&(b + c) * 0.5).sigmoid()) * w).sum();
+    tape => (&(&a.tanh() * &(b + c).mul_scalar(0.5).sigmoid()) * w).sum());

@@ -244,7 +244,7 @@ fn trace_reports_shapes_and_the_save_set() {
     let hidden = trace
         .steps()
         .iter()
-        .find(|s| s.expr.starts_with("add_relu"))
+        .find(|s| s.expr.starts_with("fused relu("))
         .expect("fused bias+relu");
     assert_eq!(
         hidden.kept,
@@ -376,7 +376,7 @@ fn forward_mode_agrees_with_reverse_mode() {
 #[test]
 fn graph_marks_the_save_set() {
     let dot = mlp_loss_graph();
-    assert!(dot.contains("v4 = add_relu (saved)"), "{dot}");
+    assert!(dot.contains("v4 = fused relu(v2 + v3) (saved)"), "{dot}");
     assert!(dot.contains("v2 = matmul (shape saved)"), "{dot}");
     assert!(
         dot.contains("v13 = cross_entropy\""),

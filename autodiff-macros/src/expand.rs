@@ -87,13 +87,11 @@ pub fn expand(attr: TokenStream, item: TokenStream, custom: Option<TokenStream>)
                     "adjoint internal error: lowering failed without a diagnostic; please report this function",
                 );
             }
-            if let Some(f) = &lowered {
-                let varied = crate::passes::activity::varied(f);
-                crate::passes::activity::check_data_operands(f, &varied, &mut errors);
-            }
             lowered.map(|mut f| {
+                let varied = crate::passes::activity::varied(&f);
+                crate::passes::activity::check_data_operands(&f, &varied, &mut errors);
                 if sig.tensor_mode() {
-                    crate::passes::fusion::fuse(&mut f);
+                    crate::passes::fusion::fuse(&mut f, &varied);
                     codegen::tensor::generate(&f, sig, None)
                 } else {
                     codegen::generate(&f, sig)

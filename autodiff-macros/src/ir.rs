@@ -273,9 +273,8 @@ pub struct Function {
     /// Floats written in operand slots that have no derivative rule: each
     /// must be inactive (checked after activity analysis).
     pub data_operands: Vec<DataOperand>,
-    /// The element-wise ops of each fused chain (`TensorOp::Chain(i)`), in
-    /// the order they apply.
-    pub chains: Vec<Vec<crate::tensor_rules::TensorOp>>,
+    /// The fused element-wise regions (`TensorOp::Fused(i)`).
+    pub regions: Vec<crate::region::Region>,
 }
 
 /// A float in a tensor op's data slot (one without a derivative rule).

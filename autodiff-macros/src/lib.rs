@@ -17,6 +17,7 @@ mod expand;
 mod ir;
 mod parse;
 mod passes;
+mod region;
 mod rules;
 mod signature;
 mod sym;

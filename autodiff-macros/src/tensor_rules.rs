@@ -66,12 +66,10 @@ pub enum TensorOp {
     CrossEntropy,
     Mse,
     L1,
-    /// `relu(a + b)`, fused by the compiler (never written by users).
-    AddRelu,
-    /// A chain of element-wise unary ops on one tensor (`x.exp().tanh()`),
-    /// fused by the compiler into one loop forward and one backward; the
-    /// index is into `Function::chains`.
-    Chain(usize),
+    /// A region of element-wise ops fused by the compiler into one loop
+    /// forward and one backward (never written by users); the index is into
+    /// `Function::regions`, its operands the region's.
+    Fused(usize),
 }
 
 /// What an operand of a tensor op is.
@@ -106,13 +104,11 @@ pub fn slots(op: TensorOp) -> &'static [Slot] {
     use Slot::*;
     use TensorOp as O;
     match op {
-        O::Add | O::Sub | O::Mul | O::Div | O::MatMul | O::Mse | O::L1 | O::AddRelu => {
-            &[Tensor, Tensor]
-        }
+        O::Add | O::Sub | O::Mul | O::Div | O::MatMul | O::Mse | O::L1 => &[Tensor, Tensor],
         O::AddScalar | O::SubScalar | O::MulScalar | O::DivScalar => &[Tensor, Scalar],
         O::RSubScalar | O::RDivScalar => &[Scalar, Tensor],
+        O::Fused(_) => &[],
         O::Neg
-        | O::Chain(_)
         | O::T
         | O::Exp
         | O::Ln
@@ -218,8 +214,7 @@ pub fn name(op: TensorOp) -> String {
         O::MulScalar => "*",
         O::DivScalar | O::RDivScalar => "/",
         O::Neg => "neg",
-        O::AddRelu => "add_relu",
-        O::Chain(_) => "fused",
+        O::Fused(_) => "fused",
         other => METHODS
             .iter()
             .chain(FUNCTIONS)
@@ -285,8 +280,7 @@ pub fn forward(op: TensorOp, x: &[TokenStream]) -> TokenStream {
         O::CrossEntropy => quote!(#ops::loss::cross_entropy(&#a, #b)),
         O::Mse => quote!(#ops::loss::mse(&#a, &#b)),
         O::L1 => quote!(#ops::loss::l1(&#a, &#b)),
-        O::AddRelu => quote!(#ops::fused::add_relu(&#a, &#b)),
-        O::Chain(_) => unreachable_chain(),
+        O::Fused(_) => unreachable_fused(),
     }
 }
 
@@ -432,8 +426,7 @@ pub fn adjoint(
         ),
         O::Mse => both(quote!(#ops::loss::mse_backward(&#a, &#b, #g))),
         O::L1 => both(quote!(#ops::loss::l1_backward(&#a, &#b, #g))),
-        O::AddRelu => both(quote!(#ops::fused::add_relu_backward(#sa, #sb, &#y, &#g))),
-        O::Chain(_) => unreachable_chain(),
+        O::Fused(_) => unreachable_fused(),
     }
 }
 
@@ -645,79 +638,40 @@ pub fn tangent(
             }
             scalar_sum(terms)
         }
-        O::Chain(_) => unreachable_chain(),
-        O::AddRelu => {
-            let mut terms = Vec::new();
-            if let Some(d) = &d0 {
-                terms.push(spread(quote!(#d)));
-            }
-            if let Some(d) = &d1 {
-                terms.push(spread(quote!(#d)));
-            }
-            let s = sum(terms);
-            quote!(#ops::unary::relu_backward(&#y, &(#s)))
-        }
+        O::Fused(_) => unreachable_fused(),
     }
 }
 
-fn unreachable_chain() -> ! {
-    unreachable!("adjoint-macros internal error: fused chains are printed by `chain_map`")
+fn unreachable_fused() -> ! {
+    unreachable!("adjoint-macros internal error: fused regions are printed by `region`")
 }
 
-/// The scalar op of an element-wise unary tensor op, with how many times it
-/// takes its operand (`square` is `x * x`), if the op can join a fused chain.
-pub fn elementwise(op: TensorOp) -> Option<(crate::ir::Op, usize)> {
+/// The scalar op an element-wise tensor op applies at every element, with
+/// which of the tensor op's operands it takes in order (`square` is `x * x`,
+/// `scalar - tensor` takes its operands as written), if the op can join a
+/// fused region.
+pub fn scalar_step(op: TensorOp) -> Option<(crate::ir::Op, &'static [usize])> {
     use crate::ir::Op;
     use TensorOp as O;
+    const UNARY: &[usize] = &[0];
+    const BINARY: &[usize] = &[0, 1];
     Some(match op {
-        O::Exp => (Op::Exp, 1),
-        O::Ln => (Op::Ln, 1),
-        O::Sqrt => (Op::Sqrt, 1),
-        O::Abs => (Op::Abs, 1),
-        O::Sin => (Op::Sin, 1),
-        O::Cos => (Op::Cos, 1),
-        O::Tanh => (Op::Tanh, 1),
-        O::Sigmoid => (Op::Sigmoid, 1),
-        O::Relu => (Op::Relu, 1),
-        O::Neg => (Op::Neg, 1),
-        O::Square => (Op::Mul, 2),
+        O::Exp => (Op::Exp, UNARY),
+        O::Ln => (Op::Ln, UNARY),
+        O::Sqrt => (Op::Sqrt, UNARY),
+        O::Abs => (Op::Abs, UNARY),
+        O::Sin => (Op::Sin, UNARY),
+        O::Cos => (Op::Cos, UNARY),
+        O::Tanh => (Op::Tanh, UNARY),
+        O::Sigmoid => (Op::Sigmoid, UNARY),
+        O::Relu => (Op::Relu, UNARY),
+        O::Neg => (Op::Neg, UNARY),
+        O::Square => (Op::Mul, &[0, 0]),
+        O::Add | O::AddScalar => (Op::Add, BINARY),
+        O::Sub | O::SubScalar | O::RSubScalar => (Op::Sub, BINARY),
+        O::Mul | O::MulScalar => (Op::Mul, BINARY),
+        O::Div | O::DivScalar | O::RDivScalar => (Op::Div, BINARY),
+        O::Powf => (Op::Powf, BINARY),
         _ => return None,
     })
-}
-
-/// A fused chain of element-wise ops as one element-wise closure printed
-/// from the scalar rule table: `|x0| (y_n, dy_n/dx0)`, the chain's value and
-/// its derivative (the Jacobian's diagonal) in the same pass, so the reverse
-/// sweep is one multiply (`g · dy/dx`) and keeps one tensor, with nothing
-/// recomputed; forward mode multiplies the tangent the same way.
-pub fn chain_map(ops: &[TensorOp], ty: &syn::Ident) -> TokenStream {
-    use crate::ir::ValueId;
-    use crate::rules;
-    use crate::sym::{Real, Sym};
-    use quote::format_ident;
-    let xs: Vec<syn::Ident> = (0..=ops.len()).map(|k| format_ident!("__x{}", k)).collect();
-    let ds: Vec<syn::Ident> = (0..ops.len()).map(|k| format_ident!("__d{}", k)).collect();
-    let steps = ops.iter().enumerate().map(|(k, op)| {
-        let (op, arity) = elementwise(*op).expect("chains hold element-wise ops only");
-        let x = vec![Sym::value(ValueId(k), &xs[k]); arity];
-        let y = Sym::value(ValueId(k + 1), &xs[k + 1]);
-        let value = rules::forward(&op, &x);
-        let value = value.tokens();
-        // The local derivative: the adjoint rule with a unit adjoint, summed
-        // over the operand slots (`square` reads its operand twice).
-        let mut derivative: Option<Sym> = None;
-        for i in 0..arity {
-            let c = rules::adjoint(&op, &x, &y, &Sym::lit(1.0), i);
-            derivative = Some(match derivative {
-                Some(t) => t + c,
-                None => c,
-            });
-        }
-        let derivative = derivative.expect("an op has an operand");
-        let derivative = derivative.tokens();
-        let (y, d) = (&xs[k + 1], &ds[k]);
-        quote!(let #y: #ty = #value; let #d: #ty = #derivative;)
-    });
-    let (x0, last) = (&xs[0], &xs[ops.len()]);
-    quote!(|#x0: #ty| { #(#steps)* (#last, 1.0 #(* #ds)*) })
 }

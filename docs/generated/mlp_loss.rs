@@ -39,7 +39,14 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     let v2_shape: ::std::vec::Vec<usize> = v2.shape().to_vec();
     let v3 = ::core::clone::Clone::clone(&p.b1);
     let v3_shape: ::std::vec::Vec<usize> = v3.shape().to_vec();
-    let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
+    let v4 = ::adjoint::__private::ops::fused::map(
+        "relu(x0 + x1)",
+        [&v2, &v3],
+        |[__x0, __x1]: [f32; 2]| {
+            let __s0: f32 = __x0 + __x1;
+            ::adjoint::__private::relu(__s0)
+        },
+    );
     ::core::mem::drop(v2);
     ::core::mem::drop(v3);
     let v5 = ::core::clone::Clone::clone(&p.w2);
@@ -47,7 +54,14 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     let v6_shape: ::std::vec::Vec<usize> = v6.shape().to_vec();
     let v7 = ::core::clone::Clone::clone(&p.b2);
     let v7_shape: ::std::vec::Vec<usize> = v7.shape().to_vec();
-    let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
+    let v8 = ::adjoint::__private::ops::fused::map(
+        "relu(x0 + x1)",
+        [&v6, &v7],
+        |[__x0, __x1]: [f32; 2]| {
+            let __s0: f32 = __x0 + __x1;
+            ::adjoint::__private::relu(__s0)
+        },
+    );
     ::core::mem::drop(v6);
     ::core::mem::drop(v7);
     let v9 = ::core::clone::Clone::clone(&p.w3);
@@ -84,12 +98,24 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     ::core::mem::drop(v9);
     let mut v8_bar = v10_d0;
     let mut v9_bar = v10_d1;
-    let (v8_d0, v8_d1) = ::adjoint::__private::ops::fused::add_relu_backward(
-        &v6_shape,
-        &v7_shape,
-        &v8,
+    let [::core::option::Option::Some(v8_d0), ::core::option::Option::Some(v8_d1)] = ::adjoint::__private::ops::fused::map_backward(
+        "relu(x0 + x1)",
+        [
+            ::adjoint::__private::ops::fused::Operand::Shape(&v6_shape),
+            ::adjoint::__private::ops::fused::Operand::Shape(&v7_shape),
+        ],
+        ::core::option::Option::Some(&v8),
         &v8_bar,
-    );
+        [true, true],
+        |[_, _]: [f32; 2], __y: f32, __g: f32| {
+            let __a0: f32 = (if __y > 0.0 { __g } else { __y });
+            [__a0, __a0]
+        },
+    ) else {
+        ::core::unreachable!(
+            "adjoint internal error: a fused region returned no gradient"
+        )
+    };
     ::core::mem::drop(v8);
     ::core::mem::drop(v8_bar);
     let mut v6_bar = v8_d0;
@@ -103,12 +129,24 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     ::core::mem::drop(v6_bar);
     let mut v4_bar = v6_d0;
     let mut v5_bar = v6_d1;
-    let (v4_d0, v4_d1) = ::adjoint::__private::ops::fused::add_relu_backward(
-        &v2_shape,
-        &v3_shape,
-        &v4,
+    let [::core::option::Option::Some(v4_d0), ::core::option::Option::Some(v4_d1)] = ::adjoint::__private::ops::fused::map_backward(
+        "relu(x0 + x1)",
+        [
+            ::adjoint::__private::ops::fused::Operand::Shape(&v2_shape),
+            ::adjoint::__private::ops::fused::Operand::Shape(&v3_shape),
+        ],
+        ::core::option::Option::Some(&v4),
         &v4_bar,
-    );
+        [true, true],
+        |[_, _]: [f32; 2], __y: f32, __g: f32| {
+            let __a0: f32 = (if __y > 0.0 { __g } else { __y });
+            [__a0, __a0]
+        },
+    ) else {
+        ::core::unreachable!(
+            "adjoint internal error: a fused region returned no gradient"
+        )
+    };
     ::core::mem::drop(v4);
     ::core::mem::drop(v4_bar);
     let mut v2_bar = v4_d0;
@@ -174,7 +212,14 @@ impl __loss_adjoint {
         let v2_shape: ::std::vec::Vec<usize> = v2.shape().to_vec();
         let v3 = ::core::clone::Clone::clone(&p.b1);
         let v3_shape: ::std::vec::Vec<usize> = v3.shape().to_vec();
-        let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
+        let v4 = ::adjoint::__private::ops::fused::map(
+            "relu(x0 + x1)",
+            [&v2, &v3],
+            |[__x0, __x1]: [f32; 2]| {
+                let __s0: f32 = __x0 + __x1;
+                ::adjoint::__private::relu(__s0)
+            },
+        );
         ::core::mem::drop(v2);
         ::core::mem::drop(v3);
         let v5 = ::core::clone::Clone::clone(&p.w2);
@@ -182,7 +227,14 @@ impl __loss_adjoint {
         let v6_shape: ::std::vec::Vec<usize> = v6.shape().to_vec();
         let v7 = ::core::clone::Clone::clone(&p.b2);
         let v7_shape: ::std::vec::Vec<usize> = v7.shape().to_vec();
-        let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
+        let v8 = ::adjoint::__private::ops::fused::map(
+            "relu(x0 + x1)",
+            [&v6, &v7],
+            |[__x0, __x1]: [f32; 2]| {
+                let __s0: f32 = __x0 + __x1;
+                ::adjoint::__private::relu(__s0)
+            },
+        );
         ::core::mem::drop(v6);
         ::core::mem::drop(v7);
         let v9 = ::core::clone::Clone::clone(&p.w3);
@@ -222,12 +274,25 @@ impl __loss_adjoint {
                 ::core::mem::drop(v9);
                 let mut v8_bar = v10_d0;
                 let mut v9_bar = v10_d1;
-                let (v8_d0, v8_d1) = ::adjoint::__private::ops::fused::add_relu_backward(
-                    &v6_shape,
-                    &v7_shape,
-                    &v8,
+                let [::core::option::Option::Some(v8_d0),
+                ::core::option::Option::Some(v8_d1)] = ::adjoint::__private::ops::fused::map_backward(
+                    "relu(x0 + x1)",
+                    [
+                        ::adjoint::__private::ops::fused::Operand::Shape(&v6_shape),
+                        ::adjoint::__private::ops::fused::Operand::Shape(&v7_shape),
+                    ],
+                    ::core::option::Option::Some(&v8),
                     &v8_bar,
-                );
+                    [true, true],
+                    |[_, _]: [f32; 2], __y: f32, __g: f32| {
+                        let __a0: f32 = (if __y > 0.0 { __g } else { __y });
+                        [__a0, __a0]
+                    },
+                ) else {
+                    ::core::unreachable!(
+                        "adjoint internal error: a fused region returned no gradient"
+                    )
+                };
                 ::core::mem::drop(v8);
                 ::core::mem::drop(v8_bar);
                 let mut v6_bar = v8_d0;
@@ -241,12 +306,25 @@ impl __loss_adjoint {
                 ::core::mem::drop(v6_bar);
                 let mut v4_bar = v6_d0;
                 let mut v5_bar = v6_d1;
-                let (v4_d0, v4_d1) = ::adjoint::__private::ops::fused::add_relu_backward(
-                    &v2_shape,
-                    &v3_shape,
-                    &v4,
+                let [::core::option::Option::Some(v4_d0),
+                ::core::option::Option::Some(v4_d1)] = ::adjoint::__private::ops::fused::map_backward(
+                    "relu(x0 + x1)",
+                    [
+                        ::adjoint::__private::ops::fused::Operand::Shape(&v2_shape),
+                        ::adjoint::__private::ops::fused::Operand::Shape(&v3_shape),
+                    ],
+                    ::core::option::Option::Some(&v4),
                     &v4_bar,
-                );
+                    [true, true],
+                    |[_, _]: [f32; 2], __y: f32, __g: f32| {
+                        let __a0: f32 = (if __y > 0.0 { __g } else { __y });
+                        [__a0, __a0]
+                    },
+                ) else {
+                    ::core::unreachable!(
+                        "adjoint internal error: a fused region returned no gradient"
+                    )
+                };
                 ::core::mem::drop(v4);
                 ::core::mem::drop(v4_bar);
                 let mut v2_bar = v4_d0;
@@ -336,9 +414,21 @@ fn loss_trace(p: &Mlp, x: &Tensor, labels: &[usize]) -> ::adjoint::TensorTrace {
         );
     let v3 = ::core::clone::Clone::clone(&p.b1);
     __trace.record("v3", "p.b1", v3.shape(), ::adjoint::__private::Kept::ShapeOnly);
-    let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
+    let v4 = ::adjoint::__private::ops::fused::map(
+        "relu(x0 + x1)",
+        [&v2, &v3],
+        |[__x0, __x1]: [f32; 2]| {
+            let __s0: f32 = __x0 + __x1;
+            ::adjoint::__private::relu(__s0)
+        },
+    );
     __trace
-        .record("v4", "add_relu(v2, v3)", v4.shape(), ::adjoint::__private::Kept::Value);
+        .record(
+            "v4",
+            "fused relu(v2 + v3)",
+            v4.shape(),
+            ::adjoint::__private::Kept::Value,
+        );
     let v5 = ::core::clone::Clone::clone(&p.w2);
     __trace.record("v5", "p.w2", v5.shape(), ::adjoint::__private::Kept::Value);
     let v6 = v4.matmul(&v5);
@@ -351,9 +441,21 @@ fn loss_trace(p: &Mlp, x: &Tensor, labels: &[usize]) -> ::adjoint::TensorTrace {
         );
     let v7 = ::core::clone::Clone::clone(&p.b2);
     __trace.record("v7", "p.b2", v7.shape(), ::adjoint::__private::Kept::ShapeOnly);
-    let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
+    let v8 = ::adjoint::__private::ops::fused::map(
+        "relu(x0 + x1)",
+        [&v6, &v7],
+        |[__x0, __x1]: [f32; 2]| {
+            let __s0: f32 = __x0 + __x1;
+            ::adjoint::__private::relu(__s0)
+        },
+    );
     __trace
-        .record("v8", "add_relu(v6, v7)", v8.shape(), ::adjoint::__private::Kept::Value);
+        .record(
+            "v8",
+            "fused relu(v6 + v7)",
+            v8.shape(),
+            ::adjoint::__private::Kept::Value,
+        );
     let v9 = ::core::clone::Clone::clone(&p.w3);
     __trace.record("v9", "p.w3", v9.shape(), ::adjoint::__private::Kept::Value);
     let v10 = v8.matmul(&v9);
@@ -419,11 +521,24 @@ impl __loss_adjoint {
         let v2_dot = x.matmul(&v1_dot);
         let v3 = ::core::clone::Clone::clone(&p.b1);
         let v3_dot = ::core::clone::Clone::clone(&p_dot.b1);
-        let v4 = ::adjoint::__private::ops::fused::add_relu(&v2, &v3);
-        let v4_dot = ::adjoint::__private::ops::unary::relu_backward(
-            &v4,
-            &(&((v2_dot).broadcast_to(v4.shape()))
-                + &((v3_dot).broadcast_to(v4.shape()))),
+        let v4 = ::adjoint::__private::ops::fused::map(
+            "relu(x0 + x1)",
+            [&v2, &v3],
+            |[__x0, __x1]: [f32; 2]| {
+                let __s0: f32 = __x0 + __x1;
+                ::adjoint::__private::relu(__s0)
+            },
+        );
+        let v4_dot = ::adjoint::__private::ops::fused::map(
+            "relu(x0 + x1)",
+            [&v2, &v3, &v2_dot, &v3_dot],
+            |[__x0, __x1, __t0, __t1]: [f32; 4]| {
+                let __s0: f32 = __x0 + __x1;
+                let __d0: f32 = __t0 + __t1;
+                let __s1: f32 = ::adjoint::__private::relu(__s0);
+                let __d1: f32 = (if __s1 > 0.0 { __d0 } else { __s1 });
+                __d1
+            },
         );
         let v5 = ::core::clone::Clone::clone(&p.w2);
         let v5_dot = ::core::clone::Clone::clone(&p_dot.w2);
@@ -431,11 +546,24 @@ impl __loss_adjoint {
         let v6_dot = &(v4_dot.matmul(&v5)) + &(v4.matmul(&v5_dot));
         let v7 = ::core::clone::Clone::clone(&p.b2);
         let v7_dot = ::core::clone::Clone::clone(&p_dot.b2);
-        let v8 = ::adjoint::__private::ops::fused::add_relu(&v6, &v7);
-        let v8_dot = ::adjoint::__private::ops::unary::relu_backward(
-            &v8,
-            &(&((v6_dot).broadcast_to(v8.shape()))
-                + &((v7_dot).broadcast_to(v8.shape()))),
+        let v8 = ::adjoint::__private::ops::fused::map(
+            "relu(x0 + x1)",
+            [&v6, &v7],
+            |[__x0, __x1]: [f32; 2]| {
+                let __s0: f32 = __x0 + __x1;
+                ::adjoint::__private::relu(__s0)
+            },
+        );
+        let v8_dot = ::adjoint::__private::ops::fused::map(
+            "relu(x0 + x1)",
+            [&v6, &v7, &v6_dot, &v7_dot],
+            |[__x0, __x1, __t0, __t1]: [f32; 4]| {
+                let __s0: f32 = __x0 + __x1;
+                let __d0: f32 = __t0 + __t1;
+                let __s1: f32 = ::adjoint::__private::relu(__s0);
+                let __d1: f32 = (if __s1 > 0.0 { __d0 } else { __s1 });
+                __d1
+            },
         );
         let v9 = ::core::clone::Clone::clone(&p.w3);
         let v9_dot = ::core::clone::Clone::clone(&p_dot.w3);
@@ -459,7 +587,7 @@ impl __loss_adjoint {
 ///The computation graph of [`loss`] as the compiler built it, in Graphviz DOT (render with `dot -Tsvg`).
 #[allow(dead_code)]
 fn loss_graph() -> &'static str {
-    "digraph loss {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n  p [label=\"v_0 = p\", shape=ellipse, style=dashed];\n  x [label=\"x (constant)\", shape=ellipse, style=dashed];\n  labels [label=\"labels (constant)\", shape=ellipse, style=dashed];\n  v1 [label=\"v1 = .w1 (saved)\", style=dashed];\n  p -> v1;\n  v2 [label=\"v2 = matmul (shape saved)\", style=dashed];\n  x -> v2;\n  v1 -> v2;\n  v3 [label=\"v3 = .b1 (shape saved)\", style=dashed];\n  p -> v3;\n  v4 [label=\"v4 = add_relu (saved)\", style=dashed];\n  v2 -> v4;\n  v3 -> v4;\n  v5 [label=\"v5 = .w2 (saved)\", style=dashed];\n  p -> v5;\n  v6 [label=\"v6 = matmul (shape saved)\", style=dashed];\n  v4 -> v6;\n  v5 -> v6;\n  v7 [label=\"v7 = .b2 (shape saved)\", style=dashed];\n  p -> v7;\n  v8 [label=\"v8 = add_relu (saved)\", style=dashed];\n  v6 -> v8;\n  v7 -> v8;\n  v9 [label=\"v9 = .w3 (saved)\", style=dashed];\n  p -> v9;\n  v10 [label=\"v10 = matmul (shape saved)\", style=dashed];\n  v8 -> v10;\n  v9 -> v10;\n  v11 [label=\"v11 = .b3 (shape saved)\", style=dashed];\n  p -> v11;\n  v12 [label=\"v12 = + (saved)\", style=dashed];\n  v10 -> v12;\n  v11 -> v12;\n  v13 [label=\"v13 = cross_entropy\"];\n  v12 -> v13;\n  labels -> v13;\n  result [label=\"result\", shape=plaintext];\n  v13 -> result;\n}\n"
+    "digraph loss {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n  p [label=\"v_0 = p\", shape=ellipse, style=dashed];\n  x [label=\"x (constant)\", shape=ellipse, style=dashed];\n  labels [label=\"labels (constant)\", shape=ellipse, style=dashed];\n  v1 [label=\"v1 = .w1 (saved)\", style=dashed];\n  p -> v1;\n  v2 [label=\"v2 = matmul (shape saved)\", style=dashed];\n  x -> v2;\n  v1 -> v2;\n  v3 [label=\"v3 = .b1 (shape saved)\", style=dashed];\n  p -> v3;\n  v4 [label=\"v4 = fused relu(v2 + v3) (saved)\", style=dashed];\n  v2 -> v4;\n  v3 -> v4;\n  v5 [label=\"v5 = .w2 (saved)\", style=dashed];\n  p -> v5;\n  v6 [label=\"v6 = matmul (shape saved)\", style=dashed];\n  v4 -> v6;\n  v5 -> v6;\n  v7 [label=\"v7 = .b2 (shape saved)\", style=dashed];\n  p -> v7;\n  v8 [label=\"v8 = fused relu(v6 + v7) (saved)\", style=dashed];\n  v6 -> v8;\n  v7 -> v8;\n  v9 [label=\"v9 = .w3 (saved)\", style=dashed];\n  p -> v9;\n  v10 [label=\"v10 = matmul (shape saved)\", style=dashed];\n  v8 -> v10;\n  v9 -> v10;\n  v11 [label=\"v11 = .b3 (shape saved)\", style=dashed];\n  p -> v11;\n  v12 [label=\"v12 = + (saved)\", style=dashed];\n  v10 -> v12;\n  v11 -> v12;\n  v13 [label=\"v13 = cross_entropy\"];\n  v12 -> v13;\n  labels -> v13;\n  result [label=\"result\", shape=plaintext];\n  v13 -> result;\n}\n"
 }
 const _: fn(&Mlp, &Tensor, &[usize]) -> f32 = loss;
 #[doc(hidden)]

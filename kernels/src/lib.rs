@@ -5,6 +5,8 @@
 //!   cores for the shapes networks use;
 //! - [`elementwise`]: fused one-pass maps over slices (`map_inplace`,
 //!   `zip_map`, `axpy`, ...);
+//! - [`fused`]: the drivers of the compiler's fused element-wise regions
+//!   (N operands, broadcasting, gradients summed over broadcast axes);
 //! - [`reduce`]: accurate sums (whole, per row, per column) and the maximum.
 //!
 //! Work is split across rayon's threads only above sizes measured to pay
@@ -15,6 +17,7 @@
 
 pub mod elementwise;
 pub mod float;
+pub mod fused;
 pub mod gemm;
 mod parallel;
 pub mod reduce;

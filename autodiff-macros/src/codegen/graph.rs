@@ -68,6 +68,12 @@ fn region(
             Stmt::Let { value, op, args } => {
                 let mut label = match op {
                     Op::Const(tokens) => names.resolve(tokens).to_string(),
+                    Op::Tensor(crate::tensor_rules::TensorOp::Fused(id)) => {
+                        let operands: Vec<String> =
+                            args.iter().map(|a| names.value(*a).to_string()).collect();
+                        let region = f.regions[*id].describe_with(&operands);
+                        format!("{} = fused {region}", names.value(*value))
+                    }
                     op => format!("{} = {}", names.value(*value), op_name(op)),
                 };
                 if let Some(note) = saved.get(value) {

@@ -105,7 +105,7 @@ pub fn lower(item: &syn::ItemFn, sig: &Signature, errors: &mut Errors) -> Option
         result,
         values: lowerer.values,
         data_operands: lowerer.data_operands,
-        chains: Vec::new(),
+        regions: Vec::new(),
     })
 }
 

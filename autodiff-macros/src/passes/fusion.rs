@@ -1,25 +1,45 @@
-//! Element-wise fusion for tensor code:
+//! Element-wise fusion for tensor code: maximal trees of element-wise ops
+//! (unary maps, `+ - * /` between tensors with broadcasting or with a
+//! scalar, `powf`), whose intermediates have no other use, become one
+//! `TensorOp::Fused(i)` op over the tree's operands (`Function::regions[i]`,
+//! a scalar program printed from the rule table by `region`): one loop
+//! forward, one loop backward recomputing what the adjoint reads instead of
+//! keeping it. `relu(x·W + b)` is such a tree; so is
+//! `tanh(n) * sigmoid(x·V + c)`.
 //!
-//! - `relu(a + b)` where the sum has no other use becomes one `AddRelu` op,
-//!   so the forward sweep makes one pass (bias add and activation) and the
-//!   reverse sweep one pass (ReLU mask times the incoming gradient, plus the
-//!   bias gradient's reduction);
-//! - a chain of element-wise unary ops (`x.exp().tanh().square()`) whose
-//!   intermediates have no other use becomes one `Chain` op: one loop
-//!   forward, and one loop backward that recomputes the intermediates from
-//!   the chain's input instead of saving them (`tensor_rules::chain_map`).
+//! A lone element-wise op stays itself (its runtime kernel). An op whose
+//! scalar operand varies (a learned scale) is not fused: a region's
+//! operands that carry gradients are tensors.
 
-use crate::ir::{walk_stmts, Function, Op, Region, Stmt, ValueId};
-use crate::tensor_rules::{elementwise, TensorOp};
+use crate::ir::{walk_stmts, Function, Op, Stmt, ValueId};
+use crate::region::{Ref, Region, Step};
+use crate::tensor_rules::{scalar_step, TensorOp};
 use std::collections::HashMap;
 
-/// Rewrites the fusable patterns of every region in place.
-pub fn fuse(f: &mut Function) {
+/// Rewrites every region of the function in place; `varied[v]` tells
+/// whether value `v` depends on the active arguments.
+pub fn fuse(f: &mut Function, varied: &[bool]) {
     let uses = use_counts(f);
     let result = f.result;
-    let mut chains = Vec::new();
-    fuse_region(&mut f.body, &uses, result, &mut chains);
-    f.chains = chains;
+    let kinds: Vec<bool> = (0..varied.len())
+        .map(|v| f.kind(ValueId(v)) == crate::ir::Kind::Tensor)
+        .collect();
+    let mut regions = Vec::new();
+    let ctx = Context {
+        uses: &uses,
+        result,
+        varied,
+        is_tensor: &kinds,
+    };
+    fuse_region(&mut f.body, &ctx, &mut regions);
+    f.regions = regions;
+}
+
+struct Context<'a> {
+    uses: &'a HashMap<ValueId, usize>,
+    result: ValueId,
+    varied: &'a [bool],
+    is_tensor: &'a [bool],
 }
 
 /// How many times each value is read anywhere (operands, merges, loop-carried
@@ -70,12 +90,7 @@ fn use_counts(f: &Function) -> HashMap<ValueId, usize> {
     uses
 }
 
-fn fuse_region(
-    region: &mut Region,
-    uses: &HashMap<ValueId, usize>,
-    result: ValueId,
-    chains: &mut Vec<Vec<TensorOp>>,
-) {
+fn fuse_region(region: &mut crate::ir::Region, ctx: &Context, regions: &mut Vec<Region>) {
     for stmt in &mut region.stmts {
         match stmt {
             Stmt::If {
@@ -83,80 +98,108 @@ fn fuse_region(
                 else_region,
                 ..
             } => {
-                fuse_region(then_region, uses, result, chains);
-                fuse_region(else_region, uses, result, chains);
+                fuse_region(then_region, ctx, regions);
+                fuse_region(else_region, ctx, regions);
             }
-            Stmt::For { body, .. } | Stmt::Loop { body, .. } => {
-                fuse_region(body, uses, result, chains)
-            }
+            Stmt::For { body, .. } | Stmt::Loop { body, .. } => fuse_region(body, ctx, regions),
             Stmt::Let { .. } => {}
         }
     }
-    let single = |v: &ValueId| uses.get(v) == Some(&1) && *v != result;
-    // relu(a + b)
-    let sums: HashMap<ValueId, Vec<ValueId>> = region
-        .stmts
-        .iter()
-        .filter_map(|s| match s {
-            Stmt::Let {
-                value,
-                op: Op::Tensor(TensorOp::Add),
-                args,
-            } if single(value) => Some((*value, args.clone())),
-            _ => None,
-        })
-        .collect();
-    let mut removed = Vec::new();
-    for stmt in &mut region.stmts {
-        if let Stmt::Let { op, args, .. } = stmt {
-            if matches!(op, Op::Tensor(TensorOp::Relu)) {
-                if let Some(operands) = sums.get(&args[0]) {
-                    removed.push(args[0]);
-                    *op = Op::Tensor(TensorOp::AddRelu);
-                    *args = operands.clone();
-                }
-            }
-        }
-    }
-    // Chains of element-wise unary ops: each value's chain so far.
-    let mut chain_of: HashMap<ValueId, (ValueId, Vec<TensorOp>)> = HashMap::new();
+    let single = |v: &ValueId| ctx.uses.get(v) == Some(&1) && *v != ctx.result;
+    // Each fusable value's tree so far: its operands and steps.
+    let mut trees: HashMap<ValueId, Tree> = HashMap::new();
+    let mut absorbed: Vec<ValueId> = Vec::new();
     for stmt in &region.stmts {
-        if let Stmt::Let {
+        let Stmt::Let {
             value,
             op: Op::Tensor(op),
             args,
         } = stmt
-        {
-            if elementwise(*op).is_some() {
-                let input = args[0];
-                let chain = match chain_of.get(&input) {
-                    Some((start, ops)) if single(&input) => {
-                        removed.push(input);
-                        let mut ops = ops.clone();
-                        ops.push(*op);
-                        (*start, ops)
-                    }
-                    _ => (input, vec![*op]),
-                };
-                chain_of.insert(*value, chain);
-            }
+        else {
+            continue;
+        };
+        let Some((scalar_op, operands)) = scalar_step(*op) else {
+            continue;
+        };
+        let learned_scalar = args.iter().any(|a| !ctx.is_tensor[a.0] && ctx.varied[a.0]);
+        if learned_scalar {
+            continue;
         }
+        let mut tree = Tree::default();
+        let refs: Vec<Ref> = args
+            .iter()
+            .map(|a| match trees.get(a) {
+                Some(sub) if single(a) => {
+                    absorbed.push(*a);
+                    tree.graft(sub)
+                }
+                _ => Ref::Input(tree.input(*a)),
+            })
+            .collect();
+        tree.steps.push(Step {
+            op: scalar_op,
+            args: operands.iter().map(|k| refs[*k]).collect(),
+        });
+        trees.insert(*value, tree);
     }
     for stmt in &mut region.stmts {
         if let Stmt::Let { value, op, args } = stmt {
-            if removed.contains(value) {
+            if absorbed.contains(value) {
                 continue;
             }
-            if let Some((start, ops)) = chain_of.get(value) {
-                if ops.len() > 1 {
-                    *op = Op::Tensor(TensorOp::Chain(chains.len()));
-                    *args = vec![*start];
-                    chains.push(ops.clone());
+            if let Some(tree) = trees.remove(value) {
+                if tree.steps.len() > 1 {
+                    *op = Op::Tensor(TensorOp::Fused(regions.len()));
+                    *args = tree.inputs.clone();
+                    regions.push(Region {
+                        inputs: tree.inputs.len(),
+                        steps: tree.steps,
+                    });
                 }
             }
         }
     }
     region
         .stmts
-        .retain(|s| !matches!(s, Stmt::Let { value, .. } if removed.contains(value)));
+        .retain(|s| !matches!(s, Stmt::Let { value, .. } if absorbed.contains(value)));
+}
+
+/// A tree of element-wise ops being grown: its distinct operands and steps.
+#[derive(Default)]
+struct Tree {
+    inputs: Vec<ValueId>,
+    steps: Vec<Step>,
+}
+
+impl Tree {
+    /// The index of operand `v`, added if new.
+    fn input(&mut self, v: ValueId) -> usize {
+        match self.inputs.iter().position(|i| *i == v) {
+            Some(i) => i,
+            None => {
+                self.inputs.push(v);
+                self.inputs.len() - 1
+            }
+        }
+    }
+
+    /// Appends a subtree's steps (operands renumbered) and returns its value.
+    fn graft(&mut self, sub: &Tree) -> Ref {
+        let offset = self.steps.len();
+        for step in &sub.steps {
+            let args = step
+                .args
+                .iter()
+                .map(|a| match a {
+                    Ref::Input(i) => Ref::Input(self.input(sub.inputs[*i])),
+                    Ref::Step(j) => Ref::Step(offset + j),
+                })
+                .collect();
+            self.steps.push(Step {
+                op: step.op.clone(),
+                args,
+            });
+        }
+        Ref::Step(self.steps.len() - 1)
+    }
 }

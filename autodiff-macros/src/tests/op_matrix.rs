@@ -48,8 +48,7 @@ fn other_tags(op: TensorOp) -> Option<&'static [&'static str]> {
         O::RSubScalar => Some(&["scalar - tensor"]),
         O::RDivScalar => Some(&["scalar / tensor"]),
         O::Neg => Some(&["neg"]),
-        O::AddRelu => Some(&["add_relu"]),
-        O::Chain(_) => Some(&["fused chain"]),
+        O::Fused(_) => Some(&["fused region"]),
         O::MatMul
         | O::T
         | O::Transpose
@@ -87,7 +86,7 @@ fn other_tags(op: TensorOp) -> Option<&'static [&'static str]> {
 }
 
 /// The ops [`other_tags`] names.
-const OTHER_OPS: [TensorOp; 13] = [
+const OTHER_OPS: [TensorOp; 12] = [
     TensorOp::Add,
     TensorOp::Sub,
     TensorOp::Mul,
@@ -99,8 +98,7 @@ const OTHER_OPS: [TensorOp; 13] = [
     TensorOp::RSubScalar,
     TensorOp::RDivScalar,
     TensorOp::Neg,
-    TensorOp::AddRelu,
-    TensorOp::Chain(0),
+    TensorOp::Fused(0),
 ];
 
 /// Every op with the tags of its rows.

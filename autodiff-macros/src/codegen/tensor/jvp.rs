@@ -284,12 +284,7 @@ impl TensorGen<'_> {
                 let path = self.names.resolve(&quote!(#path));
                 quote!(::core::clone::Clone::clone(&#model_dot #path))
             }
-            Op::Tensor(tensor_rules::TensorOp::Chain(_)) => {
-                // The chain's Jacobian is the diagonal its forward computed.
-                let jac = super::jacobian_ident(v);
-                let dx = self.names.dot(stmt_args[0]);
-                quote!(::adjoint::__private::ops::fused::scale(&#jac, &#dx))
-            }
+            Op::Tensor(tensor_rules::TensorOp::Fused(id)) => self.fused_tangent(*id, stmt_args),
             Op::Tensor(top) => {
                 let dx: Vec<Option<TokenStream>> = stmt_args
                     .iter()

@@ -21,6 +21,7 @@ use std::collections::{HashMap, HashSet};
 
 mod custom;
 mod emit;
+mod fused;
 mod jvp;
 mod reverse;
 mod trace;
@@ -93,11 +94,6 @@ fn region_values(region: &Region) -> Vec<ValueId> {
 /// The stack (loop body) or slot (branch) holding a region's saved tuples.
 fn stack_ident(region: RegionId) -> syn::Ident {
     format_ident!("__saved_{}", region.0)
-}
-
-/// The element-wise derivative a fused chain's forward computes next to its value.
-fn jacobian_ident(value: &syn::Ident) -> syn::Ident {
-    format_ident!("{}_jac", value)
 }
 
 /// The local carrying a loop-carried value (or its adjoint) between iterations.
@@ -569,12 +565,7 @@ impl TensorGen<'_> {
                 let path = self.names.resolve(&quote!(#path));
                 quote!(let #v = ::core::clone::Clone::clone(&#model #path);)
             }
-            Op::Tensor(tensor_rules::TensorOp::Chain(id)) => {
-                let map = tensor_rules::chain_map(&self.f.chains[*id], &self.ty);
-                let x = arg(&args[0]);
-                let jac = jacobian_ident(v);
-                quote!(let (#v, #jac) = ::adjoint::__private::ops::fused::map_with_derivative(&#x, #map);)
-            }
+            Op::Tensor(tensor_rules::TensorOp::Fused(id)) => self.fused_forward(value, *id, args),
             Op::Tensor(top) => {
                 let x = self.operands(*top, args);
                 let e = tensor_rules::forward(*top, &x);

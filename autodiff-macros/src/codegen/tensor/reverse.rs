@@ -410,16 +410,8 @@ impl TensorGen<'_> {
                     rev.fields.push((args[0], path.clone(), value));
                 }
             }
-            Op::Tensor(tensor_rules::TensorOp::Chain(_)) => {
-                if !self.is_active(args[0]) {
-                    return;
-                }
-                let jac = super::jacobian_ident(v);
-                let d = format_ident!("{}_d0", v);
-                let line = quote!(let #d = ::adjoint::__private::ops::fused::scale(&#jac, &#bar););
-                let line = crate::codegen::respan(line, self.f.span(value));
-                rev.lines.push(Line::new(line));
-                self.contribute(rev, args[0], quote!(#d));
+            Op::Tensor(tensor_rules::TensorOp::Fused(id)) => {
+                self.fused_reverse(rev, value, *id, args)
             }
             Op::Tensor(top) => {
                 let x = self.operands(*top, args);

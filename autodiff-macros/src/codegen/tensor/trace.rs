@@ -94,6 +94,9 @@ impl TensorGen<'_> {
                 .collect();
             let expr = match op {
                 Op::Field(path) => format!("{}{path}", arg_names[0]),
+                Op::Tensor(crate::tensor_rules::TensorOp::Fused(id)) => {
+                    format!("fused {}", self.f.regions[*id].describe_with(&arg_names))
+                }
                 op => {
                     let name = crate::rules::op_name(op);
                     match arg_names.as_slice() {

@@ -1,98 +1,144 @@
-//! Fused element-wise chains the tensor compiler emits in place of several
-//! ops: one pass over memory instead of one per op.
+//! Fused element-wise regions: the tensor compiler groups element-wise ops
+//! (`relu(x·W + b)`, `tanh(a) * sigmoid(b + c)`, `(-x).abs().square()`)
+//! into one region and prints its body as a scalar closure from its rule
+//! table; these functions run that closure in one pass over memory with
+//! numpy broadcasting (through [`adjoint_kernels::fused`]), instead of one
+//! pass and one temporary per op.
 //!
-//! - [`add_relu`]: `relu(a + b)` (a layer's bias add and activation), with
-//!   [`add_relu_backward`] computing the ReLU mask times the incoming
-//!   gradient and the bias gradient's reduction in the same pass;
-//! - [`map_with_derivative`] / [`scale`]: a chain of element-wise ops as
-//!   one generated closure (the compiler prints its body from the scalar
-//!   rule table) giving each element's value and derivative in one pass;
-//!   the adjoint is one multiply.
+//! - [`map`]: the region's value;
+//! - [`map_backward`]: every operand's adjoint in one pass, a broadcast
+//!   operand's (a bias) summed over its broadcast axes in the same pass;
+//!   operands whose values the adjoint does not read are passed as shapes;
+//! - forward mode is [`map`] over the operands and their tangents.
+//!
+//! ```
+//! use adjoint_runtime::tensor::{ops::fused, Tensor};
+//!
+//! let x = Tensor::from_vec(vec![-1.0, 2.0, -3.0, 4.0], &[2, 2]).unwrap();
+//! let b = Tensor::from_vec(vec![1.5, -1.0], &[2]).unwrap();
+//! let y = fused::map("relu(x + b)", [&x, &b], |[x, b]: [f64; 2]| (x + b).max(0.0));
+//! assert_eq!(y.to_vec(), vec![0.5, 1.0, 0.0, 3.0]);
+//! ```
 
-use super::binary::try_add;
-use super::broadcast::reduce_to_shape;
-use super::unary::{relu_adjoint, relu_value};
+use super::super::shape::broadcast_shapes;
 use crate::tensor::error::or_panic;
-use crate::tensor::{Element, Tensor};
+use crate::tensor::{Element, ShapeError, Tensor};
+use adjoint_kernels::fused as kernel;
+use adjoint_kernels::Float as KernelFloat;
 
-/// `relu(a + b)` with broadcasting, in one pass for the `[m, n] + [n]` case;
-/// a NaN sum stays NaN, as in [`relu`](super::unary::relu).
-#[track_caller]
-pub fn add_relu<T: Element>(a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
-    if let Some((rows, cols)) = row_broadcast(a.shape(), b.shape()) {
-        let bias = b.data();
-        let mut out = Vec::with_capacity(rows * cols);
-        for row in a.data().chunks_exact(cols) {
-            out.extend(row.iter().zip(bias).map(|(&x, &c)| relu_value(x + c)));
+/// An operand of a region's adjoint: its value where the adjoint reads it,
+/// else only its shape.
+#[derive(Clone, Copy, Debug)]
+pub enum Operand<'a, T: Element> {
+    /// The operand's value.
+    Value(&'a Tensor<T>),
+    /// Only the operand's shape (the adjoint sees zeros for its elements).
+    Shape(&'a [usize]),
+}
+
+impl<'a, T: Element> Operand<'a, T> {
+    fn shape(self) -> &'a [usize] {
+        match self {
+            Operand::Value(t) => t.shape(),
+            Operand::Shape(s) => s,
         }
-        return Tensor::from_parts(out, a.shape().to_vec());
     }
-    let mut sum = or_panic(try_add(a, b));
-    sum.map_inplace(relu_value);
-    sum
-}
 
-/// Adjoint of [`add_relu`] from its output `y`: `(g ⊙ relu'(y), reduced to
-/// each operand's shape)` with relu' 1 where `y > 0`, NaN where `y` is NaN
-/// and 0 elsewhere (as [`relu_backward`](super::unary::relu_backward)); for `[m, n] + [n]` the bias gradient is summed in
-/// the same pass that masks the gradient.
-#[track_caller]
-pub fn add_relu_backward<T: Element>(
-    a_shape: &[usize],
-    b_shape: &[usize],
-    y: &Tensor<T>,
-    grad: &Tensor<T>,
-) -> (Tensor<T>, Tensor<T>) {
-    let zero = T::zero();
-    let masked: Vec<T> = y
-        .data()
-        .iter()
-        .zip(grad.data())
-        .map(|(&v, &g)| relu_adjoint(v, g))
-        .collect();
-    if let Some((_, cols)) = row_broadcast(a_shape, b_shape) {
-        let mut db = vec![zero; cols];
-        for row in masked.chunks_exact(cols) {
-            for (acc, &g) in db.iter_mut().zip(row) {
-                *acc = *acc + g;
-            }
+    fn data(self) -> Option<&'a [T]> {
+        match self {
+            Operand::Value(t) => Some(t.data()),
+            Operand::Shape(_) => None,
         }
-        let da = Tensor::from_parts(masked, a_shape.to_vec());
-        return (da, Tensor::from_parts(db, b_shape.to_vec()));
-    }
-    let masked = Tensor::from_parts(masked, y.shape().to_vec());
-    (
-        reduce_to_shape(&masked, a_shape),
-        reduce_to_shape(&masked, b_shape),
-    )
-}
-
-/// `(rows, cols)` when `a` is `[rows, cols]` and `b` is `[cols]`.
-fn row_broadcast(a: &[usize], b: &[usize]) -> Option<(usize, usize)> {
-    match (a, b) {
-        ([rows, cols], [n]) if cols == n && *cols > 0 => Some((*rows, *cols)),
-        _ => None,
     }
 }
 
-/// One pass of a fused element-wise chain: `f(x[i]) = (y, dy/dx)`, the
-/// chain's value and its derivative at every element.
-pub fn map_with_derivative<T: Element>(
-    x: &Tensor<T>,
-    f: impl Fn(T) -> (T, T),
-) -> (Tensor<T>, Tensor<T>) {
-    let (values, derivatives): (Vec<T>, Vec<T>) = x.data().iter().map(|&v| f(v)).unzip();
-    (
-        Tensor::from_parts(values, x.shape().to_vec()),
-        Tensor::from_parts(derivatives, x.shape().to_vec()),
-    )
+/// The shape every operand broadcasts to, or the error naming the region
+/// and the first pair that does not.
+fn output_shape<'a>(
+    region: &'static str,
+    shapes: impl IntoIterator<Item = &'a [usize]>,
+) -> Result<Vec<usize>, ShapeError> {
+    let mut out: Vec<usize> = Vec::new();
+    for shape in shapes {
+        out = broadcast_shapes(&out, shape).ok_or_else(|| ShapeError::NotBroadcastable {
+            op: region,
+            lhs: out.clone(),
+            rhs: shape.to_vec(),
+        })?;
+    }
+    Ok(out)
 }
 
-/// A fused chain's adjoint (or tangent): its saved derivative times `g`,
-/// element-wise.
+/// The value of a fused region `f` over its operands, broadcast together;
+/// `region` names it in errors (the ops as the user wrote them).
+///
+/// # Panics
+/// If the operands' shapes do not broadcast together.
 #[track_caller]
-pub fn scale<T: Element>(derivative: &Tensor<T>, g: &Tensor<T>) -> Tensor<T> {
-    Tensor::zip_map("fused_backward", derivative, g, |d, g| d * g)
+pub fn map<T: Element + KernelFloat, const N: usize>(
+    region: &'static str,
+    inputs: [&Tensor<T>; N],
+    f: impl Fn([T; N]) -> T + Sync,
+) -> Tensor<T> {
+    or_panic(try_map(region, inputs, f))
+}
+
+/// [`map`], or the shape error.
+pub fn try_map<T: Element + KernelFloat, const N: usize>(
+    region: &'static str,
+    inputs: [&Tensor<T>; N],
+    f: impl Fn([T; N]) -> T + Sync,
+) -> Result<Tensor<T>, ShapeError> {
+    let shape = output_shape(region, inputs.iter().map(|t| t.shape()))?;
+    let mut out = vec![T::zero(); shape.iter().product()];
+    kernel::map(
+        inputs.map(|t| (Some(t.data()), t.shape())),
+        &shape,
+        &mut out,
+        f,
+    );
+    Ok(Tensor::from_parts(out, shape))
+}
+
+/// The adjoint of a fused region: `f(x, y, g)` gives every operand's
+/// contribution at one element (`y` the region's value when passed, else
+/// zero; `g` the output's adjoint); returns the gradient of each operand
+/// with `needs[i]`, in that operand's shape.
+///
+/// # Panics
+/// If `g`'s shape is not the operands' broadcast shape.
+#[track_caller]
+pub fn map_backward<T: Element + KernelFloat, const N: usize>(
+    region: &'static str,
+    inputs: [Operand<'_, T>; N],
+    y: Option<&Tensor<T>>,
+    g: &Tensor<T>,
+    needs: [bool; N],
+    f: impl Fn([T; N], T, T) -> [T; N] + Sync,
+) -> [Option<Tensor<T>>; N] {
+    let shape = or_panic(output_shape(region, inputs.iter().map(|o| o.shape())));
+    if g.shape() != shape.as_slice() {
+        or_panic::<()>(Err(ShapeError::NotBroadcastable {
+            op: region,
+            lhs: shape.clone(),
+            rhs: g.shape().to_vec(),
+        }));
+    }
+    let grads: [Option<Vec<T>>; N] = kernel::map_backward(
+        inputs.map(|o| (o.data(), o.shape())),
+        y.map(|y| y.data()),
+        g.data(),
+        &shape,
+        needs,
+        f,
+    );
+    let mut grads = grads.into_iter();
+    inputs.map(|o| {
+        grads
+            .next()
+            .flatten()
+            .map(|data| Tensor::from_parts(data, o.shape().to_vec()))
+    })
 }
 
 #[cfg(test)]
@@ -105,7 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn equals_the_unfused_ops_for_row_and_general_broadcasts() {
+    fn relu_of_a_sum_equals_the_unfused_ops_for_row_and_column_broadcasts() {
         let cases = [
             (
                 t(&[1.0, -2.0, 3.0, -4.0, 0.5, -0.5], &[2, 3]),
@@ -118,15 +164,54 @@ mod tests {
         ];
         for (a, b) in cases {
             let unfused = unary::relu(&(&a + &b));
-            let fused = add_relu(&a, &b);
+            let fused = map("relu(a + b)", [&a, &b], |[x, c]| unary::relu_value(x + c));
             assert_eq!(fused.to_vec(), unfused.to_vec());
             let g = t(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[2, 3]);
-            let (da, db) = add_relu_backward(a.shape(), b.shape(), &fused, &g);
+            let [da, db] = map_backward(
+                "relu(a + b)",
+                [Operand::Shape(a.shape()), Operand::Shape(b.shape())],
+                Some(&fused),
+                &g,
+                [true, true],
+                |_, y, g| {
+                    let d = unary::relu_adjoint(y, g);
+                    [d, d]
+                },
+            );
             let masked = unary::relu_backward(&unfused, &g);
             let (ea, eb) = binary::add_backward(a.shape(), b.shape(), &masked);
-            assert_eq!(da.to_vec(), ea.to_vec());
+            assert_eq!(da.expect("needed").to_vec(), ea.to_vec());
+            let db = db.expect("needed");
             assert_eq!(db.to_vec(), eb.to_vec());
             assert_eq!(db.shape(), b.shape());
         }
+    }
+
+    #[test]
+    fn shapes_that_do_not_broadcast_name_the_region() {
+        let (a, b) = (t(&[1.0; 6], &[2, 3]), t(&[1.0; 2], &[2]));
+        let err = try_map("tanh(a) * b", [&a, &b], |[x, y]| x * y).expect_err("mismatch");
+        let message = err.to_string();
+        assert!(message.contains("tanh(a) * b"), "{message}");
+        assert!(
+            message.contains("[2, 3]") && message.contains("[2]"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unneeded_operands_get_no_gradient() {
+        let (a, b) = (t(&[1.0, 2.0], &[2]), t(&[3.0, 4.0], &[2]));
+        let g = t(&[1.0, 1.0], &[2]);
+        let [da, db] = map_backward(
+            "a * b",
+            [Operand::Value(&a), Operand::Value(&b)],
+            None,
+            &g,
+            [false, true],
+            |[x, y], _, g| [g * y, g * x],
+        );
+        assert!(da.is_none());
+        assert_eq!(db.expect("needed").to_vec(), vec![1.0, 2.0]);
     }
 }

@@ -1,0 +1,239 @@
+//! The code of a fused element-wise region (`TensorOp::Fused`): one call of
+//! the runtime's region driver per sweep, its closure body printed from the
+//! scalar rule table by `region::Region` through the Rust printer.
+//!
+//! - forward: `fused::map(name, [&x0, …], |[x0, …]| value)`;
+//! - reverse: `fused::map_backward(name, [Value(&x0) | Shape(&x0_shape), …],
+//!   y, &g, needs, |[x0, …], y, g| [dx0, …])`, passing only what the
+//!   printed adjoint reads;
+//! - forward mode: `fused::map(name, [&x0, …, &dx0, …], |…| tangent)`.
+//!
+//! Tensor operands are closure parameters; scalar operands (never active:
+//! the fusion pass leaves ops with a varying scalar alone) are read from the
+//! enclosing code.
+
+use super::{shape_ident, Line, Reverse, TensorGen};
+use crate::ir::{Kind, ValueId};
+use crate::region::rust::RustPrinter;
+use crate::region::Region;
+use crate::sym::Sym;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+impl TensorGen<'_> {
+    fn region(&self, id: usize) -> &Region {
+        &self.f.regions[id]
+    }
+
+    /// Which operands of a region are tensors (closure parameters).
+    fn tensor_operands(&self, args: &[ValueId]) -> Vec<usize> {
+        (0..args.len())
+            .filter(|&i| self.f.kind(args[i]) == Kind::Tensor)
+            .collect()
+    }
+
+    /// The operands as the printer sees them: tensors as parameters
+    /// `__x{i}`, scalars as the enclosing code's locals.
+    fn region_inputs(&self, args: &[ValueId]) -> Vec<Sym> {
+        args.iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if self.f.kind(*a) == Kind::Tensor {
+                    Sym::value(param_id(i), &param(i))
+                } else {
+                    Sym::value(*a, self.names.value(*a))
+                }
+            })
+            .collect()
+    }
+
+    /// `let v = fused::map(…);`
+    pub(super) fn fused_forward(&self, value: ValueId, id: usize, args: &[ValueId]) -> TokenStream {
+        let region = self.region(id);
+        let mut printer = RustPrinter::new(&self.ty);
+        let out = region.print_forward(&mut printer, &self.region_inputs(args));
+        let (body, _) = printer.finish(&[&out], out.tokens().clone());
+        let tensors = self.tensor_operands(args);
+        let operands = tensors.iter().map(|i| self.names.value(args[*i]));
+        let params = tensors.iter().map(|i| param(*i));
+        let (ty, n, name) = (&self.ty, arity(tensors.len()), region.describe());
+        let v = self.names.value(value);
+        quote! {
+            let #v = ::adjoint::__private::ops::fused::map(#name, [#(&#operands),*], |[#(#params),*]: [#ty; #n]| #body);
+        }
+    }
+
+    /// The adjoint of a region: one `map_backward` giving every active
+    /// tensor operand's contribution.
+    pub(super) fn fused_reverse(
+        &self,
+        rev: &mut Reverse,
+        value: ValueId,
+        id: usize,
+        args: &[ValueId],
+    ) {
+        let region = self.region(id);
+        let needed: Vec<bool> = args
+            .iter()
+            .map(|a| self.f.kind(*a) == Kind::Tensor && self.is_active(*a))
+            .collect();
+        if !needed.iter().any(|n| *n) {
+            return;
+        }
+        let mut printer = RustPrinter::new(&self.ty);
+        let (y, g) = (format_ident!("__y"), format_ident!("__g"));
+        let adjoints = region.print_adjoint(
+            &mut printer,
+            &self.region_inputs(args),
+            &Sym::value(VALUE_ID, &y),
+            &Sym::local(&g),
+            &needed,
+        );
+        let tensors = self.tensor_operands(args);
+        let results: Vec<TokenStream> = tensors
+            .iter()
+            .map(|i| match &adjoints[*i] {
+                Some(a) => a.tokens().clone(),
+                None => quote!(0.0),
+            })
+            .collect();
+        let live: Vec<&Sym> = adjoints.iter().flatten().collect();
+        let (body, read) = printer.finish(&live, quote!([#(#results),*]));
+        let reads: Vec<bool> = (0..args.len())
+            .map(|i| read.contains(&param_id(i)))
+            .collect();
+        let reads_value = read.contains(&VALUE_ID);
+        let v = self.names.value(value);
+        let operands = tensors.iter().map(|i| {
+            let x = self.names.value(args[*i]);
+            if reads[*i] {
+                quote!(::adjoint::__private::ops::fused::Operand::Value(&#x))
+            } else {
+                let s = shape_ident(x);
+                quote!(::adjoint::__private::ops::fused::Operand::Shape(&#s))
+            }
+        });
+        let params = tensors.iter().map(|i| {
+            if reads[*i] {
+                let p = param(*i);
+                quote!(#p)
+            } else {
+                quote!(_)
+            }
+        });
+        let y_param = if reads_value { quote!(#y) } else { quote!(_) };
+        let y_arg = if reads_value {
+            quote!(::core::option::Option::Some(&#v))
+        } else {
+            quote!(::core::option::Option::None)
+        };
+        let needs = tensors.iter().map(|i| needed[*i]);
+        let d = |i: usize| format_ident!("{}_d{}", v, i);
+        let patterns = tensors.iter().map(|i| {
+            if needed[*i] {
+                let d = d(*i);
+                quote!(::core::option::Option::Some(#d))
+            } else {
+                quote!(_)
+            }
+        });
+        let bar = self.names.bar(value);
+        let (ty, n, name) = (&self.ty, arity(tensors.len()), region.describe());
+        let line = quote! {
+            let [#(#patterns),*] = ::adjoint::__private::ops::fused::map_backward(
+                #name,
+                [#(#operands),*],
+                #y_arg,
+                &#bar,
+                [#(#needs),*],
+                |[#(#params),*]: [#ty; #n], #y_param: #ty, #g: #ty| #body,
+            ) else {
+                ::core::unreachable!("adjoint internal error: a fused region returned no gradient")
+            };
+        };
+        let line = crate::codegen::respan(line, self.names.at(self.f.span(value)));
+        rev.lines.push(Line::new(line));
+        for i in tensors {
+            if needed[i] {
+                let d = d(i);
+                self.contribute(rev, args[i], quote!(#d));
+            }
+        }
+    }
+
+    /// The tangent of a region: one `map` over the operands and the tangents
+    /// of the varying ones.
+    pub(super) fn fused_tangent(&self, id: usize, args: &[ValueId]) -> TokenStream {
+        let region = self.region(id);
+        let tensors = self.tensor_operands(args);
+        let varying: Vec<usize> = tensors
+            .iter()
+            .copied()
+            .filter(|i| self.is_active(args[*i]))
+            .collect();
+        let tangents: Vec<Option<Sym>> = (0..args.len())
+            .map(|i| {
+                varying
+                    .contains(&i)
+                    .then(|| Sym::value(tangent_id(i), &tangent_param(i)))
+            })
+            .collect();
+        let mut printer = RustPrinter::new(&self.ty);
+        let dot = region.print_tangent(&mut printer, &self.region_inputs(args), &tangents);
+        let (body, read) = printer.finish(&[&dot], dot.tokens().clone());
+        let operands = tensors
+            .iter()
+            .map(|i| self.names.value(args[*i]).clone())
+            .chain(varying.iter().map(|i| self.names.dot(args[*i])));
+        let unless_unread = |id: ValueId, ident: syn::Ident| {
+            if read.contains(&id) {
+                quote!(#ident)
+            } else {
+                quote!(_)
+            }
+        };
+        let params = tensors
+            .iter()
+            .map(|i| unless_unread(param_id(*i), param(*i)))
+            .chain(
+                varying
+                    .iter()
+                    .map(|i| unless_unread(tangent_id(*i), tangent_param(*i))),
+            );
+        let (ty, n, name) = (
+            &self.ty,
+            arity(tensors.len() + varying.len()),
+            region.describe(),
+        );
+        quote! {
+            ::adjoint::__private::ops::fused::map(#name, [#(&#operands),*], |[#(#params),*]: [#ty; #n]| #body)
+        }
+    }
+}
+
+/// The ids the printer tracks closure parameters by (bound locals count
+/// down from `usize::MAX`, SSA values up from 0).
+const VALUE_ID: ValueId = ValueId(usize::MAX / 2);
+
+fn param_id(i: usize) -> ValueId {
+    ValueId(usize::MAX / 2 + 1 + i)
+}
+
+fn tangent_id(i: usize) -> ValueId {
+    ValueId(usize::MAX / 4 + i)
+}
+
+/// An array length as written in code (`2`, not `2usize`).
+fn arity(n: usize) -> proc_macro2::Literal {
+    proc_macro2::Literal::usize_unsuffixed(n)
+}
+
+/// The closure parameter of tensor operand `i`.
+fn param(i: usize) -> syn::Ident {
+    format_ident!("__x{}", i)
+}
+
+/// The closure parameter of tensor operand `i`'s tangent.
+fn tangent_param(i: usize) -> syn::Ident {
+    format_ident!("__t{}", i)
+}
