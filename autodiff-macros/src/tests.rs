@@ -15,5 +15,7 @@ mod op_matrix;
 mod random_dags;
 #[path = "tests/readme_ops.rs"]
 mod readme_ops;
+#[path = "tests/region.rs"]
+mod region;
 #[path = "tests/snapshot.rs"]
 mod snapshot;

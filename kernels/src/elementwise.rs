@@ -23,6 +23,31 @@ where
     });
 }
 
+/// `f(&mut w[i], g[i], &mut m[i], &mut v[i])` for every element: an
+/// optimiser's step over a weight, its gradient and two state buffers (Adam's
+/// moments), in place.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn update_with_states<T, F>(w: &mut [T], g: &[T], m: &mut [T], v: &mut [T], f: F)
+where
+    T: Copy + Send + Sync,
+    F: Fn(&mut T, T, &mut T, &mut T) + Sync,
+{
+    for len in [g.len(), m.len(), v.len()] {
+        check_len("update_with_states", w.len(), len);
+    }
+    drive(
+        w.len(),
+        ((w, g), (m, v)),
+        |((w, g), (m, v)): ((&mut [T], &[T]), (&mut [T], &mut [T]))| {
+            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                f(w, g, m, v);
+            }
+        },
+    );
+}
+
 /// `out[i] = f(x[i])` for every element.
 ///
 /// # Panics

@@ -8,6 +8,7 @@ use super::state::Slots;
 use super::{Optimizer, OptimizerState, StateError};
 use crate::params::Parameters;
 use crate::tensor::Element;
+use adjoint_kernels::elementwise::update_with_states;
 
 /// Adam, exactly Algorithm 1 of Kingma & Ba 2014 ("Adam: A method for
 /// stochastic optimization"), with optional L2 weight decay added to the
@@ -143,15 +144,16 @@ impl<E: Element, P: Parameters<Elem = E>, const DECOUPLED: bool> Optimizer<P>
         let moments = MomentStep::new(self.beta1, self.beta2, self.eps, self.steps);
         let lr: E = elem(self.lr);
         let wd: E = elem(self.weight_decay);
+        // One pass over each tensor, split across cores when long enough.
         self.moments.update(params, grads, |w, g, [m, v]| {
-            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            update_with_states(w, g, m, v, |w, g, m, v| {
                 if DECOUPLED {
                     *w = *w - lr * (moments.direction(m, v, g) + wd * *w);
                 } else {
                     let g = g + wd * *w;
                     *w = *w - lr * moments.direction(m, v, g);
                 }
-            }
+            });
         });
     }
 
