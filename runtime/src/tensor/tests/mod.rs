@@ -8,6 +8,7 @@ mod errors;
 mod layout;
 mod loss;
 mod matmul;
+mod pool;
 mod reduce;
 mod unary;
 
