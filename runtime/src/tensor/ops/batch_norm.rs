@@ -89,7 +89,7 @@ pub fn try_batch_norm_train<T: Element>(
             op: "batch_norm",
             action: "normalise over",
             shape: x.shape().to_vec(),
-            axis: Some(1),
+            axis: None,
         });
     }
     let count = T::cast_usize(m);

@@ -1,6 +1,7 @@
 //! Tests of the tensor module: closed-form values of every op, broadcasting,
 //! every error message, and a central-difference check of every adjoint.
 
+mod batch_norm;
 mod binary;
 mod conv;
 mod core;
