@@ -5,6 +5,7 @@ mod batch_norm;
 mod binary;
 mod conv;
 mod core;
+mod dropout;
 mod errors;
 mod layout;
 mod loss;
