@@ -17,18 +17,32 @@
 //! own scratch buffer and runs a single-threaded gemm per image, writing
 //! straight into the `[N, O, Ho, Wo]` result (no transpose); the backward
 //! gives each task its own slice of `dx` and its own partial `dW`, summed at
-//! the end. The alternatives were one batched product `[O, K] x [K, N·L]`
-//! over a shared `cols` (then a permutation of the `[O, N, L]` result to
-//! `[N, O, L]`) and a per-image loop calling the threaded gemm. Measured
-//! with `cargo test --release -p adjoint-runtime conv2d_layout_timing --
-//! --ignored --nocapture` on this project's 2-core VM (rayon's default 2
-//! threads, another build running alongside, so absolute times are noisy)
-//! for the Table-1 ConvNet's heaviest layer, `x [32, 64, 16, 16]`,
-//! `w [128, 64, 3, 3]`, padding 1, f32, median of 7 runs:
-//! see the numbers recorded in [`conv2d_layout_timing`]'s doc comment in
-//! `tensor/tests/conv.rs`. Per image across threads was chosen because it was
-//! the fastest of the three there and needs `K·L` scratch per task instead
-//! of `K·N·L` for the whole batch.
+//! the end. The alternatives measured were one batched product
+//! `[O, K] x [K, N·L]` over a batch-wide `cols` (built row-parallel, then
+//! the `[O, N, L]` result permuted to `[N, O, L]`), and a per-image loop
+//! calling the threaded gemm.
+//!
+//! Measured with `cargo test --release -p adjoint-runtime --lib
+//! conv2d_layout_timing -- --ignored --nocapture` (f32, 15 interleaved
+//! rounds, medians) on this project's 2-core AMD EPYC VM for the Table-1
+//! ConvNet's heaviest layer at batch 32, `x [32, 64, 16, 16]`,
+//! `w [128, 64, 3, 3]`, padding 1 (1.2 GFLOP forward):
+//!
+//! | layout                        | forward  | backward (dx + dw) |
+//! |-------------------------------|----------|--------------------|
+//! | per image, across threads     | 20.7–21.1 ms | 41.8–44.5 ms   |
+//! | per image, threaded gemm      | 21.4–23.0 ms | 41.0–42.0 ms   |
+//! | one batched gemm + permute    | 28.4–31.4 ms | (not built)    |
+//!
+//! (ranges over three runs). Caveat: another build held the second core
+//! throughout (load average ~3), and `RAYON_NUM_THREADS=1` gave the same
+//! times (forward 20.8, 20.7 and 26.3 ms), so these compare layouts at about
+//! one core's worth of throughput, not the two-core speed-up. The two
+//! per-image layouts are within noise of each other; the batched one is
+//! 35–50% slower (it streams a 19 MB batch-wide `cols` instead of a 0.6 MB
+//! per-image one, and permutes a 4 MB intermediate result). Per image across threads is the default: no
+//! slower, `K·L` scratch per task instead of `K·N·L`, and no serial
+//! permutation.
 
 use adjoint_kernels::{gemm, gemm_single_threaded, MatRef};
 
@@ -331,6 +345,32 @@ pub fn conv2d_backward<T: Element>(
     grad: &Tensor<T>,
     needs: [bool; 2],
 ) -> (Option<Tensor<T>>, Option<Tensor<T>>) {
+    conv2d_backward_with(
+        ConvLayout::PerImageParallel,
+        x,
+        w,
+        stride,
+        padding,
+        grad,
+        needs,
+    )
+}
+
+/// [`conv2d_backward`] with the images spread across threads
+/// (`PerImageParallel`) or taken one after the other on the threaded gemm
+/// (`PerImageThreadedGemm`; `Batched` has no backward of its own and
+/// means `PerImageParallel` here).
+#[track_caller]
+#[allow(clippy::type_complexity)]
+pub(crate) fn conv2d_backward_with<T: Element>(
+    layout: ConvLayout,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    stride: usize,
+    padding: usize,
+    grad: &Tensor<T>,
+    needs: [bool; 2],
+) -> (Option<Tensor<T>>, Option<Tensor<T>>) {
     let g = or_panic(geometry(
         "conv2d_backward",
         x.shape(),
@@ -344,7 +384,11 @@ pub fn conv2d_backward<T: Element>(
     let mut dx = vec![T::zero(); if need_dx { x.len() } else { 0 }];
     let mut dw = vec![T::zero(); if need_dw { w.len() } else { 0 }];
     if g.n > 0 && chw > 0 && o > 0 && (need_dx || need_dw) {
-        let per = group_size(g.n);
+        let per = if layout == ConvLayout::PerImageThreadedGemm {
+            g.n
+        } else {
+            group_size(g.n)
+        };
         let groups = g.n.div_ceil(per);
         let serial = groups > 1;
         let mut partial = vec![T::zero(); if need_dw { groups * o * k } else { 0 }];

@@ -4,7 +4,9 @@
 
 use super::{assert_close, rand_t, rng, t, tape_gradcheck};
 use crate::tape::Graph;
-use crate::tensor::ops::conv::{conv2d_backward, conv2d_forward, geometry, ConvLayout};
+use crate::tensor::ops::conv::{
+    conv2d_backward, conv2d_backward_with, conv2d_forward, geometry, ConvLayout,
+};
 use crate::tensor::ops::reshape;
 use crate::tensor::Tensor;
 
@@ -225,27 +227,41 @@ fn conv2d_layout_timing() {
     let mut r = rng(105);
     let x: Tensor<f32> = Tensor::uniform(&[32, 64, 16, 16], -1.0, 1.0, &mut r);
     let w: Tensor<f32> = Tensor::uniform(&[128, 64, 3, 3], -1.0, 1.0, &mut r);
+    let y = x.conv2d(&w, 1, 1);
     let g = geometry("conv2d", x.shape(), w.shape(), 1, 1).expect("valid conv");
-    for layout in [
+    let layouts = [
         ConvLayout::PerImageParallel,
         ConvLayout::PerImageThreadedGemm,
         ConvLayout::Batched,
-    ] {
-        let mut times: Vec<f64> = (0..7)
-            .map(|_| {
-                let start = Instant::now();
-                std::hint::black_box(conv2d_forward(&g, layout, x.data(), w.data()));
-                start.elapsed().as_secs_f64() * 1e3
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        println!("{layout:?}: median {:.2} ms (min {:.2})", times[3], times[0]);
+    ];
+    // Rounds interleave the layouts so that load from other processes hits
+    // them alike; the median of each is reported.
+    let (mut fwd, mut bwd) = (vec![Vec::new(); 3], vec![Vec::new(); 2]);
+    for _ in 0..15 {
+        for (i, &layout) in layouts.iter().enumerate() {
+            let start = Instant::now();
+            std::hint::black_box(conv2d_forward(&g, layout, x.data(), w.data()));
+            fwd[i].push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        for (i, &layout) in layouts[..2].iter().enumerate() {
+            let start = Instant::now();
+            std::hint::black_box(conv2d_backward_with(layout, &x, &w, 1, 1, &y, [true, true]));
+            bwd[i].push(start.elapsed().as_secs_f64() * 1e3);
+        }
     }
-    let y = x.conv2d(&w, 1, 1);
-    let start = Instant::now();
-    std::hint::black_box(conv2d_backward(&x, &w, 1, 1, &y, [true, true]));
-    println!(
-        "backward (dx and dw): {:.2} ms",
-        start.elapsed().as_secs_f64() * 1e3
-    );
+    let report = |what: &str, times: &mut Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{what}: median {:.2} ms (min {:.2}, max {:.2})",
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1]
+        );
+    };
+    for (layout, times) in layouts.iter().zip(&mut fwd) {
+        report(&format!("forward {layout:?}"), times);
+    }
+    for (layout, times) in layouts.iter().zip(&mut bwd) {
+        report(&format!("backward {layout:?}"), times);
+    }
 }
