@@ -23,8 +23,8 @@
 
 use crate::tensor::ops::batch_norm::{self, BatchStats};
 use crate::tensor::ops::{
-    binary, broadcast, conv, dropout, index, loss, matmul, normalize, pool, reduce, reshape, scalar,
-    softmax, transpose, unary,
+    binary, broadcast, conv, dropout, index, loss, matmul, normalize, pool, reduce, reshape,
+    scalar, softmax, transpose, unary,
 };
 use crate::tensor::{Element, Labels, Tensor};
 use std::cell::RefCell;
@@ -486,11 +486,18 @@ impl<'g, T: Element> TensorVar<'g, T> {
         let (x, gm) = (self.value.clone(), gamma.value.clone());
         let (value, stats) = x.batch_norm(&gm, &beta.value, eps);
         let saved = stats.clone();
-        let y = self.graph.record(value, &[self, gamma, beta], move |g, needs| {
-            let (dx, dg, db) =
-                batch_norm::batch_norm_backward(&x, &gm, &saved, g, [needs[0], needs[1], needs[2]]);
-            vec![dx, dg, db]
-        });
+        let y = self
+            .graph
+            .record(value, &[self, gamma, beta], move |g, needs| {
+                let (dx, dg, db) = batch_norm::batch_norm_backward(
+                    &x,
+                    &gm,
+                    &saved,
+                    g,
+                    [needs[0], needs[1], needs[2]],
+                );
+                vec![dx, dg, db]
+            });
         (y, stats)
     }
 
@@ -506,18 +513,19 @@ impl<'g, T: Element> TensorVar<'g, T> {
         let (x, gm) = (self.value.clone(), gamma.value.clone());
         let (rm, rv) = (running_mean.clone(), running_var.clone());
         let value = x.batch_norm_eval(&gm, &beta.value, &rm, &rv, eps);
-        self.graph.record(value, &[self, gamma, beta], move |g, needs| {
-            let (dx, dg, db) = batch_norm::batch_norm_eval_backward(
-                &x,
-                &gm,
-                &rm,
-                &rv,
-                eps,
-                g,
-                [needs[0], needs[1], needs[2]],
-            );
-            vec![dx, dg, db]
-        })
+        self.graph
+            .record(value, &[self, gamma, beta], move |g, needs| {
+                let (dx, dg, db) = batch_norm::batch_norm_eval_backward(
+                    &x,
+                    &gm,
+                    &rm,
+                    &rv,
+                    eps,
+                    g,
+                    [needs[0], needs[1], needs[2]],
+                );
+                vec![dx, dg, db]
+            })
     }
 
     /// `self + s` for a scalar `s`.

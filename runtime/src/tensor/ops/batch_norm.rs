@@ -2,16 +2,17 @@
 //! (statistics over `N, H, W`) or `[N, C]` (over `N`) inputs, with per-channel
 //! scale `γ [C]` and shift `β [C]`.
 //!
-//! - Training ([`batch_norm_train`]): `y = γ x̂ + β` with
+//! - Training ([`try_batch_norm_train`]): `y = γ x̂ + β` with
 //!   `x̂ = (x - μ) / √(σ² + ε)`, `μ` and the biased `σ²` taken over the
 //!   `m = N·H·W` elements of each channel. With `inv = 1 / √(σ² + ε)` the
 //!   adjoints are `dβ = Σ dy`, `dγ = Σ dy · x̂` and
 //!   `dx = (γ · inv / m) (m · dy - dβ - x̂ · dγ)` (sums per channel).
-//! - Evaluation ([`batch_norm_eval`]): the same affine map with running
+//! - Evaluation ([`try_batch_norm_eval`]): the same affine map with running
 //!   statistics in place of the batch's, so `dx = dy · γ · inv` and `dγ`,
 //!   `dβ` as above.
-//! - [`update_running_stats`]: PyTorch's `running = (1 - momentum) running
-//!   + momentum · batch`, the variance stored unbiased (`σ² · m / (m - 1)`).
+//! - [`update_running_stats`]: PyTorch's
+//!   `running = (1 - momentum) · running + momentum · batch`, the variance
+//!   stored unbiased (`σ² · m / (m - 1)`).
 
 use crate::tensor::base::expect_same_shape;
 use crate::tensor::error::or_panic;
@@ -101,7 +102,9 @@ pub fn try_batch_norm_train<T: Element>(
     let mut var = vec![T::zero(); c];
     for_blocks(x.data(), c, s, |ch, block| {
         let mu = mean[ch];
-        var[ch] = block.iter().fold(var[ch], |acc, &v| acc + (v - mu) * (v - mu));
+        var[ch] = block
+            .iter()
+            .fold(var[ch], |acc, &v| acc + (v - mu) * (v - mu));
     });
     var.iter_mut().for_each(|v| *v = *v / count);
     let eps = T::cast_f64(eps);
@@ -192,9 +195,11 @@ pub fn batch_norm_backward<T: Element>(
                 let ch = b % c;
                 let (mu, iv) = (mean[ch], inv[ch]);
                 let k = gd[ch] * iv / m;
-                dx.extend(xs.iter().zip(gs).map(|(&xv, &gv)| {
-                    k * (m * gv - dbeta[ch] - (xv - mu) * iv * dgamma[ch])
-                }));
+                dx.extend(
+                    xs.iter()
+                        .zip(gs)
+                        .map(|(&xv, &gv)| k * (m * gv - dbeta[ch] - (xv - mu) * iv * dgamma[ch])),
+                );
             }
         }
         Tensor::from_parts(dx, x.shape().to_vec())
@@ -206,8 +211,9 @@ pub fn batch_norm_backward<T: Element>(
     )
 }
 
-/// Evaluation-mode batch normalisation: `γ (x - running_mean) / √(running_var
-/// + ε) + β` per channel; fails for a wrong rank or parameters not `[C]`.
+/// Evaluation-mode batch normalisation, per channel
+/// `γ (x - running_mean) / √(running_var + ε) + β`; fails for a wrong rank
+/// or parameters not of shape `[C]`.
 pub fn try_batch_norm_eval<T: Element>(
     x: &Tensor<T>,
     gamma: &Tensor<T>,

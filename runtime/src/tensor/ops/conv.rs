@@ -92,7 +92,9 @@ impl Geometry {
     /// inside the image, as `lo..hi`.
     fn valid_cols(&self, j: usize) -> (usize, usize) {
         let s = self.stride;
-        let hi = ((self.w + self.pad).saturating_sub(j)).div_ceil(s).min(self.wo);
+        let hi = ((self.w + self.pad).saturating_sub(j))
+            .div_ceil(s)
+            .min(self.wo);
         let lo = self.pad.saturating_sub(j).div_ceil(s).min(hi);
         (lo, hi)
     }
@@ -405,23 +407,27 @@ pub(crate) fn conv2d_backward_with<T: Element>(
         let parts: Vec<_> = dx_parts.into_iter().zip(dw_parts).enumerate().collect();
         let (xd, wd, gd) = (x.data(), w.data(), grad.data());
         let wm = MatRef::row_major(wd, o, k);
-        run_parts(parts, g.n * (o + chw) * l, |(group, (mut dx_part, mut dw_part))| {
-            let mut cols = vec![T::zero(); k * l];
-            let first = group * per;
-            for n in first..(first + per).min(g.n) {
-                let g_n = MatRef::row_major(&gd[n * o * l..(n + 1) * o * l], o, l);
-                if let Some(acc) = dw_part.as_deref_mut() {
-                    im2col(&g, &xd[n * chw..(n + 1) * chw], &mut cols);
-                    let cm = MatRef::row_major(&cols, k, l);
-                    product(serial, g_n, cm.t(), T::one(), acc);
+        run_parts(
+            parts,
+            g.n * (o + chw) * l,
+            |(group, (mut dx_part, mut dw_part))| {
+                let mut cols = vec![T::zero(); k * l];
+                let first = group * per;
+                for n in first..(first + per).min(g.n) {
+                    let g_n = MatRef::row_major(&gd[n * o * l..(n + 1) * o * l], o, l);
+                    if let Some(acc) = dw_part.as_deref_mut() {
+                        im2col(&g, &xd[n * chw..(n + 1) * chw], &mut cols);
+                        let cm = MatRef::row_major(&cols, k, l);
+                        product(serial, g_n, cm.t(), T::one(), acc);
+                    }
+                    if let Some(dx_n) = dx_part.as_deref_mut() {
+                        product(serial, wm.t(), g_n, T::zero(), &mut cols);
+                        let j = n - first;
+                        col2im(&g, &cols, &mut dx_n[j * chw..(j + 1) * chw]);
+                    }
                 }
-                if let Some(dx_n) = dx_part.as_deref_mut() {
-                    product(serial, wm.t(), g_n, T::zero(), &mut cols);
-                    let j = n - first;
-                    col2im(&g, &cols, &mut dx_n[j * chw..(j + 1) * chw]);
-                }
-            }
-        });
+            },
+        );
         if need_dw {
             for part in partial.chunks(o * k) {
                 for (d, &p) in dw.iter_mut().zip(part) {

@@ -118,13 +118,17 @@ pub fn try_max_pool2d_with_indices<T: Element>(
             .enumerate()
             .collect();
         let xd = x.data();
-        run_parts(parts, x.len() + g.planes * plane_out, |(group, (outs, idxs))| {
-            let outs = outs.chunks_mut(plane_out);
-            for (dp, (o, ix)) in outs.zip(idxs.chunks_mut(plane_out)).enumerate() {
-                let base = (group * per + dp) * g.h * g.w;
-                max_plane(&g, &xd[base..base + g.h * g.w], base, o, ix);
-            }
-        });
+        run_parts(
+            parts,
+            x.len() + g.planes * plane_out,
+            |(group, (outs, idxs))| {
+                let outs = outs.chunks_mut(plane_out);
+                for (dp, (o, ix)) in outs.zip(idxs.chunks_mut(plane_out)).enumerate() {
+                    let base = (group * per + dp) * g.h * g.w;
+                    max_plane(&g, &xd[base..base + g.h * g.w], base, o, ix);
+                }
+            },
+        );
     }
     Ok((Tensor::from_parts(out, g.out_shape(x.shape())), idx))
 }
@@ -303,10 +307,7 @@ pub fn try_global_avg_pool<T: Element>(x: &Tensor<T>) -> Result<Tensor<T>, Shape
 /// If `input_shape` is not `[N, C, H, W]` with non-empty planes or `grad`
 /// is not `[N, C]`.
 #[track_caller]
-pub fn global_avg_pool_backward<T: Element>(
-    input_shape: &[usize],
-    grad: &Tensor<T>,
-) -> Tensor<T> {
+pub fn global_avg_pool_backward<T: Element>(input_shape: &[usize], grad: &Tensor<T>) -> Tensor<T> {
     let (n, c, hw) = or_panic(global_dims("global_avg_pool_backward", input_shape));
     expect_same_shape("global_avg_pool_backward", grad.shape(), &[n, c]);
     let scale = T::one() / T::cast_usize(hw);

@@ -189,7 +189,11 @@ fn batch_norm_errors_name_the_op_and_shapes() {
         "batch_norm: per-channel parameters must have shape [3]: [2, 3, 4, 4] and [4]"
     );
     assert_eq!(
-        msg(Tensor::zeros(&[2, 3, 4]).try_batch_norm(&Tensor::ones(&[3]), &Tensor::zeros(&[3]), 1e-5)),
+        msg(Tensor::zeros(&[2, 3, 4]).try_batch_norm(
+            &Tensor::ones(&[3]),
+            &Tensor::zeros(&[3]),
+            1e-5
+        )),
         "batch_norm: expected an input of shape [N, C] or [N, C, H, W], got shape [2, 3, 4]"
     );
     assert_eq!(

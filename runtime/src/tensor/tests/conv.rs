@@ -67,7 +67,10 @@ fn cases() -> Vec<([usize; 4], [usize; 4], usize, usize)> {
 #[test]
 fn conv2d_closed_form() {
     // One 3×3 image of 1..9, a 2×2 kernel of ones, stride 1: window sums.
-    let x = t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], &[1, 1, 3, 3]);
+    let x = t(
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+        &[1, 1, 3, 3],
+    );
     let w = Tensor::ones(&[1, 1, 2, 2]);
     let y = x.conv2d(&w, 1, 0);
     assert_eq!(y.shape(), &[1, 1, 2, 2]);
@@ -187,7 +190,9 @@ fn conv2d_shape_errors_name_the_op_and_both_shapes() {
         .expect_err("mismatched channels panic");
     assert_eq!(
         panic.downcast_ref::<String>().map(String::as_str),
-        Some("conv2d: input has 3 channels but the weight expects 4: [2, 3, 8, 8] and [16, 4, 3, 3]")
+        Some(
+            "conv2d: input has 3 channels but the weight expects 4: [2, 3, 8, 8] and [16, 4, 3, 3]"
+        )
     );
 }
 
@@ -203,16 +208,14 @@ fn flatten_keeps_the_batch_axis_and_its_gradient_reshapes_back() {
     let dx = reshape::flatten_backward(x.shape(), &g);
     assert_eq!((dx.shape(), dx.data()), (x.shape(), g.data()));
     assert_eq!(
-        Tensor::scalar(1.0f32).try_flatten().map_err(|e| e.to_string()),
+        Tensor::scalar(1.0f32)
+            .try_flatten()
+            .map_err(|e| e.to_string()),
         Err("flatten: expected a tensor with a batch axis, [N, ...], got shape []".to_string())
     );
     // conv → flatten on the tape.
     let w = rand_t(&[2, 3, 3, 3], -1.0, 1.0, &mut r);
-    tape_gradcheck(
-        &[x, w],
-        |v| v[0].conv2d(&v[1], 2, 1).flatten(),
-        &mut r,
-    );
+    tape_gradcheck(&[x, w], |v| v[0].conv2d(&v[1], 2, 1).flatten(), &mut r);
 }
 
 /// The layout measurement quoted in `ops/conv.rs`: the Table-1 ConvNet's

@@ -30,7 +30,10 @@ fn dropout_preserves_the_expected_value() {
         let kept = zeroed(&y).iter().filter(|&&z| !z).count() as f64 / n as f64;
         assert!((kept - (1.0 - p)).abs() < 0.01, "p = {p}: kept {kept}");
         for (i, (&yv, &xv)) in y.data().iter().zip(x.data()).enumerate() {
-            assert!(yv == 0.0 || (yv - xv / (1.0 - p)).abs() < 1e-12, "element {i}");
+            assert!(
+                yv == 0.0 || (yv - xv / (1.0 - p)).abs() < 1e-12,
+                "element {i}"
+            );
         }
     }
     // The uniform draws themselves are spread evenly over [0, 1).
@@ -40,7 +43,10 @@ fn dropout_preserves_the_expected_value() {
         assert!((0.0..1.0).contains(&u));
         bins[(u * 10.0) as usize] += 1;
     }
-    assert!(bins.iter().all(|&b| (9_500..10_500).contains(&b)), "{bins:?}");
+    assert!(
+        bins.iter().all(|&b| (9_500..10_500).contains(&b)),
+        "{bins:?}"
+    );
 }
 
 #[test]
@@ -84,7 +90,12 @@ fn dropout_masks_depend_only_on_the_seed() {
     }
     // f32 uses the same mask.
     let xf = Tensor::<f32>::ones(&[10_000]);
-    let af: Vec<bool> = xf.dropout(0.5, 7).data().iter().map(|&v| v == 0.0).collect();
+    let af: Vec<bool> = xf
+        .dropout(0.5, 7)
+        .data()
+        .iter()
+        .map(|&v| v == 0.0)
+        .collect();
     assert_eq!(af, zeroed(&a));
 }
 

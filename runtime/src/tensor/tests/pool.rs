@@ -29,7 +29,10 @@ fn max_pool2d_closed_form_with_indices() {
     assert_eq!(idx, vec![5, 7, 13, 15]);
     // Padding acts as -∞: with all-negative values the padded windows
     // still take a real element. 3×3/2 windows with padding 1 over a 3×3 plane.
-    let neg = t(&[-9.0, -8.0, -7.0, -6.0, -5.0, -4.0, -3.0, -2.0, -1.0], &[1, 1, 3, 3]);
+    let neg = t(
+        &[-9.0, -8.0, -7.0, -6.0, -5.0, -4.0, -3.0, -2.0, -1.0],
+        &[1, 1, 3, 3],
+    );
     let (y, idx) = neg.max_pool2d_with_indices(3, 2, 1);
     assert_eq!(y.to_vec(), vec![-5.0, -4.0, -2.0, -1.0]);
     assert_eq!(idx, vec![4, 5, 7, 8]);
@@ -82,7 +85,10 @@ fn max_pool2d_overlapping_windows_accumulate() {
 
 #[test]
 fn max_pool2d_propagates_nan() {
-    let x = t(&[1.0, f64::NAN, 3.0, 2.0, 5.0, 6.0, 7.0, 8.0], &[1, 1, 2, 4]);
+    let x = t(
+        &[1.0, f64::NAN, 3.0, 2.0, 5.0, 6.0, 7.0, 8.0],
+        &[1, 1, 2, 4],
+    );
     let (y, idx) = x.max_pool2d_with_indices(2, 2, 0);
     assert!(y.data()[0].is_nan());
     assert_eq!(y.data()[1], 8.0);
@@ -104,10 +110,7 @@ fn max_pool2d_gradients_match_finite_differences() {
 #[test]
 fn avg_pool2d_closed_form_counts_padding() {
     let x = t(&(1..=16).map(f64::from).collect::<Vec<_>>(), &[1, 1, 4, 4]);
-    assert_eq!(
-        x.avg_pool2d(2, 2, 0).to_vec(),
-        vec![3.5, 5.5, 11.5, 13.5]
-    );
+    assert_eq!(x.avg_pool2d(2, 2, 0).to_vec(), vec![3.5, 5.5, 11.5, 13.5]);
     // 3×3/2 with padding 1 over a 3×3 plane of ones: the corner windows
     // hold 4 ones and 5 padding zeros, divided by 9 (count_include_pad).
     let ones = Tensor::<f64>::ones(&[1, 1, 3, 3]);
@@ -144,13 +147,19 @@ fn pooling_large_batches_matches_small_ones() {
     assert_eq!(ym.shape(), &[8, 16, 6, 5]);
     let plane = 12 * 10;
     for p in [0, 37, 127] {
-        let single = Tensor::from_vec(x.data()[p * plane..(p + 1) * plane].to_vec(), &[1, 1, 12, 10])
-            .unwrap();
+        let single = Tensor::from_vec(
+            x.data()[p * plane..(p + 1) * plane].to_vec(),
+            &[1, 1, 12, 10],
+        )
+        .unwrap();
         let (sm, sidx) = single.max_pool2d_with_indices(3, 2, 1);
         assert_eq!(sm.data(), &ym.data()[p * 30..(p + 1) * 30]);
         let shifted: Vec<usize> = sidx.iter().map(|i| i + p * plane).collect();
         assert_eq!(shifted, idx[p * 30..(p + 1) * 30]);
-        assert_eq!(single.avg_pool2d(3, 2, 1).data(), &ya.data()[p * 30..(p + 1) * 30]);
+        assert_eq!(
+            single.avg_pool2d(3, 2, 1).data(),
+            &ya.data()[p * 30..(p + 1) * 30]
+        );
     }
     let g = rand_t(ym.shape(), -1.0, 1.0, &mut r);
     let dx = pool::avg_pool2d_backward(x.shape(), 3, 2, 1, &g);
