@@ -10,7 +10,7 @@
 //! - Evaluation ([`try_batch_norm_eval`]): the same affine map with running
 //!   statistics in place of the batch's, so `dx = dy · γ · inv` and `dγ`,
 //!   `dβ` as above.
-//! - [`update_running_stats`]: PyTorch's
+//! - Running statistics ([`update_running_stats`]), as PyTorch keeps them:
 //!   `running = (1 - momentum) · running + momentum · batch`, the variance
 //!   stored unbiased (`σ² · m / (m - 1)`).
 
