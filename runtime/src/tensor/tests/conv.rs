@@ -3,7 +3,7 @@
 //! flatten.
 
 use super::{assert_close, rand_t, rng, t, tape_gradcheck};
-use crate::tape::Graph;
+use crate::tape::{Graph, TensorVar};
 use crate::tensor::ops::conv::{
     conv2d_backward, conv2d_backward_with, conv2d_forward, geometry, ConvLayout,
 };
@@ -267,4 +267,35 @@ fn conv2d_layout_timing() {
     for (layout, times) in layouts.iter().zip(&mut bwd) {
         report(&format!("backward {layout:?}"), times);
     }
+}
+
+/// conv → batch norm → leaky relu → max pool → conv → avg pool → dropout →
+/// (global average pool, and flatten summed) → linear → cross-entropy.
+fn small_cnn<'g>(v: &[TensorVar<'g, f64>]) -> TensorVar<'g, f64> {
+    let h = v[0].conv2d(&v[1], 1, 1);
+    let (h, _) = h.batch_norm(&v[2], &v[3], 1e-5);
+    let h = h.leaky_relu(0.1).max_pool2d(3, 2, 1);
+    let h = h.conv2d(&v[4], 1, 0).avg_pool2d(2, 1, 1).dropout(0.25, 3);
+    let a = h.global_avg_pool();
+    let b = h.flatten().sum_axis(1, true);
+    (&a.matmul(&v[5]) + &b).cross_entropy(&[0, 1, 1])
+}
+
+#[test]
+fn a_small_cnn_on_the_tape_matches_finite_differences() {
+    // Every input and parameter checked at once.
+    let mut r = rng(106);
+    let inputs = [
+        rand_t(&[3, 2, 7, 5], -1.0, 1.0, &mut r),
+        rand_t(&[4, 2, 3, 3], -0.5, 0.5, &mut r),
+        rand_t(&[4], 0.5, 1.5, &mut r),
+        rand_t(&[4], -0.5, 0.5, &mut r),
+        rand_t(&[3, 4, 2, 2], -0.5, 0.5, &mut r),
+        rand_t(&[3, 2], -1.0, 1.0, &mut r),
+    ];
+    let graph = Graph::new();
+    let vars: Vec<_> = inputs.iter().map(|x| graph.leaf(x.clone())).collect();
+    let loss = small_cnn(&vars).item();
+    assert!(loss.is_finite() && loss > 0.0, "loss {loss}");
+    tape_gradcheck(&inputs, small_cnn, &mut r);
 }
