@@ -24,4 +24,4 @@ pub mod reduce;
 
 pub use float::Float;
 pub use gemm::{gemm, gemm_single_threaded, Gemm, MatRef};
-pub use parallel::threads;
+pub use parallel::{for_each_part, for_each_task, threads};

@@ -32,7 +32,10 @@ pub fn threads() -> usize {
 /// finished. Tasks are claimed in order by the calling thread and by helper
 /// jobs on rayon's pool. If tasks panic, the first panic is re-raised here
 /// after every claimed task has finished.
-pub(crate) fn for_each_task<F>(n: usize, task: F)
+///
+/// Public so that ops outside this crate (e.g. the runtime's im2col over the
+/// images of a batch) fan out the same way the kernels do.
+pub fn for_each_task<F>(n: usize, task: F)
 where
     F: Fn(usize) + Sync,
 {
@@ -72,7 +75,9 @@ where
 
 /// Runs `f` on every part (e.g. disjoint `&mut` chunks of one buffer), in
 /// parallel as [`for_each_task`] does.
-pub(crate) fn for_each_part<P, F>(parts: Vec<P>, f: F)
+///
+/// Public for the same reason as [`for_each_task`].
+pub fn for_each_part<P, F>(parts: Vec<P>, f: F)
 where
     P: Send,
     F: Fn(P) + Sync,

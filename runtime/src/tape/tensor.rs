@@ -21,9 +21,10 @@
 //! assert_eq!(grads.wrt(&w).to_vec(), vec![66.0, 88.0]); // 2·11·xᵀ
 //! ```
 
+use crate::tensor::ops::batch_norm::{self, BatchStats};
 use crate::tensor::ops::{
-    binary, broadcast, dropout, index, loss, matmul, normalize, reduce, reshape, scalar, softmax,
-    transpose, unary,
+    binary, broadcast, conv, dropout, index, loss, matmul, normalize, pool, reduce, reshape,
+    scalar, softmax, transpose, unary,
 };
 use crate::tensor::{Element, Labels, Tensor};
 use std::cell::RefCell;
@@ -419,15 +420,112 @@ impl<'g, T: Element> TensorVar<'g, T> {
         self.binary(target, value, move |g| loss::l1_backward(&p, &t, g.item()))
     }
 
-    /// Inverted dropout with drop probability `p` (identity when `!train`).
-    pub fn dropout<R: rand::Rng + ?Sized>(
+    /// Inverted dropout with drop probability `p` and the counter-based
+    /// mask of `seed`; the backward regenerates the mask (nothing is kept).
+    pub fn dropout(&self, p: f64, seed: u64) -> TensorVar<'g, T> {
+        self.unary(self.value.dropout(p, seed), move |g| {
+            dropout::dropout_backward(p, seed, g)
+        })
+    }
+
+    /// 2-D convolution of this `[N, C, H, W]` input with the weight
+    /// `[O, C, kh, kw]`, see [`Tensor::conv2d`].
+    pub fn conv2d(&self, w: &TensorVar<'g, T>, stride: usize, padding: usize) -> TensorVar<'g, T> {
+        let (x, wv) = (self.value.clone(), w.value.clone());
+        let value = x.conv2d(&wv, stride, padding);
+        self.graph.record(value, &[self, w], move |g, needs| {
+            let (dx, dw) = conv::conv2d_backward(&x, &wv, stride, padding, g, [needs[0], needs[1]]);
+            vec![dx, dw]
+        })
+    }
+
+    /// Max pooling (padding as `-∞`); the backward routes each gradient to
+    /// the one input its maximum came from.
+    pub fn max_pool2d(&self, kernel: usize, stride: usize, padding: usize) -> TensorVar<'g, T> {
+        let input = self.value.shape().to_vec();
+        let (value, indices) = self.value.max_pool2d_with_indices(kernel, stride, padding);
+        self.unary(value, move |g| {
+            pool::max_pool2d_backward(&input, &indices, g)
+        })
+    }
+
+    /// Average pooling, padding counted in every window.
+    pub fn avg_pool2d(&self, kernel: usize, stride: usize, padding: usize) -> TensorVar<'g, T> {
+        let input = self.value.shape().to_vec();
+        let value = self.value.avg_pool2d(kernel, stride, padding);
+        self.unary(value, move |g| {
+            pool::avg_pool2d_backward(&input, kernel, stride, padding, g)
+        })
+    }
+
+    /// The mean of every plane, `[N, C, H, W] -> [N, C]`.
+    pub fn global_avg_pool(&self) -> TensorVar<'g, T> {
+        let input = self.value.shape().to_vec();
+        self.unary(self.value.global_avg_pool(), move |g| {
+            pool::global_avg_pool_backward(&input, g)
+        })
+    }
+
+    /// `[N, ...] -> [N, rest]`.
+    pub fn flatten(&self) -> TensorVar<'g, T> {
+        let input = self.value.shape().to_vec();
+        self.unary(self.value.flatten(), move |g| {
+            reshape::flatten_backward(&input, g)
+        })
+    }
+
+    /// Training-mode batch normalisation with scale `gamma` and shift `beta`
+    /// (`[C]` each), returning the result and the batch statistics (for
+    /// [`batch_norm::update_running_stats`]).
+    pub fn batch_norm(
         &self,
-        p: f64,
-        rng: &mut R,
-        train: bool,
+        gamma: &TensorVar<'g, T>,
+        beta: &TensorVar<'g, T>,
+        eps: f64,
+    ) -> (TensorVar<'g, T>, BatchStats<T>) {
+        let (x, gm) = (self.value.clone(), gamma.value.clone());
+        let (value, stats) = x.batch_norm(&gm, &beta.value, eps);
+        let saved = stats.clone();
+        let y = self
+            .graph
+            .record(value, &[self, gamma, beta], move |g, needs| {
+                let (dx, dg, db) = batch_norm::batch_norm_backward(
+                    &x,
+                    &gm,
+                    &saved,
+                    g,
+                    [needs[0], needs[1], needs[2]],
+                );
+                vec![dx, dg, db]
+            });
+        (y, stats)
+    }
+
+    /// Evaluation-mode batch normalisation with fixed running statistics.
+    pub fn batch_norm_eval(
+        &self,
+        gamma: &TensorVar<'g, T>,
+        beta: &TensorVar<'g, T>,
+        running_mean: &Tensor<T>,
+        running_var: &Tensor<T>,
+        eps: f64,
     ) -> TensorVar<'g, T> {
-        let (value, mask) = self.value.dropout(p, rng, train);
-        self.unary(value, move |g| dropout::dropout_backward(mask.as_ref(), g))
+        let (x, gm) = (self.value.clone(), gamma.value.clone());
+        let (rm, rv) = (running_mean.clone(), running_var.clone());
+        let value = x.batch_norm_eval(&gm, &beta.value, &rm, &rv, eps);
+        self.graph
+            .record(value, &[self, gamma, beta], move |g, needs| {
+                let (dx, dg, db) = batch_norm::batch_norm_eval_backward(
+                    &x,
+                    &gm,
+                    &rm,
+                    &rv,
+                    eps,
+                    g,
+                    [needs[0], needs[1], needs[2]],
+                );
+                vec![dx, dg, db]
+            })
     }
 
     /// `self + s` for a scalar `s`.

@@ -205,6 +205,20 @@ pub enum ShapeError {
         /// The number of classes (columns of the logits).
         classes: usize,
     },
+    /// Two operands whose shapes must agree in an op-specific way do not,
+    /// e.g. `conv2d: input has 3 channels but the weight expects 4: [2, 3, 8,
+    /// 8] and [16, 4, 3, 3]`.
+    #[error("{op}: {what}: {lhs:?} and {rhs:?}")]
+    Incompatible {
+        /// The op.
+        op: &'static str,
+        /// What does not agree, as a sentence fragment.
+        what: String,
+        /// The first operand's shape (the input).
+        lhs: Vec<usize>,
+        /// The second operand's shape (a weight or parameter).
+        rhs: Vec<usize>,
+    },
     /// A non-shape argument is outside the op's domain (e.g. a dropout probability).
     #[error("{op}: {message}")]
     InvalidArgument {

@@ -14,8 +14,10 @@
 //! tensor op scalar) and a strided walk for everything else.
 
 mod axis;
+pub mod batch_norm;
 pub mod binary;
 pub mod broadcast;
+pub mod conv;
 pub mod dropout;
 pub mod fused;
 pub mod index;
@@ -23,6 +25,8 @@ pub mod loss;
 pub mod matmul;
 pub mod normalize;
 mod overload;
+mod par;
+pub mod pool;
 pub mod reduce;
 pub mod reshape;
 pub mod scalar;

@@ -1,4 +1,4 @@
-//! Shape-only ops: `reshape`, `squeeze`, `unsqueeze`. They share the
+//! Shape-only ops: `reshape`, `squeeze`, `unsqueeze`, `flatten`. They share the
 //! input's storage (O(1)); each adjoint reshapes the gradient back to the
 //! input's shape.
 
@@ -62,7 +62,40 @@ pub fn unsqueeze_backward<T: Element>(input_shape: &[usize], grad: &Tensor<T>) -
     or_panic(reshape_named("unsqueeze_backward", grad, input_shape))
 }
 
+/// `x [N, ...]` as `[N, product of the other lengths]` (axis 0 kept, like
+/// PyTorch's `flatten(1)` / `nn.Flatten`; a 1-D `[N]` becomes `[N, 1]`);
+/// fails for a 0-D tensor.
+pub fn try_flatten<T: Element>(x: &Tensor<T>) -> Result<Tensor<T>, ShapeError> {
+    let Some((&n, rest)) = x.shape().split_first() else {
+        return Err(ShapeError::Rank {
+            op: "flatten",
+            expected: "a tensor with a batch axis, [N, ...]",
+            shape: Vec::new(),
+        });
+    };
+    Ok(x.with_shape(vec![n, numel(rest)]))
+}
+
+/// Adjoint of [`try_flatten`]: the gradient viewed with the input's shape.
+#[track_caller]
+pub fn flatten_backward<T: Element>(input_shape: &[usize], grad: &Tensor<T>) -> Tensor<T> {
+    or_panic(reshape_named("flatten_backward", grad, input_shape))
+}
+
 impl<T: Element> Tensor<T> {
+    /// This `[N, ...]` tensor as `[N, rest]` (sharing storage), or an error
+    /// for a 0-D tensor.
+    pub fn try_flatten(&self) -> Result<Self, ShapeError> {
+        try_flatten(self)
+    }
+
+    /// This `[N, ...]` tensor as `[N, rest]` (sharing storage); panics for a
+    /// 0-D tensor.
+    #[track_caller]
+    pub fn flatten(&self) -> Self {
+        or_panic(try_flatten(self))
+    }
+
     /// This tensor with another shape of the same element count (sharing
     /// storage), or an error when the counts differ.
     pub fn try_reshape(&self, shape: &[usize]) -> Result<Self, ShapeError> {

@@ -146,21 +146,20 @@ fn normalize_closed_form_and_adjoint() {
 }
 
 #[test]
-fn dropout_is_inverted_and_identity_in_eval() {
+fn dropout_is_inverted_and_its_mask_is_regenerated() {
     let mut r = rng(64);
     let x = Tensor::<f64>::ones(&[10_000]);
-    let (y, mask) = x.dropout(0.25, &mut r, true);
-    let mask = mask.expect("training draws a mask");
+    let y = x.dropout(0.25, 7);
     // Survivors are scaled by 1 / (1 - p) = 4/3, so the mean stays near 1.
     assert!(y
         .data()
         .iter()
         .all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-15));
     assert!((y.mean() - 1.0).abs() < 0.05);
+    // The adjoint is g times the same mask, regenerated from (p, seed).
     let g = rand_t(&[10_000], -1.0, 1.0, &mut r);
-    assert_eq!(dropout::dropout_backward(Some(&mask), &g), &g * &mask);
-    let (same, none) = x.dropout(0.25, &mut r, false);
-    assert!(none.is_none());
-    assert_eq!(same, x);
-    assert_eq!(dropout::dropout_backward(None, &g), g);
+    assert_eq!(dropout::dropout_backward(0.25, 7, &g), &g * &y);
+    // p = 0 is the identity both ways.
+    assert_eq!(x.dropout(0.0, 7), x);
+    assert_eq!(dropout::dropout_backward(0.0, 7, &g), g);
 }

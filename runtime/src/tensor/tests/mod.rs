@@ -1,12 +1,16 @@
 //! Tests of the tensor module: closed-form values of every op, broadcasting,
 //! every error message, and a central-difference check of every adjoint.
 
+mod batch_norm;
 mod binary;
+mod conv;
 mod core;
+mod dropout;
 mod errors;
 mod layout;
 mod loss;
 mod matmul;
+mod pool;
 mod reduce;
 mod unary;
 
@@ -14,6 +18,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::Tensor;
+use crate::check::{gradcheck, Tolerance};
+use crate::tape::{Graph, TensorVar};
 
 /// A seeded generator, so failures reproduce.
 fn rng(seed: u64) -> StdRng {
@@ -112,4 +118,34 @@ fn check_scalar_vjp(
         |x, w| backward(x, w.item()),
         rng,
     );
+}
+
+/// Gradient check of an op recorded on the tape: the loss is `Σ w ⊙
+/// op(inputs)` for a fixed random `w` of the output's shape, and the tape's
+/// gradients of every input must match central differences of that loss
+/// ([`gradcheck`], default tolerances).
+#[track_caller]
+fn tape_gradcheck(
+    inputs: &[Tensor<f64>],
+    op: impl for<'g> Fn(&[TensorVar<'g, f64>]) -> TensorVar<'g, f64>,
+    rng: &mut StdRng,
+) {
+    let shape = {
+        let graph = Graph::new();
+        let vars: Vec<_> = inputs.iter().map(|x| graph.constant(x.clone())).collect();
+        op(&vars).shape().to_vec()
+    };
+    let w = Tensor::randn(&shape, rng);
+    let loss = |xs: &[Tensor<f64>]| {
+        let graph = Graph::new();
+        let vars: Vec<_> = xs.iter().map(|x| graph.leaf(x.clone())).collect();
+        let loss = (&op(&vars) * &graph.constant(w.clone())).sum();
+        let grads = loss.backward();
+        let analytic: Vec<Tensor<f64>> = vars.iter().map(|v| grads.wrt(v)).collect();
+        (loss.item(), analytic)
+    };
+    let (_, analytic) = loss(inputs);
+    if let Err(e) = gradcheck(|xs| loss(xs).0, inputs, &analytic, Tolerance::default()) {
+        panic!("{e}");
+    }
 }

@@ -1,0 +1,401 @@
+//! 2-D pooling over `[N, C, H, W]` inputs (PyTorch's `max_pool2d`,
+//! `avg_pool2d` and `adaptive_avg_pool2d(1)` flattened) and the adjoints.
+//!
+//! Windows are `kernel × kernel`, `stride` apart, over the input padded by
+//! `padding` on every side; the output is `[N, C, Ho, Wo]` with the floor
+//! formula `Ho = (H + 2p - kernel) / stride + 1` (PyTorch's default
+//! `ceil_mode = false`), and `padding <= kernel / 2` as PyTorch requires, so
+//! every window holds at least one input element.
+//!
+//! - max: padding counts as `-∞`; the result also gives, per output element,
+//!   the flat (row-major) index into the input of the maximum it took: the
+//!   first maximum in window scan order (rows, then columns) on ties, the
+//!   first NaN if the window holds one (NaN propagates). The adjoint routes
+//!   each output gradient to exactly that input, adding where windows
+//!   overlap (`kernel > stride`).
+//! - average: `count_include_pad = true`, every window divides by
+//!   `kernel²`; the adjoint spreads `g / kernel²` over the window.
+//! - global average: `[N, C, H, W] -> [N, C]`, the mean of each plane.
+
+use super::par::{group_size, run_parts};
+use crate::tensor::base::expect_same_shape;
+use crate::tensor::error::or_panic;
+use crate::tensor::{Element, ShapeError, Tensor};
+
+/// The sizes of one pooling, checked to fit together.
+#[derive(Debug, Clone, Copy)]
+struct Pool {
+    planes: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    ho: usize,
+    wo: usize,
+}
+
+impl Pool {
+    /// Input rows (or columns, with `len = W`) window `o` covers, clipped
+    /// to the image: `lo..hi`.
+    fn span(&self, o: usize, len: usize) -> (usize, usize) {
+        let start = o * self.s;
+        (
+            start.saturating_sub(self.p),
+            (start + self.k).saturating_sub(self.p).min(len),
+        )
+    }
+
+    /// The output's shape.
+    fn out_shape(&self, input: &[usize]) -> Vec<usize> {
+        vec![input[0], input[1], self.ho, self.wo]
+    }
+}
+
+/// Checks a pooling's input shape and arguments.
+fn pool_geometry(
+    op: &'static str,
+    shape: &[usize],
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Result<Pool, ShapeError> {
+    let &[n, c, h, w] = shape else {
+        return Err(ShapeError::Rank {
+            op,
+            expected: "an input of shape [N, C, H, W]",
+            shape: shape.to_vec(),
+        });
+    };
+    let invalid = |message: String| Err(ShapeError::InvalidArgument { op, message });
+    if kernel == 0 || stride == 0 {
+        return invalid(format!(
+            "kernel size {kernel} and stride {stride} must be positive"
+        ));
+    }
+    if padding > kernel / 2 {
+        return invalid(format!(
+            "padding {padding} exceeds half the kernel size {kernel}"
+        ));
+    }
+    let (hp, wp) = (h + 2 * padding, w + 2 * padding);
+    if kernel > hp || kernel > wp {
+        return invalid(format!(
+            "kernel {kernel}x{kernel} does not fit the padded input {hp}x{wp} of shape {shape:?}"
+        ));
+    }
+    Ok(Pool {
+        planes: n * c,
+        h,
+        w,
+        k: kernel,
+        s: stride,
+        p: padding,
+        ho: (hp - kernel) / stride + 1,
+        wo: (wp - kernel) / stride + 1,
+    })
+}
+
+/// Max pooling of `x [N, C, H, W]`, with the flat input index each output
+/// element was taken from; fails for a wrong rank, a zero kernel or
+/// stride, padding over half the kernel, or a kernel larger than the
+/// padded input.
+pub fn try_max_pool2d_with_indices<T: Element>(
+    x: &Tensor<T>,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Result<(Tensor<T>, Vec<usize>), ShapeError> {
+    let g = pool_geometry("max_pool2d", x.shape(), kernel, stride, padding)?;
+    let plane_out = g.ho * g.wo;
+    let mut out = vec![T::zero(); g.planes * plane_out];
+    let mut idx = vec![0usize; out.len()];
+    if !out.is_empty() {
+        let per = group_size(g.planes);
+        let parts: Vec<_> = out
+            .chunks_mut(per * plane_out)
+            .zip(idx.chunks_mut(per * plane_out))
+            .enumerate()
+            .collect();
+        let xd = x.data();
+        run_parts(
+            parts,
+            x.len() + g.planes * plane_out,
+            |(group, (outs, idxs))| {
+                let outs = outs.chunks_mut(plane_out);
+                for (dp, (o, ix)) in outs.zip(idxs.chunks_mut(plane_out)).enumerate() {
+                    let base = (group * per + dp) * g.h * g.w;
+                    max_plane(&g, &xd[base..base + g.h * g.w], base, o, ix);
+                }
+            },
+        );
+    }
+    Ok((Tensor::from_parts(out, g.out_shape(x.shape())), idx))
+}
+
+/// Max pooling of one plane; `base` is the plane's offset in the input.
+fn max_plane<T: Element>(g: &Pool, x: &[T], base: usize, out: &mut [T], idx: &mut [usize]) {
+    for oy in 0..g.ho {
+        let (y0, y1) = g.span(oy, g.h);
+        for ox in 0..g.wo {
+            let (x0, x1) = g.span(ox, g.w);
+            let (mut best, mut at) = (T::neg_infinity(), usize::MAX);
+            for iy in y0..y1 {
+                for (ix, &v) in x[iy * g.w..(iy + 1) * g.w]
+                    .iter()
+                    .enumerate()
+                    .take(x1)
+                    .skip(x0)
+                {
+                    if at == usize::MAX || v > best || (v.is_nan() && !best.is_nan()) {
+                        best = v;
+                        at = iy * g.w + ix;
+                    }
+                }
+            }
+            out[oy * g.wo + ox] = best;
+            idx[oy * g.wo + ox] = base + at;
+        }
+    }
+}
+
+/// Max pooling of `x [N, C, H, W]` (see [`try_max_pool2d_with_indices`]).
+pub fn try_max_pool2d<T: Element>(
+    x: &Tensor<T>,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor<T>, ShapeError> {
+    try_max_pool2d_with_indices(x, kernel, stride, padding).map(|(y, _)| y)
+}
+
+/// Adjoint of [`try_max_pool2d_with_indices`]: each output gradient added
+/// onto the input element `indices` names (`dx` of `input_shape`).
+///
+/// # Panics
+/// If `grad` and `indices` differ in length or an index is out of range.
+#[track_caller]
+pub fn max_pool2d_backward<T: Element>(
+    input_shape: &[usize],
+    indices: &[usize],
+    grad: &Tensor<T>,
+) -> Tensor<T> {
+    assert_eq!(
+        grad.len(),
+        indices.len(),
+        "max_pool2d_backward: {} indices for a gradient of shape {:?}",
+        indices.len(),
+        grad.shape()
+    );
+    let mut dx = Tensor::zeros(input_shape);
+    let d = dx.data_mut();
+    for (&i, &gv) in indices.iter().zip(grad.data()) {
+        d[i] = d[i] + gv;
+    }
+    dx
+}
+
+/// Average pooling of `x [N, C, H, W]`, padding counted in every window
+/// (each divides by `kernel²`); fails as [`try_max_pool2d_with_indices`].
+pub fn try_avg_pool2d<T: Element>(
+    x: &Tensor<T>,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor<T>, ShapeError> {
+    let g = pool_geometry("avg_pool2d", x.shape(), kernel, stride, padding)?;
+    let (plane_in, plane_out) = (g.h * g.w, g.ho * g.wo);
+    let mut out = vec![T::zero(); g.planes * plane_out];
+    let scale = T::one() / T::cast_usize(g.k * g.k);
+    if !out.is_empty() {
+        let per = group_size(g.planes);
+        let parts: Vec<_> = out.chunks_mut(per * plane_out).enumerate().collect();
+        let xd = x.data();
+        run_parts(parts, x.len() + g.planes * plane_out, |(group, outs)| {
+            for (dp, o) in outs.chunks_mut(plane_out).enumerate() {
+                let base = (group * per + dp) * plane_in;
+                let src = &xd[base..base + plane_in];
+                for oy in 0..g.ho {
+                    let (y0, y1) = g.span(oy, g.h);
+                    for ox in 0..g.wo {
+                        let (x0, x1) = g.span(ox, g.w);
+                        let mut acc = T::zero();
+                        for iy in y0..y1 {
+                            for &v in &src[iy * g.w + x0..iy * g.w + x1] {
+                                acc = acc + v;
+                            }
+                        }
+                        o[oy * g.wo + ox] = acc * scale;
+                    }
+                }
+            }
+        });
+    }
+    Ok(Tensor::from_parts(out, g.out_shape(x.shape())))
+}
+
+/// Adjoint of [`try_avg_pool2d`]: `g / kernel²` added onto every input
+/// element of each window.
+///
+/// # Panics
+/// If the arguments do not describe a pooling of `input_shape` or `grad`
+/// is not its output's shape.
+#[track_caller]
+pub fn avg_pool2d_backward<T: Element>(
+    input_shape: &[usize],
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    grad: &Tensor<T>,
+) -> Tensor<T> {
+    let g = or_panic(pool_geometry(
+        "avg_pool2d_backward",
+        input_shape,
+        kernel,
+        stride,
+        padding,
+    ));
+    expect_same_shape(
+        "avg_pool2d_backward",
+        grad.shape(),
+        &g.out_shape(input_shape),
+    );
+    let (plane_in, plane_out) = (g.h * g.w, g.ho * g.wo);
+    let mut dx = vec![T::zero(); g.planes * plane_in];
+    let scale = T::one() / T::cast_usize(g.k * g.k);
+    if !dx.is_empty() {
+        let per = group_size(g.planes);
+        let parts: Vec<_> = dx.chunks_mut(per * plane_in).enumerate().collect();
+        let gd = grad.data();
+        run_parts(parts, gd.len() + g.planes * plane_in, |(group, dxs)| {
+            for (dp, d) in dxs.chunks_mut(plane_in).enumerate() {
+                let base = (group * per + dp) * plane_out;
+                for oy in 0..g.ho {
+                    let (y0, y1) = g.span(oy, g.h);
+                    for ox in 0..g.wo {
+                        let (x0, x1) = g.span(ox, g.w);
+                        let share = gd[base + oy * g.wo + ox] * scale;
+                        for iy in y0..y1 {
+                            for v in &mut d[iy * g.w + x0..iy * g.w + x1] {
+                                *v = *v + share;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+    Tensor::from_parts(dx, input_shape.to_vec())
+}
+
+/// The mean of every `[H, W]` plane of `x [N, C, H, W]`, `[N, C]`; fails
+/// for another rank or empty planes.
+pub fn try_global_avg_pool<T: Element>(x: &Tensor<T>) -> Result<Tensor<T>, ShapeError> {
+    let (n, c, hw) = global_dims("global_avg_pool", x.shape())?;
+    let scale = T::one() / T::cast_usize(hw);
+    let out = x
+        .data()
+        .chunks(hw)
+        .map(|plane| plane.iter().fold(T::zero(), |acc, &v| acc + v) * scale)
+        .collect();
+    Ok(Tensor::from_parts(out, vec![n, c]))
+}
+
+/// Adjoint of [`try_global_avg_pool`]: `g[n, c] / (H·W)` over each plane.
+///
+/// # Panics
+/// If `input_shape` is not `[N, C, H, W]` with non-empty planes or `grad`
+/// is not `[N, C]`.
+#[track_caller]
+pub fn global_avg_pool_backward<T: Element>(input_shape: &[usize], grad: &Tensor<T>) -> Tensor<T> {
+    let (n, c, hw) = or_panic(global_dims("global_avg_pool_backward", input_shape));
+    expect_same_shape("global_avg_pool_backward", grad.shape(), &[n, c]);
+    let scale = T::one() / T::cast_usize(hw);
+    let mut dx = Vec::with_capacity(n * c * hw);
+    for &gv in grad.data() {
+        dx.extend(std::iter::repeat_n(gv * scale, hw));
+    }
+    Tensor::from_parts(dx, input_shape.to_vec())
+}
+
+/// `(N, C, H·W)` of a global pooling's input.
+fn global_dims(op: &'static str, shape: &[usize]) -> Result<(usize, usize, usize), ShapeError> {
+    let &[n, c, h, w] = shape else {
+        return Err(ShapeError::Rank {
+            op,
+            expected: "an input of shape [N, C, H, W]",
+            shape: shape.to_vec(),
+        });
+    };
+    if h * w == 0 {
+        return Err(ShapeError::EmptyReduction {
+            op,
+            action: "average over",
+            shape: shape.to_vec(),
+            axis: None,
+        });
+    }
+    Ok((n, c, h * w))
+}
+
+impl<T: Element> Tensor<T> {
+    /// Max pooling of this `[N, C, H, W]` tensor (see
+    /// [`try_max_pool2d_with_indices`]), or an error.
+    pub fn try_max_pool2d(
+        &self,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self, ShapeError> {
+        try_max_pool2d(self, kernel, stride, padding)
+    }
+
+    /// Max pooling of this `[N, C, H, W]` tensor; panics on bad arguments.
+    #[track_caller]
+    pub fn max_pool2d(&self, kernel: usize, stride: usize, padding: usize) -> Self {
+        or_panic(try_max_pool2d(self, kernel, stride, padding))
+    }
+
+    /// Max pooling with the flat input index of each output's maximum (what
+    /// [`max_pool2d_backward`] takes); panics on bad arguments.
+    #[track_caller]
+    pub fn max_pool2d_with_indices(
+        &self,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> (Self, Vec<usize>) {
+        or_panic(try_max_pool2d_with_indices(self, kernel, stride, padding))
+    }
+
+    /// Average pooling of this `[N, C, H, W]` tensor (padding counted), or
+    /// an error.
+    pub fn try_avg_pool2d(
+        &self,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self, ShapeError> {
+        try_avg_pool2d(self, kernel, stride, padding)
+    }
+
+    /// Average pooling of this `[N, C, H, W]` tensor (padding counted);
+    /// panics on bad arguments.
+    #[track_caller]
+    pub fn avg_pool2d(&self, kernel: usize, stride: usize, padding: usize) -> Self {
+        or_panic(try_avg_pool2d(self, kernel, stride, padding))
+    }
+
+    /// The mean of every plane of this `[N, C, H, W]` tensor, `[N, C]`, or
+    /// an error.
+    pub fn try_global_avg_pool(&self) -> Result<Self, ShapeError> {
+        try_global_avg_pool(self)
+    }
+
+    /// The mean of every plane of this `[N, C, H, W]` tensor, `[N, C]`;
+    /// panics for another rank or empty planes.
+    #[track_caller]
+    pub fn global_avg_pool(&self) -> Self {
+        or_panic(try_global_avg_pool(self))
+    }
+}
