@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo bench --bench gated`
 
-use adjoint::tape::Graph;
+use adjoint::tape::{Graph, TensorVar};
 use adjoint::tensor::cross_entropy;
 use adjoint::tensor::ops::{binary, loss, matmul, reduce, scalar, unary};
 use adjoint::tensor::rand::{rngs::StdRng, Rng, SeedableRng};
@@ -71,24 +71,31 @@ fn generated_step(p: &Net, x: &Tensor, labels: &[usize]) -> (f32, Net) {
     (g.value, g.p)
 }
 
+/// One gated layer on the tape: its output and its parameters' leaves.
+fn tape_layer<'g>(
+    graph: &'g Graph,
+    l: &Gated,
+    x: &TensorVar<'g, f32>,
+) -> (TensorVar<'g, f32>, [TensorVar<'g, f32>; 4]) {
+    let leaf = |t: &Tensor| graph.leaf(t.clone());
+    let (w, b, v, c) = (leaf(&l.w), leaf(&l.b), leaf(&l.v), leaf(&l.c));
+    let a = &x.matmul(&w) + &b;
+    let d = &a - &a.mean_axis(1, true);
+    let s = d.square().mean_axis(1, true).add_scalar(EPS).sqrt();
+    let h = &(&d / &s).tanh() * &(&x.matmul(&v) + &c).sigmoid();
+    (h, [w, b, v, c])
+}
+
 fn tape_step(p: &Net, x: &Tensor, labels: &[usize]) -> (f32, Net) {
     let graph = Graph::new();
     let leaf = |t: &Tensor| graph.leaf(t.clone());
-    let layer = |l: &Gated, x: &adjoint::tape::TensorVar<'_, f32>| {
-        let (w, b, v, c) = (leaf(&l.w), leaf(&l.b), leaf(&l.v), leaf(&l.c));
-        let a = &x.matmul(&w) + &b;
-        let d = &a - &a.mean_axis(1, true);
-        let s = d.square().mean_axis(1, true).add_scalar(EPS).sqrt();
-        let h = &(&d / &s).tanh() * &(&x.matmul(&v) + &c).sigmoid();
-        (h, [w, b, v, c])
-    };
     let x = graph.constant(x.clone());
-    let (h1, p1) = layer(&p.l1, &x);
-    let (h2, p2) = layer(&p.l2, &h1);
+    let (h1, p1) = tape_layer(&graph, &p.l1, &x);
+    let (h2, p2) = tape_layer(&graph, &p.l2, &h1);
     let (w3, b3) = (leaf(&p.w3), leaf(&p.b3));
     let loss = (&h2.matmul(&w3) + &b3).cross_entropy(labels);
     let grads = loss.backward();
-    let gated = |ps: &[adjoint::tape::TensorVar<'_, f32>; 4]| Gated {
+    let gated = |ps: &[TensorVar<'_, f32>; 4]| Gated {
         w: grads.wrt(&ps[0]),
         b: grads.wrt(&ps[1]),
         v: grads.wrt(&ps[2]),

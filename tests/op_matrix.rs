@@ -555,6 +555,37 @@ row!("scalar / tensor" as "/", rdiv_active_scalar:
 row!("neg", neg: (a [2, 3] Normal) () (w [2, 3] Normal)
     => (&(-a) * w).sum(); tape => (&a.neg() * w).sum());
 
+// Convolutional-network ops: stride and padding variants on odd,
+// non-square images; max pooling on pairwise-distinct inputs (a tie has no
+// derivative; the tie rule is tested in the runtime), overlapping 3x3/2
+// windows with padding; batch norm in training mode per channel over N, H, W
+// (and over N for 2-D input); dropout's mask regenerated from its seed.
+row!("conv2d", conv2d: (x [2, 3, 5, 7] Normal, k [4, 3, 3, 3] Normal) () (w [2, 4, 5, 7] Normal)
+    => (&x.conv2d(k, 1, 1) * w).sum());
+row!("conv2d", conv2d_stride2: (x [2, 3, 5, 7] Normal, k [2, 3, 2, 2] Normal) () (w [2, 2, 2, 3] Normal)
+    => (&x.conv2d(k, 2, 0) * w).sum());
+row!("conv2d", conv2d_weights_only: (k [4, 2, 3, 3] Normal) () (x [2, 2, 6, 5] Normal, w [2, 4, 3, 3] Normal)
+    => (&x.conv2d(k, 2, 1) * w).sum());
+row!("max_pool2d", max_pool2d: (x [2, 3, 5, 7] Distinct) () (w [2, 3, 3, 4] Normal)
+    => (&x.max_pool2d(3, 2, 1) * w).sum());
+row!("max_pool2d", max_pool2d_2x2: (x [1, 2, 4, 6] Distinct) () (w [1, 2, 2, 3] Normal)
+    => (&x.max_pool2d(2, 2, 0) * w).sum());
+row!("avg_pool2d", avg_pool2d: (x [2, 3, 5, 7] Normal) () (w [2, 3, 3, 4] Normal)
+    => (&x.avg_pool2d(3, 2, 1) * w).sum());
+row!("global_avg_pool", global_avg_pool: (x [2, 3, 4, 5] Normal) () (w [2, 3] Normal)
+    => (&x.global_avg_pool() * w).sum());
+row!("batch_norm", batch_norm: (x [4, 3, 2, 3] Normal, gamma [3] Normal, beta [3] Normal) ()
+    (w [4, 3, 2, 3] Normal)
+    => (&x.batch_norm(gamma, beta, 1e-5) * w).sum();
+    tape => (&x.batch_norm(gamma, beta, 1e-5).0 * w).sum());
+row!("batch_norm", batch_norm_2d: (x [5, 3] Normal, gamma [3] Normal) () (beta [3] Normal, w [5, 3] Normal)
+    => (&x.batch_norm(gamma, beta, 1e-5) * w).sum();
+    tape => (&x.batch_norm(gamma, beta, 1e-5).0 * w).sum());
+row!("dropout", dropout: (x [4, 6] Normal) () (w [4, 6] Normal)
+    => (&x.dropout(0.5, 7) * w).sum());
+row!("flatten", flatten: (x [2, 3, 2] Normal) () (w [2, 6] Normal)
+    => (&x.flatten() * w).sum());
+
 // Fused element-wise regions (the graph shows `fused`): a layer's bias add
 // and activation, `relu(x + b)`, with the bias broadcast (every `a + b` at
 // least 0.5 away from 0); a chain of unary ops on one tensor (`square` is

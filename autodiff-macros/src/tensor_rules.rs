@@ -66,6 +66,19 @@ pub enum TensorOp {
     CrossEntropy,
     Mse,
     L1,
+    /// `x.conv2d(&w, stride, padding)`.
+    Conv2d,
+    /// `x.max_pool2d(kernel, stride, padding)`; its forward also returns the
+    /// argmax indices the backward routes the gradient by.
+    MaxPool2d,
+    AvgPool2d,
+    GlobalAvgPool,
+    /// `x.batch_norm(&gamma, &beta, eps)` (training-mode statistics); its
+    /// forward also returns the per-channel statistics its backward reads.
+    BatchNorm,
+    /// `x.dropout(p, seed)`: the mask is regenerated from the seed.
+    Dropout,
+    Flatten,
     /// A region of element-wise ops fused by the compiler into one loop
     /// forward and one backward (never written by users); the index is into
     /// `Function::regions`, its operands the region's.
@@ -134,7 +147,19 @@ pub fn slots(op: TensorOp) -> &'static [Slot] {
         | O::Normalize => &[Tensor, Data],
         O::CrossEntropy => &[Tensor, Target],
         O::Powf | O::LeakyRelu => &[Tensor, Scalar],
+        O::Conv2d => &[Tensor, Tensor, Data, Data],
+        O::MaxPool2d | O::AvgPool2d => &[Tensor, Data, Data, Data],
+        O::GlobalAvgPool | O::Flatten => &[Tensor],
+        O::BatchNorm => &[Tensor, Tensor, Tensor, Data],
+        O::Dropout => &[Tensor, Data, Data],
     }
+}
+
+/// Whether the op's forward returns `(value, extra)`: something its backward
+/// (and tangent) reads besides operands and value (max pooling's argmax,
+/// batch norm's statistics). Generated code keeps it as `v_extra`.
+pub fn has_extra_output(op: TensorOp) -> bool {
+    matches!(op, TensorOp::MaxPool2d | TensorOp::BatchNorm)
 }
 
 /// Tensor methods by name (the first name of an op is how messages spell it).
@@ -171,6 +196,13 @@ pub const METHODS: &[(&str, TensorOp)] = &[
     ("softmax", TensorOp::Softmax),
     ("log_softmax", TensorOp::LogSoftmax),
     ("normalize", TensorOp::Normalize),
+    ("conv2d", TensorOp::Conv2d),
+    ("max_pool2d", TensorOp::MaxPool2d),
+    ("avg_pool2d", TensorOp::AvgPool2d),
+    ("global_avg_pool", TensorOp::GlobalAvgPool),
+    ("batch_norm", TensorOp::BatchNorm),
+    ("dropout", TensorOp::Dropout),
+    ("flatten", TensorOp::Flatten),
 ];
 
 /// The op a tensor method of this name denotes.
@@ -234,6 +266,7 @@ pub fn forward(op: TensorOp, x: &[TokenStream]) -> TokenStream {
     let a = &x[0];
     let b = x.get(1);
     let c = x.get(2);
+    let d = x.get(3);
     let ops = ops();
     match op {
         O::Add => quote!(&#a + &#b),
@@ -280,6 +313,13 @@ pub fn forward(op: TensorOp, x: &[TokenStream]) -> TokenStream {
         O::CrossEntropy => quote!(#ops::loss::cross_entropy(&#a, #b)),
         O::Mse => quote!(#ops::loss::mse(&#a, &#b)),
         O::L1 => quote!(#ops::loss::l1(&#a, &#b)),
+        O::Conv2d => quote!(#a.conv2d(&#b, #c, #d)),
+        O::MaxPool2d => quote!(#a.max_pool2d_with_indices(#b, #c, #d)),
+        O::AvgPool2d => quote!(#a.avg_pool2d(#b, #c, #d)),
+        O::GlobalAvgPool => quote!(#a.global_avg_pool()),
+        O::BatchNorm => quote!(#a.batch_norm_with_stats(&#b, &#c, #d)),
+        O::Dropout => quote!(#a.dropout(#b, #c)),
+        O::Flatten => quote!(#a.flatten()),
         O::Fused(_) => unreachable_fused(),
     }
 }
@@ -291,21 +331,27 @@ pub enum Adjoint {
     Pair { call: TokenStream, swap: bool },
     /// The contribution to one operand.
     Single { operand: usize, expr: TokenStream },
+    /// One call taking which operands need a gradient (`[bool; n]`, the
+    /// differentiable operands in order) and returning a tuple of `Option`s.
+    Needed { call: TokenStream, operands: usize },
 }
 
 fn single(_n: usize, operand: usize, expr: TokenStream) -> Adjoint {
     Adjoint::Single { operand, expr }
 }
 
-/// The adjoint rule of each op; `y` is the output's value, `g` its adjoint,
+/// The adjoint rule of each op; `y` is the output's value, `extra` the
+/// forward's extra output ([`has_extra_output`]), `g` its adjoint,
 /// `shapes[i]` an expression for operand `i`'s shape (`&[usize]`): rules
 /// that need only a shape take it from there, so the operand itself need not
 /// be kept alive for the reverse sweep.
+#[allow(clippy::too_many_arguments)]
 pub fn adjoint(
     op: TensorOp,
     x: &[TokenStream],
     shapes: &[TokenStream],
     y: &TokenStream,
+    extra: &TokenStream,
     g: &TokenStream,
     needs: &[bool],
 ) -> Adjoint {
@@ -313,6 +359,7 @@ pub fn adjoint(
     let a = &x[0];
     let b = x.get(1);
     let c = x.get(2);
+    let d = x.get(3);
     let sa = &shapes[0];
     let sb = shapes.get(1);
     let n = x.len();
@@ -426,6 +473,33 @@ pub fn adjoint(
         ),
         O::Mse => both(quote!(#ops::loss::mse_backward(&#a, &#b, #g))),
         O::L1 => both(quote!(#ops::loss::l1_backward(&#a, &#b, #g))),
+        O::Conv2d => {
+            let (n0, n1) = (needs[0], needs[1]);
+            Adjoint::Needed {
+                call: quote!(#ops::conv::conv2d_backward(&#a, &#b, #c, #d, &#g, [#n0, #n1])),
+                operands: 2,
+            }
+        }
+        O::MaxPool2d => single(
+            n,
+            0,
+            quote!(#ops::pool::max_pool2d_backward(#sa, &#extra, &#g)),
+        ),
+        O::AvgPool2d => single(
+            n,
+            0,
+            quote!(#ops::pool::avg_pool2d_backward(#sa, #b, #c, #d, &#g)),
+        ),
+        O::GlobalAvgPool => single(n, 0, quote!(#ops::pool::global_avg_pool_backward(#sa, &#g))),
+        O::BatchNorm => {
+            let (n0, n1, n2) = (needs[0], needs[1], needs[2]);
+            Adjoint::Needed {
+                call: quote!(#ops::batch_norm::batch_norm_backward(&#a, &#b, &#extra, &#g, [#n0, #n1, #n2])),
+                operands: 3,
+            }
+        }
+        O::Dropout => single(n, 0, quote!(#ops::dropout::dropout_backward(#b, #c, &#g))),
+        O::Flatten => single(n, 0, quote!(#ops::reshape::flatten_backward(#sa, &#g))),
         O::Fused(_) => unreachable_fused(),
     }
 }
@@ -438,14 +512,17 @@ pub fn tangent(
     op: TensorOp,
     x: &[TokenStream],
     y: &TokenStream,
+    extra: &TokenStream,
     dx: &[Option<TokenStream>],
 ) -> TokenStream {
     use TensorOp as O;
     let a = &x[0];
     let b = x.get(1);
     let c = x.get(2);
+    let d = x.get(3);
     let d0 = dx.first().cloned().flatten();
     let d1 = dx.get(1).cloned().flatten();
+    let d2 = dx.get(2).cloned().flatten();
     let ops = ops();
     let sum = |terms: Vec<TokenStream>| -> TokenStream {
         let mut it = terms.into_iter();
@@ -638,6 +715,31 @@ pub fn tangent(
             }
             scalar_sum(terms)
         }
+        O::Conv2d => {
+            let mut terms = Vec::new();
+            if let Some(t) = &d0 {
+                terms.push(quote!(#t.conv2d(&#b, #c, #d)));
+            }
+            if let Some(t) = &d1 {
+                terms.push(quote!(#a.conv2d(&#t, #c, #d)));
+            }
+            sum(terms)
+        }
+        O::MaxPool2d => {
+            d0_or(&|t| quote!(#ops::pool::max_pool2d_tangent(&#extra, &#t, #y.shape())))
+        }
+        O::AvgPool2d => d0_or(&|t| quote!(#t.avg_pool2d(#b, #c, #d))),
+        O::GlobalAvgPool => d0_or(&|t| quote!(#t.global_avg_pool())),
+        O::BatchNorm => {
+            let some = |t: &Option<TokenStream>| match t {
+                Some(t) => quote!(::core::option::Option::Some(&#t)),
+                None => quote!(::core::option::Option::None),
+            };
+            let (s0, s1, s2) = (some(&d0), some(&d1), some(&d2));
+            quote!(#ops::batch_norm::batch_norm_tangent(&#a, &#b, &#extra, #s0, #s1, #s2))
+        }
+        O::Dropout => d0_or(&|t| quote!(#t.dropout(#b, #c))),
+        O::Flatten => d0_or(&|t| quote!(#t.flatten())),
         O::Fused(_) => unreachable_fused(),
     }
 }

@@ -23,6 +23,9 @@ where
     });
 }
 
+/// A chunk of an optimiser step: weights and gradient, two state buffers.
+type StatefulChunk<'a, T> = ((&'a mut [T], &'a [T]), (&'a mut [T], &'a mut [T]));
+
 /// `f(&mut w[i], g[i], &mut m[i], &mut v[i])` for every element: an
 /// optimiser's step over a weight, its gradient and two state buffers (Adam's
 /// moments), in place.
@@ -40,7 +43,7 @@ where
     drive(
         w.len(),
         ((w, g), (m, v)),
-        |((w, g), (m, v)): ((&mut [T], &[T]), (&mut [T], &mut [T]))| {
+        |((w, g), (m, v)): StatefulChunk<'_, T>| {
             for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 f(w, g, m, v);
             }

@@ -21,7 +21,7 @@ use crate::parallel::{for_each_part, threads};
 use std::time::Instant;
 
 /// Elements per piece of the output (a multiple of a cache line's worth).
-const PIECE: usize = 1 << 14;
+const PIECE: usize = 1 << 12;
 
 /// Pieces at most (bounds the per-piece sums of broadcast gradients).
 const MAX_PIECES: usize = 64;

@@ -7,6 +7,10 @@
 //! keeping it. `relu(x·W + b)` is such a tree; so is
 //! `tanh(n) * sigmoid(x·V + c)`.
 //!
+//! A transcendental op (`exp ln sqrt sin cos tanh sigmoid powf`) ends its
+//! region: a consumer reads its saved value instead of the backward loop
+//! recomputing it (measured: recomputing `tanh` and `sigmoid` in the gated
+//! layer of `benches/gated.rs` made the step 1.7x slower than the tape).
 //! A lone element-wise op stays itself (its runtime kernel). An op whose
 //! scalar operand varies (a learned scale) is not fused: a region's
 //! operands that carry gradients are tensors.
@@ -129,7 +133,7 @@ fn fuse_region(region: &mut crate::ir::Region, ctx: &Context, regions: &mut Vec<
         let refs: Vec<Ref> = args
             .iter()
             .map(|a| match trees.get(a) {
-                Some(sub) if single(a) => {
+                Some(sub) if single(a) && sub.ends_cheap() => {
                     absorbed.push(*a);
                     tree.graft(sub)
                 }
@@ -181,6 +185,18 @@ impl Tree {
                 self.inputs.len() - 1
             }
         }
+    }
+
+    /// Whether the tree's value is cheap to recompute: a transcendental
+    /// (`exp`, `tanh`, `sqrt`, …) ends a region instead, so its value is
+    /// computed once and saved rather than recomputed by the backward loop.
+    fn ends_cheap(&self) -> bool {
+        self.steps.last().is_some_and(|s| {
+            matches!(
+                s.op,
+                Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Neg | Op::Abs | Op::Relu
+            )
+        })
     }
 
     /// Appends a subtree's steps (operands renumbered) and returns its value.

@@ -81,7 +81,14 @@ fn other_tags(op: TensorOp) -> Option<&'static [&'static str]> {
         | O::Normalize
         | O::CrossEntropy
         | O::Mse
-        | O::L1 => None,
+        | O::L1
+        | O::Conv2d
+        | O::MaxPool2d
+        | O::AvgPool2d
+        | O::GlobalAvgPool
+        | O::BatchNorm
+        | O::Dropout
+        | O::Flatten => None,
     }
 }
 

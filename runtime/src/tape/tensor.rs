@@ -484,7 +484,7 @@ impl<'g, T: Element> TensorVar<'g, T> {
         eps: f64,
     ) -> (TensorVar<'g, T>, BatchStats<T>) {
         let (x, gm) = (self.value.clone(), gamma.value.clone());
-        let (value, stats) = x.batch_norm(&gm, &beta.value, eps);
+        let (value, stats) = x.batch_norm_with_stats(&gm, &beta.value, eps);
         let saved = stats.clone();
         let y = self
             .graph

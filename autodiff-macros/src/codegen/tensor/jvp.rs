@@ -295,7 +295,8 @@ impl TensorGen<'_> {
                         })
                     })
                     .collect();
-                tensor_rules::tangent(*top, &arg_idents, &quote!(#v), &dx)
+                let extra = super::extra_ident(v);
+                tensor_rules::tangent(*top, &arg_idents, &quote!(#v), &quote!(#extra), &dx)
             }
             Op::Const(_) | Op::Call(_) => return out,
             scalar => {

@@ -96,6 +96,12 @@ fn stack_ident(region: RegionId) -> syn::Ident {
     format_ident!("__saved_{}", region.0)
 }
 
+/// The extra output of an op's forward that its backward reads
+/// (`tensor_rules::has_extra_output`).
+fn extra_ident(value: &syn::Ident) -> syn::Ident {
+    format_ident!("{}_extra", value)
+}
+
 /// The local carrying a loop-carried value (or its adjoint) between iterations.
 fn carry_ident(value: &syn::Ident) -> syn::Ident {
     format_ident!("__carry_{}", value)
@@ -513,6 +519,7 @@ impl TensorGen<'_> {
             let ident = self.names.value(v);
             add(ident.clone());
             add(shape_ident(ident));
+            add(extra_ident(ident));
             add(self.names.pullback(v));
         }
         for stmt in &region.stmts {
@@ -569,7 +576,12 @@ impl TensorGen<'_> {
             Op::Tensor(top) => {
                 let x = self.operands(*top, args);
                 let e = tensor_rules::forward(*top, &x);
-                quote!(let #v = #e;)
+                if tensor_rules::has_extra_output(*top) {
+                    let extra = extra_ident(v);
+                    quote!(let (#v, #extra) = #e;)
+                } else {
+                    quote!(let #v = #e;)
+                }
             }
             Op::Call(callee) => {
                 let passed: Vec<TokenStream> = args.iter().map(|a| self.pass(*a)).collect();

@@ -440,8 +440,16 @@ impl TensorGen<'_> {
                         quote!(&#s)
                     })
                     .collect();
-                let rule =
-                    tensor_rules::adjoint(*top, &x, &shapes, &quote!(#v), &quote!(#bar), &needs);
+                let extra = super::extra_ident(v);
+                let rule = tensor_rules::adjoint(
+                    *top,
+                    &x,
+                    &shapes,
+                    &quote!(#v),
+                    &quote!(#extra),
+                    &quote!(#bar),
+                    &needs,
+                );
                 let line = match rule {
                     tensor_rules::Adjoint::Pair { call, swap: false } => {
                         let (p0, p1) = (pattern(0), pattern(1));
@@ -450,6 +458,21 @@ impl TensorGen<'_> {
                     tensor_rules::Adjoint::Pair { call, swap: true } => {
                         let (p0, p1) = (pattern(0), pattern(1));
                         quote!(let (#p1, #p0) = #call;)
+                    }
+                    tensor_rules::Adjoint::Needed { call, operands } => {
+                        let patterns = (0..operands).map(|i| {
+                            if needs[i] {
+                                let d = d(i);
+                                quote!(::core::option::Option::Some(#d))
+                            } else {
+                                quote!(_)
+                            }
+                        });
+                        quote! {
+                            let (#(#patterns,)*) = #call else {
+                                ::core::unreachable!("adjoint internal error: a needed gradient is missing")
+                            };
+                        }
                     }
                     tensor_rules::Adjoint::Single { operand, expr } => {
                         let d = d(operand);

@@ -211,6 +211,47 @@ pub fn batch_norm_backward<T: Element>(
     )
 }
 
+/// Tangent (forward mode) of [`try_batch_norm_train`] along tangents of its
+/// input, scale and shift (`None` where one does not vary): the input's
+/// Jacobian is symmetric per channel (`(γ·inv/m)(m·I − 1·1ᵀ − x̂·x̂ᵀ)`), so
+/// its part is [`batch_norm_backward`] applied to `dx`; the others add
+/// `dγ·x̂ + dβ`.
+///
+/// # Panics
+/// If the shapes do not fit together.
+#[track_caller]
+pub fn batch_norm_tangent<T: Element>(
+    x: &Tensor<T>,
+    gamma: &Tensor<T>,
+    stats: &BatchStats<T>,
+    dx: Option<&Tensor<T>>,
+    dgamma: Option<&Tensor<T>>,
+    dbeta: Option<&Tensor<T>>,
+) -> Tensor<T> {
+    let op = "batch_norm_tangent";
+    let (_, c, s) = or_panic(dims(op, x.shape(), &[gamma.shape(), stats.mean.shape()]));
+    let mut out = match dx {
+        Some(d) => batch_norm_backward(x, gamma, stats, d, [true, false, false])
+            .0
+            .unwrap_or_else(|| Tensor::zeros(x.shape())),
+        None => Tensor::zeros(x.shape()),
+    };
+    if (dgamma.is_some() || dbeta.is_some()) && s > 0 {
+        let (mean, inv) = (stats.mean.data(), stats.inv_std.data());
+        let zero = vec![T::zero(); c];
+        let dg = dgamma.map_or(&zero[..], |t| t.data());
+        let db = dbeta.map_or(&zero[..], |t| t.data());
+        let xs = x.data();
+        for (b, chunk) in out.data_mut().chunks_mut(s).enumerate() {
+            let ch = b % c;
+            for (o, &xv) in chunk.iter_mut().zip(&xs[b * s..]) {
+                *o = *o + dg[ch] * (xv - mean[ch]) * inv[ch] + db[ch];
+            }
+        }
+    }
+    out
+}
+
 /// Evaluation-mode batch normalisation, per channel
 /// `γ (x - running_mean) / √(running_var + ε) + β`; fails for a wrong rank
 /// or parameters not of shape `[C]`.
@@ -344,8 +385,21 @@ impl<T: Element> Tensor<T> {
     /// statistics; panics with e.g. `batch_norm: per-channel parameters must
     /// have shape [3]: [2, 3, 4, 4] and [4]`.
     #[track_caller]
-    pub fn batch_norm(&self, gamma: &Self, beta: &Self, eps: f64) -> (Self, BatchStats<T>) {
+    pub fn batch_norm_with_stats(
+        &self,
+        gamma: &Self,
+        beta: &Self,
+        eps: f64,
+    ) -> (Self, BatchStats<T>) {
         or_panic(try_batch_norm_train(self, gamma, beta, eps))
+    }
+
+    /// Training-mode batch normalisation's value alone (see
+    /// [`batch_norm_with_stats`](Self::batch_norm_with_stats)); this is the
+    /// form `#[differentiable]` functions write.
+    #[track_caller]
+    pub fn batch_norm(&self, gamma: &Self, beta: &Self, eps: f64) -> Self {
+        self.batch_norm_with_stats(gamma, beta, eps).0
     }
 
     /// Evaluation-mode batch normalisation with running statistics (see

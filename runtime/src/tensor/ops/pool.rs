@@ -195,6 +195,27 @@ pub fn max_pool2d_backward<T: Element>(
     dx
 }
 
+/// Tangent (forward mode) of max pooling: every output element takes the
+/// tangent of the input its window's maximum came from (`indices` from
+/// [`try_max_pool2d_with_indices`]).
+///
+/// # Panics
+/// If an index is out of `tangent`'s range or `indices` does not fill `out_shape`.
+pub fn max_pool2d_tangent<T: Element>(
+    indices: &[usize],
+    tangent: &Tensor<T>,
+    out_shape: &[usize],
+) -> Tensor<T> {
+    let d = tangent.data();
+    assert_eq!(
+        indices.len(),
+        out_shape.iter().product::<usize>(),
+        "max_pool2d_tangent: {} indices for an output of shape {out_shape:?}",
+        indices.len()
+    );
+    Tensor::from_parts(indices.iter().map(|&i| d[i]).collect(), out_shape.to_vec())
+}
+
 /// Average pooling of `x [N, C, H, W]`, padding counted in every window
 /// (each divides by `kernel²`); fails as [`try_max_pool2d_with_indices`].
 pub fn try_avg_pool2d<T: Element>(

@@ -28,7 +28,7 @@ fn train_mode_normalises_each_channel() {
     for shape in [vec![4, 3, 5, 7], vec![16, 5]] {
         let c = shape[1];
         let x = &rand_t(&shape, -2.0, 3.0, &mut r) * 4.0;
-        let (y, stats) = x.batch_norm(&Tensor::ones(&[c]), &Tensor::zeros(&[c]), 1e-12);
+        let (y, stats) = x.batch_norm_with_stats(&Tensor::ones(&[c]), &Tensor::zeros(&[c]), 1e-12);
         assert_eq!(y.shape(), x.shape());
         assert_eq!(stats.count, x.len() / c);
         for ch in 0..c {
@@ -44,7 +44,7 @@ fn train_mode_normalises_each_channel() {
         // γ and β scale and shift each channel.
         let gamma = Tensor::full(&[c], 2.0);
         let beta = Tensor::full(&[c], -1.0);
-        let (z, _) = x.batch_norm(&gamma, &beta, 1e-12);
+        let (z, _) = x.batch_norm_with_stats(&gamma, &beta, 1e-12);
         assert_close(z.data(), (&(&y * 2.0) - 1.0).data(), 1e-12);
     }
 }
@@ -53,7 +53,7 @@ fn train_mode_normalises_each_channel() {
 fn train_mode_closed_form() {
     // One channel holding 1, 3 (N = 2, 1×1 planes): mean 2, variance 1.
     let x = t(&[1.0, 3.0], &[2, 1, 1, 1]);
-    let (y, stats) = x.batch_norm(&t(&[3.0], &[1]), &t(&[0.5], &[1]), 0.0);
+    let (y, stats) = x.batch_norm_with_stats(&t(&[3.0], &[1]), &t(&[0.5], &[1]), 0.0);
     assert_eq!(y.to_vec(), vec![-2.5, 3.5]);
     assert_eq!(
         (stats.mean.to_vec(), stats.var.to_vec()),
@@ -80,7 +80,7 @@ fn train_mode_backward_formulas_and_needs() {
     let mut r = rng(302);
     let x = rand_t(&[3, 2, 2, 2], -1.0, 1.0, &mut r);
     let gamma = rand_t(&[2], 0.5, 1.5, &mut r);
-    let (y, stats) = x.batch_norm(&gamma, &Tensor::zeros(&[2]), 1e-5);
+    let (y, stats) = x.batch_norm_with_stats(&gamma, &Tensor::zeros(&[2]), 1e-5);
     let g = rand_t(y.shape(), -1.0, 1.0, &mut r);
     let (dx, dgamma, dbeta) = batch_norm_backward(&x, &gamma, &stats, &g, [true, true, true]);
     let (dx, dgamma, dbeta) = (dx.unwrap(), dgamma.unwrap(), dbeta.unwrap());
@@ -119,7 +119,7 @@ fn eval_mode_uses_the_running_statistics() {
     assert_eq!(y.to_vec(), vec![0.0, 7.0, 2.0, 11.0, 4.0, 15.0]);
     // Unlike training mode, the batch's own statistics play no part: the
     // output's channels are not centred.
-    let (train, _) = x.batch_norm(&gamma, &beta, 0.0);
+    let (train, _) = x.batch_norm_with_stats(&gamma, &beta, 0.0);
     assert_ne!(train, y);
     let g = t(&[1.0, 1.0, 2.0, 1.0, 3.0, 1.0], &[3, 2]);
     let (dx, dg, db) = batch_norm_eval_backward(&x, &gamma, &rm, &rv, 0.0, &g, [true; 3]);
