@@ -29,6 +29,9 @@
 //! (`sigmoid`, `relu` and free-function forms of the math functions).
 //! [`tensor`] holds the CPU [`Tensor`] and its ops, each with its adjoint.
 
+// Generated code names this crate `::adjoint`, in `nn` too.
+extern crate self as adjoint;
+
 pub use adjoint_macros::{custom_adjoint, differentiable, Parameters};
 #[cfg(feature = "data")]
 pub use adjoint_runtime::data;
@@ -41,6 +44,8 @@ pub use adjoint_runtime::train;
 #[cfg(feature = "safetensors")]
 pub use adjoint_runtime::weights;
 pub use adjoint_runtime::{check, optim, params, saves, scalar, tape, tensor, trace};
+
+pub mod nn;
 
 /// The CPU kernels (gemm, element-wise loops, reductions).
 pub use adjoint_kernels as kernels;

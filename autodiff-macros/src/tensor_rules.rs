@@ -317,8 +317,10 @@ pub fn forward(op: TensorOp, x: &[TokenStream]) -> TokenStream {
         O::MaxPool2d => quote!(#a.max_pool2d_with_indices(#b, #c, #d)),
         O::AvgPool2d => quote!(#a.avg_pool2d(#b, #c, #d)),
         O::GlobalAvgPool => quote!(#a.global_avg_pool()),
-        O::BatchNorm => quote!(#a.batch_norm_with_stats(&#b, &#c, #d)),
-        O::Dropout => quote!(#a.dropout(#b, #c)),
+        O::BatchNorm => {
+            quote!(#a.batch_norm_with_stats(&#b, &#c, ::core::convert::Into::<f64>::into(#d)))
+        }
+        O::Dropout => quote!(#a.dropout(::core::convert::Into::<f64>::into(#b), #c)),
         O::Flatten => quote!(#a.flatten()),
         O::Fused(_) => unreachable_fused(),
     }
@@ -498,7 +500,11 @@ pub fn adjoint(
                 operands: 3,
             }
         }
-        O::Dropout => single(n, 0, quote!(#ops::dropout::dropout_backward(#b, #c, &#g))),
+        O::Dropout => single(
+            n,
+            0,
+            quote!(#ops::dropout::dropout_backward(::core::convert::Into::<f64>::into(#b), #c, &#g)),
+        ),
         O::Flatten => single(n, 0, quote!(#ops::reshape::flatten_backward(#sa, &#g))),
         O::Fused(_) => unreachable_fused(),
     }
@@ -738,7 +744,7 @@ pub fn tangent(
             let (s0, s1, s2) = (some(&d0), some(&d1), some(&d2));
             quote!(#ops::batch_norm::batch_norm_tangent(&#a, &#b, &#extra, #s0, #s1, #s2))
         }
-        O::Dropout => d0_or(&|t| quote!(#t.dropout(#b, #c))),
+        O::Dropout => d0_or(&|t| quote!(#t.dropout(::core::convert::Into::<f64>::into(#b), #c))),
         O::Flatten => d0_or(&|t| quote!(#t.flatten())),
         O::Fused(_) => unreachable_fused(),
     }
