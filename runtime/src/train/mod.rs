@@ -21,6 +21,7 @@
 pub mod checkpoint;
 pub mod eval;
 pub mod fit;
+pub mod gallery;
 pub mod metrics;
 pub mod plot;
 pub mod progress;
@@ -34,6 +35,7 @@ pub use checkpoint::{
 };
 pub use eval::accuracy;
 pub use fit::{fit, EpochReport};
+pub use gallery::{plot_predictions, Prediction};
 pub use metrics::{MetricsError, MetricsLog};
 pub use plot::{plot_curves, PlotError};
 pub use progress::EpochProgress;

@@ -74,7 +74,7 @@ pub fn plot_curves(
 }
 
 /// Registers the embedded font once per process.
-fn register() -> Result<(), PlotError> {
+pub(super) fn register() -> Result<(), PlotError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok =
         *REGISTERED.get_or_init(|| register_font("sans-serif", FontStyle::Normal, FONT).is_ok());

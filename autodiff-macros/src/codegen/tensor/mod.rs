@@ -638,9 +638,10 @@ impl TensorGen<'_> {
     /// How a value is passed to a called `#[differentiable]` function.
     fn pass(&self, v: ValueId) -> TokenStream {
         let ident = self.names.value(v);
+        // A model argument may be rebound to an owned copy (in a pullback),
+        // so it is borrowed like any model; `&&M` coerces to `&M`.
         match self.f.kind(v) {
-            Kind::Tensor => quote!(&#ident),
-            Kind::Model if !self.is_param(v) => quote!(&#ident),
+            Kind::Tensor | Kind::Model => quote!(&#ident),
             _ => quote!(#ident),
         }
     }

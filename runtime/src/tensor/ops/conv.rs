@@ -294,22 +294,8 @@ pub(crate) fn conv2d_forward<T: Element>(
         }
         ConvLayout::Batched => {
             let nl = g.n * l;
-            let mut cols = vec![T::zero(); k * nl];
             let per = group_size(g.n);
-            // Rows of the batch-wide [K, N·L] matrix in parallel: row
-            // (ch, i, j) holds tap (i, j) of channel ch for every image.
-            let (plane, rows_per) = (g.h * g.w, group_size(k));
-            let parts: Vec<_> = cols.chunks_mut(rows_per * nl).enumerate().collect();
-            run_parts(parts, k * nl, |(group, chunk)| {
-                for (dr, row) in chunk.chunks_mut(nl).enumerate() {
-                    let r = group * rows_per + dr;
-                    let (ch, i, j) = (r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw);
-                    for (n, dst) in row.chunks_mut(l).enumerate() {
-                        let src = &x[n * chw + ch * plane..n * chw + (ch + 1) * plane];
-                        fill_row(g, src, i, j, dst);
-                    }
-                }
-            });
+            let cols = batch_cols(g, x);
             let mut wide = vec![T::zero(); o * nl];
             gemm(
                 T::one(),
@@ -333,6 +319,44 @@ pub(crate) fn conv2d_forward<T: Element>(
     out
 }
 
+/// The receptive fields of the whole batch as one `[C·kh·kw, N·Ho·Wo]`
+/// matrix (row `(ch, i, j)` holds tap `(i, j)` of channel `ch` for every
+/// image), built row-parallel.
+fn batch_cols<T: Element>(g: &Geometry, x: &[T]) -> Vec<T> {
+    let (k, l, chw) = (g.k(), g.l(), g.chw());
+    let nl = g.n * l;
+    let mut cols = vec![T::zero(); k * nl];
+    let (plane, rows_per) = (g.h * g.w, group_size(k));
+    let parts: Vec<_> = cols.chunks_mut(rows_per * nl).enumerate().collect();
+    run_parts(parts, k * nl, |(group, chunk)| {
+        for (dr, row) in chunk.chunks_mut(nl).enumerate() {
+            let r = group * rows_per + dr;
+            let (ch, i, j) = (r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw);
+            for (n, dst) in row.chunks_mut(l).enumerate() {
+                let src = &x[n * chw + ch * plane..n * chw + (ch + 1) * plane];
+                fill_row(g, src, i, j, dst);
+            }
+        }
+    });
+    cols
+}
+
+/// Below this many output positions per image, one product over the whole
+/// batch beats a product per image: a per-image product packs the whole
+/// weight matrix again for only a few columns (the deep layers of the
+/// Table-1 ConvNet have 16, 4 and 1 positions; measured there, packing took
+/// more time than the multiply).
+const BATCHED_BELOW: usize = 256;
+
+/// The layout a convolution of these sizes runs in.
+fn layout_for(g: &Geometry) -> ConvLayout {
+    if g.l() < BATCHED_BELOW {
+        ConvLayout::Batched
+    } else {
+        ConvLayout::PerImageParallel
+    }
+}
+
 /// The convolution of `x [N, C, H, W]` with `w [O, C, kh, kw]` at `stride`
 /// with `padding` zeros on every side, `[N, O, Ho, Wo]`; fails (naming
 /// `conv2d` and both shapes) for wrong ranks, differing channel counts, a
@@ -344,7 +368,7 @@ pub fn try_conv2d<T: Element>(
     padding: usize,
 ) -> Result<Tensor<T>, ShapeError> {
     let g = geometry("conv2d", x.shape(), w.shape(), stride, padding)?;
-    let out = conv2d_forward(&g, ConvLayout::PerImageParallel, x.data(), w.data());
+    let out = conv2d_forward(&g, layout_for(&g), x.data(), w.data());
     Ok(Tensor::from_parts(out, g.out_shape()))
 }
 
@@ -363,21 +387,20 @@ pub fn conv2d_backward<T: Element>(
     grad: &Tensor<T>,
     needs: [bool; 2],
 ) -> (Option<Tensor<T>>, Option<Tensor<T>>) {
-    conv2d_backward_with(
-        ConvLayout::PerImageParallel,
-        x,
-        w,
+    let g = or_panic(geometry(
+        "conv2d_backward",
+        x.shape(),
+        w.shape(),
         stride,
         padding,
-        grad,
-        needs,
-    )
+    ));
+    conv2d_backward_with(layout_for(&g), x, w, stride, padding, grad, needs)
 }
 
 /// [`conv2d_backward`] with the images spread across threads
-/// (`PerImageParallel`) or taken one after the other on the threaded gemm
-/// (`PerImageThreadedGemm`; `Batched` has no backward of its own and
-/// means `PerImageParallel` here).
+/// (`PerImageParallel`), taken one after the other on the threaded gemm
+/// (`PerImageThreadedGemm`), or as two products over the whole batch
+/// (`Batched`).
 #[track_caller]
 #[allow(clippy::type_complexity)]
 pub(crate) fn conv2d_backward_with<T: Element>(
@@ -401,7 +424,9 @@ pub(crate) fn conv2d_backward_with<T: Element>(
     let [need_dx, need_dw] = needs;
     let mut dx = vec![T::zero(); if need_dx { x.len() } else { 0 }];
     let mut dw = vec![T::zero(); if need_dw { w.len() } else { 0 }];
-    if g.n > 0 && chw > 0 && o > 0 && (need_dx || need_dw) {
+    if layout == ConvLayout::Batched && g.n > 0 && chw > 0 && o > 0 && l > 0 {
+        batched_backward(&g, x.data(), w.data(), grad.data(), &mut dx, &mut dw);
+    } else if g.n > 0 && chw > 0 && o > 0 && (need_dx || need_dw) {
         let per = if layout == ConvLayout::PerImageThreadedGemm {
             g.n
         } else {
@@ -456,6 +481,62 @@ pub(crate) fn conv2d_backward_with<T: Element>(
         need_dx.then(|| Tensor::from_parts(dx, x.shape().to_vec())),
         need_dw.then(|| Tensor::from_parts(dw, w.shape().to_vec())),
     )
+}
+
+/// The backward pass as two products over the whole batch: the gradient
+/// laid out as `G [O, N·L]`, `dW = G · colsᵀ` and `dcols = Wᵀ · G`, then
+/// col2im per image (in parallel). Fills `dx` and `dw` where non-empty.
+fn batched_backward<T: Element>(
+    g: &Geometry,
+    x: &[T],
+    w: &[T],
+    grad: &[T],
+    dx: &mut [T],
+    dw: &mut [T],
+) {
+    let (k, l, o, chw) = (g.k(), g.l(), g.o, g.chw());
+    let nl = g.n * l;
+    let mut wide = vec![T::zero(); o * nl];
+    for n in 0..g.n {
+        for oc in 0..o {
+            wide[oc * nl + n * l..oc * nl + (n + 1) * l]
+                .copy_from_slice(&grad[(n * o + oc) * l..(n * o + oc + 1) * l]);
+        }
+    }
+    let gm = MatRef::row_major(&wide, o, nl);
+    if !dw.is_empty() {
+        let cols = batch_cols(g, x);
+        gemm(
+            T::one(),
+            gm,
+            MatRef::row_major(&cols, k, nl).t(),
+            T::zero(),
+            dw,
+        );
+    }
+    if !dx.is_empty() {
+        let mut dcols = vec![T::zero(); k * nl];
+        gemm(
+            T::one(),
+            MatRef::row_major(w, o, k).t(),
+            gm,
+            T::zero(),
+            &mut dcols,
+        );
+        let per = group_size(g.n);
+        let parts: Vec<_> = dx.chunks_mut(per * chw).enumerate().collect();
+        run_parts(parts, g.n * k * l, |(group, chunk)| {
+            let mut cols = vec![T::zero(); k * l];
+            for (j, dx_n) in chunk.chunks_mut(chw).enumerate() {
+                let n = group * per + j;
+                for r in 0..k {
+                    cols[r * l..(r + 1) * l]
+                        .copy_from_slice(&dcols[r * nl + n * l..r * nl + (n + 1) * l]);
+                }
+                col2im(g, &cols, dx_n);
+            }
+        });
+    }
 }
 
 impl<T: Element> Tensor<T> {
