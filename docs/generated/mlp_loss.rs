@@ -40,7 +40,7 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     let v3 = ::core::clone::Clone::clone(&p.b1);
     let v3_shape: ::std::vec::Vec<usize> = v3.shape().to_vec();
     let v4 = ::adjoint::__private::ops::fused::map(
-        "relu(x0 + x1)",
+        &<__loss_adjoint>::REGIONS[0],
         [&v2, &v3],
         |[__x0, __x1]: [f32; 2]| {
             let __s0: f32 = __x0 + __x1;
@@ -55,7 +55,7 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     let v7 = ::core::clone::Clone::clone(&p.b2);
     let v7_shape: ::std::vec::Vec<usize> = v7.shape().to_vec();
     let v8 = ::adjoint::__private::ops::fused::map(
-        "relu(x0 + x1)",
+        &<__loss_adjoint>::REGIONS[1],
         [&v6, &v7],
         |[__x0, __x1]: [f32; 2]| {
             let __s0: f32 = __x0 + __x1;
@@ -99,7 +99,7 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     let mut v8_bar = v10_d0;
     let mut v9_bar = v10_d1;
     let [::core::option::Option::Some(v8_d0), ::core::option::Option::Some(v8_d1)] = ::adjoint::__private::ops::fused::map_backward(
-        "relu(x0 + x1)",
+        &<__loss_adjoint>::REGIONS[1],
         [
             ::adjoint::__private::ops::fused::Operand::Shape(&v6_shape),
             ::adjoint::__private::ops::fused::Operand::Shape(&v7_shape),
@@ -130,7 +130,7 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     let mut v4_bar = v6_d0;
     let mut v5_bar = v6_d1;
     let [::core::option::Option::Some(v4_d0), ::core::option::Option::Some(v4_d1)] = ::adjoint::__private::ops::fused::map_backward(
-        "relu(x0 + x1)",
+        &<__loss_adjoint>::REGIONS[0],
         [
             ::adjoint::__private::ops::fused::Operand::Shape(&v2_shape),
             ::adjoint::__private::ops::fused::Operand::Shape(&v3_shape),
@@ -213,7 +213,7 @@ impl __loss_adjoint {
         let v3 = ::core::clone::Clone::clone(&p.b1);
         let v3_shape: ::std::vec::Vec<usize> = v3.shape().to_vec();
         let v4 = ::adjoint::__private::ops::fused::map(
-            "relu(x0 + x1)",
+            &<__loss_adjoint>::REGIONS[0],
             [&v2, &v3],
             |[__x0, __x1]: [f32; 2]| {
                 let __s0: f32 = __x0 + __x1;
@@ -228,7 +228,7 @@ impl __loss_adjoint {
         let v7 = ::core::clone::Clone::clone(&p.b2);
         let v7_shape: ::std::vec::Vec<usize> = v7.shape().to_vec();
         let v8 = ::adjoint::__private::ops::fused::map(
-            "relu(x0 + x1)",
+            &<__loss_adjoint>::REGIONS[1],
             [&v6, &v7],
             |[__x0, __x1]: [f32; 2]| {
                 let __s0: f32 = __x0 + __x1;
@@ -276,7 +276,7 @@ impl __loss_adjoint {
                 let mut v9_bar = v10_d1;
                 let [::core::option::Option::Some(v8_d0),
                 ::core::option::Option::Some(v8_d1)] = ::adjoint::__private::ops::fused::map_backward(
-                    "relu(x0 + x1)",
+                    &<__loss_adjoint>::REGIONS[1],
                     [
                         ::adjoint::__private::ops::fused::Operand::Shape(&v6_shape),
                         ::adjoint::__private::ops::fused::Operand::Shape(&v7_shape),
@@ -308,7 +308,7 @@ impl __loss_adjoint {
                 let mut v5_bar = v6_d1;
                 let [::core::option::Option::Some(v4_d0),
                 ::core::option::Option::Some(v4_d1)] = ::adjoint::__private::ops::fused::map_backward(
-                    "relu(x0 + x1)",
+                    &<__loss_adjoint>::REGIONS[0],
                     [
                         ::adjoint::__private::ops::fused::Operand::Shape(&v2_shape),
                         ::adjoint::__private::ops::fused::Operand::Shape(&v3_shape),
@@ -415,7 +415,7 @@ fn loss_trace(p: &Mlp, x: &Tensor, labels: &[usize]) -> ::adjoint::TensorTrace {
     let v3 = ::core::clone::Clone::clone(&p.b1);
     __trace.record("v3", "p.b1", v3.shape(), ::adjoint::__private::Kept::ShapeOnly);
     let v4 = ::adjoint::__private::ops::fused::map(
-        "relu(x0 + x1)",
+        &<__loss_adjoint>::REGIONS[0],
         [&v2, &v3],
         |[__x0, __x1]: [f32; 2]| {
             let __s0: f32 = __x0 + __x1;
@@ -442,7 +442,7 @@ fn loss_trace(p: &Mlp, x: &Tensor, labels: &[usize]) -> ::adjoint::TensorTrace {
     let v7 = ::core::clone::Clone::clone(&p.b2);
     __trace.record("v7", "p.b2", v7.shape(), ::adjoint::__private::Kept::ShapeOnly);
     let v8 = ::adjoint::__private::ops::fused::map(
-        "relu(x0 + x1)",
+        &<__loss_adjoint>::REGIONS[1],
         [&v6, &v7],
         |[__x0, __x1]: [f32; 2]| {
             let __s0: f32 = __x0 + __x1;
@@ -522,7 +522,7 @@ impl __loss_adjoint {
         let v3 = ::core::clone::Clone::clone(&p.b1);
         let v3_dot = ::core::clone::Clone::clone(&p_dot.b1);
         let v4 = ::adjoint::__private::ops::fused::map(
-            "relu(x0 + x1)",
+            &<__loss_adjoint>::REGIONS[0],
             [&v2, &v3],
             |[__x0, __x1]: [f32; 2]| {
                 let __s0: f32 = __x0 + __x1;
@@ -530,7 +530,7 @@ impl __loss_adjoint {
             },
         );
         let v4_dot = ::adjoint::__private::ops::fused::map(
-            "relu(x0 + x1)",
+            &<__loss_adjoint>::REGIONS[0],
             [&v2, &v3, &v2_dot, &v3_dot],
             |[__x0, __x1, __t0, __t1]: [f32; 4]| {
                 let __s0: f32 = __x0 + __x1;
@@ -547,7 +547,7 @@ impl __loss_adjoint {
         let v7 = ::core::clone::Clone::clone(&p.b2);
         let v7_dot = ::core::clone::Clone::clone(&p_dot.b2);
         let v8 = ::adjoint::__private::ops::fused::map(
-            "relu(x0 + x1)",
+            &<__loss_adjoint>::REGIONS[1],
             [&v6, &v7],
             |[__x0, __x1]: [f32; 2]| {
                 let __s0: f32 = __x0 + __x1;
@@ -555,7 +555,7 @@ impl __loss_adjoint {
             },
         );
         let v8_dot = ::adjoint::__private::ops::fused::map(
-            "relu(x0 + x1)",
+            &<__loss_adjoint>::REGIONS[1],
             [&v6, &v7, &v6_dot, &v7_dot],
             |[__x0, __x1, __t0, __t1]: [f32; 4]| {
                 let __s0: f32 = __x0 + __x1;
@@ -601,4 +601,19 @@ impl ::adjoint::__private::Slot<1usize> for __loss_adjoint {
 }
 impl ::adjoint::__private::Slot<2usize> for __loss_adjoint {
     type Kind = ::adjoint::__private::Constant;
+}
+impl __loss_adjoint {
+    #[doc(hidden)]
+    pub const REGIONS: &'static [::adjoint::__private::ops::fused::Kernel] = &[
+        ::adjoint::__private::ops::fused::Kernel {
+            name: "relu(x0 + x1)",
+            inputs: 2,
+            cuda: "// relu(x0 + x1)\ntemplate <typename T>\n__device__ T adjoint_region_forward(T x0, T x1) {\n    const T __s0 = (x0 + x1);\n    return ((__s0 > T(0.0) || __s0 != __s0) ? __s0 : T(0.0));\n}\ntemplate <typename T>\n__device__ void adjoint_region_adjoint(T x0, T x1, T y, T g, T* d0, T* d1) {\n    const T __a0 = (y > T(0.0) ? g : y);\n    *d0 = __a0;\n    *d1 = __a0;\n}\n",
+        },
+        ::adjoint::__private::ops::fused::Kernel {
+            name: "relu(x0 + x1)",
+            inputs: 2,
+            cuda: "// relu(x0 + x1)\ntemplate <typename T>\n__device__ T adjoint_region_forward(T x0, T x1) {\n    const T __s0 = (x0 + x1);\n    return ((__s0 > T(0.0) || __s0 != __s0) ? __s0 : T(0.0));\n}\ntemplate <typename T>\n__device__ void adjoint_region_adjoint(T x0, T x1, T y, T g, T* d0, T* d1) {\n    const T __a0 = (y > T(0.0) ? g : y);\n    *d0 = __a0;\n    *d1 = __a0;\n}\n",
+        },
+    ];
 }

@@ -5,6 +5,8 @@
 //!   cores for the shapes networks use;
 //! - [`elementwise`]: fused one-pass maps over slices (`map_inplace`,
 //!   `zip_map`, `axpy`, ...);
+//! - [`mod@cuda`]: the fused regions' CUDA kernels (and, with the `cuda`
+//!   feature, their NVRTC compilation);
 //! - [`fused`]: the drivers of the compiler's fused element-wise regions
 //!   (N operands, broadcasting, gradients summed over broadcast axes);
 //! - [`reduce`]: accurate sums (whole, per row, per column) and the maximum.
@@ -15,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cuda;
 pub mod elementwise;
 pub mod float;
 pub mod fused;

@@ -5,9 +5,10 @@
 //!
 //! The walkers print through a [`Printer`]: an expression type that
 //! implements the rule algebra ([`Real`]) plus how a named local is bound.
-//! [`rust::RustPrinter`] prints Rust closure bodies; a CUDA C printer is a
-//! second instance of the same trait.
+//! [`rust::RustPrinter`] prints Rust closure bodies, [`cuda::CudaPrinter`]
+//! CUDA C `__device__` functions from the same walkers.
 
+pub mod cuda;
 pub mod rust;
 
 use crate::ir::{Op, ValueId};

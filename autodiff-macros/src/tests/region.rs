@@ -130,3 +130,117 @@ fn evaluated_adjoint_and_tangent_match_central_differences() {
         .sum();
     assert!((jv * g - vjt).abs() < 1e-12, "{} vs {vjt}", jv * g);
 }
+
+/// A region using every element-wise op a region can hold:
+/// `relu(sigmoid(tanh(sin(x0) * cos(x1)) + exp(-x2) / sqrt(x3)) - ln(abs(x4)) * square(x0)) + powf(x3, x1)`.
+fn every_op() -> Region {
+    let step = |op, args: &[Ref]| Step {
+        op,
+        args: args.to_vec(),
+    };
+    use Ref::{Input as I, Step as S};
+    Region {
+        inputs: 5,
+        steps: vec![
+            step(Op::Sin, &[I(0)]),         // 0
+            step(Op::Cos, &[I(1)]),         // 1
+            step(Op::Mul, &[S(0), S(1)]),   // 2
+            step(Op::Tanh, &[S(2)]),        // 3
+            step(Op::Neg, &[I(2)]),         // 4
+            step(Op::Exp, &[S(4)]),         // 5
+            step(Op::Sqrt, &[I(3)]),        // 6
+            step(Op::Div, &[S(5), S(6)]),   // 7
+            step(Op::Add, &[S(3), S(7)]),   // 8
+            step(Op::Sigmoid, &[S(8)]),     // 9
+            step(Op::Abs, &[I(4)]),         // 10
+            step(Op::Ln, &[S(10)]),         // 11
+            step(Op::Mul, &[I(0), I(0)]),   // 12
+            step(Op::Mul, &[S(11), S(12)]), // 13
+            step(Op::Sub, &[S(9), S(13)]),  // 14
+            step(Op::Relu, &[S(14)]),       // 15
+            step(Op::Powf, &[I(3), I(1)]),  // 16
+            step(Op::Add, &[S(15), S(16)]), // 17
+        ],
+    }
+}
+
+/// Points of [`every_op`], the relu active and inactive.
+const POINTS: [[f64; 5]; 3] = [
+    [0.7, -0.4, 0.3, 1.6, -2.5],
+    [-1.1, 0.9, -0.8, 0.4, 0.6],
+    [2.0, 0.1, 1.5, 2.2, -0.3],
+];
+
+#[test]
+fn cuda_bodies_compute_what_the_rust_rules_compute() {
+    use crate::region::cuda::region_source;
+    let Some(compiler) = ["g++", "c++", "clang++"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok()
+    }) else {
+        println!("skipped: no C++ compiler (g++, c++ or clang++) to compile the printed CUDA C as host code");
+        return;
+    };
+    for region in [gate(), every_op()] {
+        let n = region.inputs;
+        let points: Vec<Vec<f64>> = POINTS.iter().map(|p| p[..n].to_vec()).collect();
+        let g = 1.3;
+        // The shim: no CUDA, `__device__` erased, CUDA's overloaded math from <cmath>.
+        let mut program = String::from(
+            "#include <cmath>\n#include <cstdio>\nusing namespace std;\n#define __device__\n",
+        );
+        program.push_str(&region_source(&region));
+        program.push_str("int main() {\n");
+        for p in &points {
+            let args: Vec<String> = p.iter().map(|v| format!("{v:?}")).collect();
+            let args = args.join(", ");
+            let outs: Vec<String> = (0..n).map(|i| format!("&d[{i}]")).collect();
+            program.push_str(&format!(
+                "  {{ double d[{n}]; double y = adjoint_region_forward<double>({args});\n    adjoint_region_adjoint<double>({args}, y, {g:?}, {outs});\n    printf(\"%.17g\", y); for (int i = 0; i < {n}; i++) printf(\" %.17g\", d[i]); printf(\"\\n\"); }}\n",
+                outs = outs.join(", ")
+            ));
+        }
+        program.push_str("  return 0;\n}\n");
+        let dir =
+            std::env::temp_dir().join(format!("adjoint_cuda_host_{}_{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (source, binary) = (dir.join("region.cpp"), dir.join("region"));
+        std::fs::write(&source, &program).expect("source written");
+        let built = std::process::Command::new(compiler)
+            .args(["-std=c++17", "-O0", "-o"])
+            .arg(&binary)
+            .arg(&source)
+            .output()
+            .expect("compiler runs");
+        assert!(
+            built.status.success(),
+            "{compiler} rejected the printed CUDA C:\n{}\n{program}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let run = std::process::Command::new(&binary)
+            .output()
+            .expect("program runs");
+        let printed = String::from_utf8_lossy(&run.stdout);
+        for (p, line) in points.iter().zip(printed.lines()) {
+            let host: Vec<f64> = line
+                .split_whitespace()
+                .map(|v| v.parse().expect("a number"))
+                .collect();
+            let y = region.print_forward(&mut Eval, p);
+            let adjoint = region.print_adjoint(&mut Eval, p, &y, &g, &vec![true; n]);
+            let mut rust = vec![y];
+            rust.extend(adjoint.into_iter().map(|a| a.expect("needed")));
+            assert_eq!(host.len(), rust.len(), "{line}");
+            for (h, r) in host.iter().zip(&rust) {
+                assert!(
+                    (h - r).abs() <= 1e-12 * r.abs().max(1.0),
+                    "{}: host CUDA C {h} vs Rust rules {r} at {p:?}",
+                    region.describe()
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -25,6 +25,14 @@ impl TensorGen<'_> {
         &self.f.regions[id]
     }
 
+    /// The region's `Kernel` (name and CUDA C), a constant of the
+    /// function's marker type (see [`region_consts`]).
+    fn kernel(&self, id: usize) -> TokenStream {
+        let marker = crate::codegen::slots::marker(&self.sig.name);
+        let id = proc_macro2::Literal::usize_unsuffixed(id);
+        quote!(&<#marker>::REGIONS[#id])
+    }
+
     /// Which operands of a region are tensors (closure parameters).
     fn tensor_operands(&self, args: &[ValueId]) -> Vec<usize> {
         (0..args.len())
@@ -56,7 +64,7 @@ impl TensorGen<'_> {
         let tensors = self.tensor_operands(args);
         let operands = tensors.iter().map(|i| self.names.value(args[*i]));
         let params = tensors.iter().map(|i| param(*i));
-        let (ty, n, name) = (&self.ty, arity(tensors.len()), region.describe());
+        let (ty, n, name) = (&self.ty, arity(tensors.len()), self.kernel(id));
         let v = self.names.value(value);
         quote! {
             let #v = ::adjoint::__private::ops::fused::map(#name, [#(&#operands),*], |[#(#params),*]: [#ty; #n]| #body);
@@ -138,7 +146,7 @@ impl TensorGen<'_> {
             }
         });
         let bar = self.names.bar(value);
-        let (ty, n, name) = (&self.ty, arity(tensors.len()), region.describe());
+        let (ty, n, name) = (&self.ty, arity(tensors.len()), self.kernel(id));
         let line = quote! {
             let [#(#patterns),*] = ::adjoint::__private::ops::fused::map_backward(
                 #name,
@@ -203,7 +211,7 @@ impl TensorGen<'_> {
         let (ty, n, name) = (
             &self.ty,
             arity(tensors.len() + varying.len()),
-            region.describe(),
+            self.kernel(id),
         );
         quote! {
             ::adjoint::__private::ops::fused::map(#name, [#(&#operands),*], |[#(#params),*]: [#ty; #n]| #body)
@@ -236,4 +244,27 @@ fn param(i: usize) -> syn::Ident {
 /// The closure parameter of tensor operand `i`'s tangent.
 fn tangent_param(i: usize) -> syn::Ident {
     format_ident!("__t{}", i)
+}
+
+/// `impl __NAME_adjoint { pub const REGIONS: &[Kernel] = &[...]; }`: every
+/// fused region of the function, named as written and printed as CUDA C.
+pub(super) fn region_consts(
+    f: &crate::ir::Function,
+    sig: &crate::signature::Signature,
+) -> TokenStream {
+    if f.regions.is_empty() {
+        return quote!();
+    }
+    let marker = crate::codegen::slots::marker(&sig.name);
+    let kernels = f.regions.iter().map(|r| {
+        let (name, cuda) = (r.describe(), crate::region::cuda::region_source(r));
+        let inputs = proc_macro2::Literal::usize_unsuffixed(r.inputs);
+        quote!(::adjoint::__private::ops::fused::Kernel { name: #name, inputs: #inputs, cuda: #cuda })
+    });
+    quote! {
+        impl #marker {
+            #[doc(hidden)]
+            pub const REGIONS: &'static [::adjoint::__private::ops::fused::Kernel] = &[#(#kernels),*];
+        }
+    }
 }

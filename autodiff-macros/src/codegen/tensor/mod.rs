@@ -63,8 +63,9 @@ pub fn generate(
             crate::codegen::graph_fn(sig, &crate::codegen::graph::dot(f, &names, &varied, &saved));
         let used = mark_used(sig);
         let declared = crate::codegen::slots::declare(sig);
+        let regions = fused::region_consts(f, sig);
         let checks = crate::codegen::slots::check_calls(f, &varied);
-        quote!(#grad #pullback #trace #jvp #graph #used #declared #checks)
+        quote!(#grad #pullback #trace #jvp #graph #used #declared #regions #checks)
     })
 }
 

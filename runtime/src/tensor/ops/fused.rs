@@ -12,11 +12,12 @@
 //! - forward mode is [`map`] over the operands and their tangents.
 //!
 //! ```
-//! use adjoint_runtime::tensor::{ops::fused, Tensor};
+//! use adjoint_runtime::tensor::{ops::fused::{self, Kernel}, Tensor};
 //!
 //! let x = Tensor::from_vec(vec![-1.0, 2.0, -3.0, 4.0], &[2, 2]).unwrap();
 //! let b = Tensor::from_vec(vec![1.5, -1.0], &[2]).unwrap();
-//! let y = fused::map("relu(x + b)", [&x, &b], |[x, b]: [f64; 2]| (x + b).max(0.0));
+//! let region = Kernel::named("relu(x0 + x1)");
+//! let y = fused::map(&region, [&x, &b], |[x, b]: [f64; 2]| (x + b).max(0.0));
 //! assert_eq!(y.to_vec(), vec![0.5, 1.0, 0.0, 3.0]);
 //! ```
 
@@ -25,6 +26,31 @@ use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
 use adjoint_kernels::fused as kernel;
 use adjoint_kernels::Float as KernelFloat;
+
+/// A fused region as the compiler emits it: how it is named in errors (the
+/// ops as the user wrote them, operands `x0`, `x1`, …) and its body as CUDA
+/// C (`adjoint_region_forward` / `adjoint_region_adjoint` `__device__`
+/// templates) for a device backend to compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernel {
+    /// The region as written, e.g. `relu(x0 + x1)`.
+    pub name: &'static str,
+    /// Its operands (tensors and scalars), `x0` to `x{inputs - 1}`.
+    pub inputs: usize,
+    /// The region's forward and adjoint as CUDA C.
+    pub cuda: &'static str,
+}
+
+impl Kernel {
+    /// A region without a device body (hand-built regions, tests).
+    pub const fn named(name: &'static str) -> Kernel {
+        Kernel {
+            name,
+            inputs: 0,
+            cuda: "",
+        }
+    }
+}
 
 /// An operand of a region's adjoint: its value where the adjoint reads it,
 /// else only its shape.
@@ -55,13 +81,13 @@ impl<'a, T: Element> Operand<'a, T> {
 /// The shape every operand broadcasts to, or the error naming the region
 /// and the first pair that does not.
 fn output_shape<'a>(
-    region: &'static str,
+    region: &Kernel,
     shapes: impl IntoIterator<Item = &'a [usize]>,
 ) -> Result<Vec<usize>, ShapeError> {
     let mut out: Vec<usize> = Vec::new();
     for shape in shapes {
         out = broadcast_shapes(&out, shape).ok_or_else(|| ShapeError::NotBroadcastable {
-            op: region,
+            op: region.name,
             lhs: out.clone(),
             rhs: shape.to_vec(),
         })?;
@@ -70,13 +96,13 @@ fn output_shape<'a>(
 }
 
 /// The value of a fused region `f` over its operands, broadcast together;
-/// `region` names it in errors (the ops as the user wrote them).
+/// `region` names it in errors.
 ///
 /// # Panics
 /// If the operands' shapes do not broadcast together.
 #[track_caller]
 pub fn map<T: Element + KernelFloat, const N: usize>(
-    region: &'static str,
+    region: &Kernel,
     inputs: [&Tensor<T>; N],
     f: impl Fn([T; N]) -> T + Sync,
 ) -> Tensor<T> {
@@ -85,7 +111,7 @@ pub fn map<T: Element + KernelFloat, const N: usize>(
 
 /// [`map`], or the shape error.
 pub fn try_map<T: Element + KernelFloat, const N: usize>(
-    region: &'static str,
+    region: &Kernel,
     inputs: [&Tensor<T>; N],
     f: impl Fn([T; N]) -> T + Sync,
 ) -> Result<Tensor<T>, ShapeError> {
@@ -109,7 +135,7 @@ pub fn try_map<T: Element + KernelFloat, const N: usize>(
 /// If `g`'s shape is not the operands' broadcast shape.
 #[track_caller]
 pub fn map_backward<T: Element + KernelFloat, const N: usize>(
-    region: &'static str,
+    region: &Kernel,
     inputs: [Operand<'_, T>; N],
     y: Option<&Tensor<T>>,
     g: &Tensor<T>,
@@ -119,7 +145,7 @@ pub fn map_backward<T: Element + KernelFloat, const N: usize>(
     let shape = or_panic(output_shape(region, inputs.iter().map(|o| o.shape())));
     if g.shape() != shape.as_slice() {
         or_panic::<()>(Err(ShapeError::NotBroadcastable {
-            op: region,
+            op: region.name,
             lhs: shape.clone(),
             rhs: g.shape().to_vec(),
         }));
@@ -164,11 +190,12 @@ mod tests {
         ];
         for (a, b) in cases {
             let unfused = unary::relu(&(&a + &b));
-            let fused = map("relu(a + b)", [&a, &b], |[x, c]| unary::relu_value(x + c));
+            let region = Kernel::named("relu(x0 + x1)");
+            let fused = map(&region, [&a, &b], |[x, c]| unary::relu_value(x + c));
             assert_eq!(fused.to_vec(), unfused.to_vec());
             let g = t(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[2, 3]);
             let [da, db] = map_backward(
-                "relu(a + b)",
+                &region,
                 [Operand::Shape(a.shape()), Operand::Shape(b.shape())],
                 Some(&fused),
                 &g,
@@ -190,9 +217,10 @@ mod tests {
     #[test]
     fn shapes_that_do_not_broadcast_name_the_region() {
         let (a, b) = (t(&[1.0; 6], &[2, 3]), t(&[1.0; 2], &[2]));
-        let err = try_map("tanh(a) * b", [&a, &b], |[x, y]| x * y).expect_err("mismatch");
+        let region = Kernel::named("tanh(x0) * x1");
+        let err = try_map(&region, [&a, &b], |[x, y]| x * y).expect_err("mismatch");
         let message = err.to_string();
-        assert!(message.contains("tanh(a) * b"), "{message}");
+        assert!(message.contains("tanh(x0) * x1"), "{message}");
         assert!(
             message.contains("[2, 3]") && message.contains("[2]"),
             "{message}"
@@ -204,7 +232,7 @@ mod tests {
         let (a, b) = (t(&[1.0, 2.0], &[2]), t(&[3.0, 4.0], &[2]));
         let g = t(&[1.0, 1.0], &[2]);
         let [da, db] = map_backward(
-            "a * b",
+            &Kernel::named("x0 * x1"),
             [Operand::Value(&a), Operand::Value(&b)],
             None,
             &g,

@@ -1,0 +1,159 @@
+//! CUDA kernels for the compiler's fused regions: the region's
+//! `__device__` body (printed by the compiler from its rule table, one
+//! source per region: `adjoint_region_forward` / `adjoint_region_adjoint`)
+//! wrapped in grid-stride `extern "C"` kernels with numpy broadcast
+//! indexing, for `float` and `double`, and (with the `cuda` feature)
+//! compiled by NVRTC to a CUBIN for one GPU architecture.
+//!
+//! The kernels take every operand as a pointer read through its strides
+//! over the output's axes (a scalar operand is a one-element buffer with
+//! stride 0), and a [`Layout`]-shaped struct by value. The backward kernel
+//! writes a full-shape operand's gradient in place and adds a broadcast
+//! operand's with `atomicAdd`; a null gradient pointer means "not needed".
+
+/// Axes a kernel's layout holds at most (after merging).
+pub const MAX_RANK: usize = 8;
+
+/// The forward and backward kernels of a region with `inputs` operands
+/// around its device source, for `float` (`adjoint_forward_f32`,
+/// `adjoint_backward_f32`) and `double` (`..._f64`).
+pub fn region_kernels(region_source: &str, inputs: usize) -> String {
+    let mut out = String::from(region_source);
+    out.push_str(&format!(
+        "struct AdjointLayout {{\n  unsigned int rank;\n  unsigned long long dims[{MAX_RANK}];\n  unsigned long long strides[{inputs}][{MAX_RANK}];\n  unsigned int full[{inputs}];\n}};\n"
+    ));
+    for (ty, suffix) in [("float", "f32"), ("double", "f64")] {
+        let offsets = offsets(inputs);
+        let xs: Vec<String> = (0..inputs)
+            .map(|i| format!("const {ty}* __restrict__ x{i}"))
+            .collect();
+        let ds: Vec<String> = (0..inputs).map(|i| format!("{ty}* d{i}")).collect();
+        let loads: Vec<String> = (0..inputs).map(|i| format!("x{i}[o{i}]")).collect();
+        let locals: Vec<String> = (0..inputs).map(|i| format!("v{i}")).collect();
+        let refs: Vec<String> = (0..inputs).map(|i| format!("&v{i}")).collect();
+        let stores: String = (0..inputs)
+            .map(|i| {
+                format!(
+                    "    if (d{i}) {{ if (l.full[{i}]) d{i}[i] = v{i}; else atomicAdd(&d{i}[o{i}], v{i}); }}\n"
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "extern \"C\" __global__ void adjoint_forward_{suffix}({xs}, {ty}* __restrict__ out, unsigned long long n, AdjointLayout l) {{\n\
+             \x20 for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n; i += (unsigned long long)blockDim.x * gridDim.x) {{\n\
+             {offsets}\
+             \x20   out[i] = adjoint_region_forward<{ty}>({loads});\n  }}\n}}\n\
+             extern \"C\" __global__ void adjoint_backward_{suffix}({xs}, const {ty}* __restrict__ y, const {ty}* __restrict__ g, {ds}, unsigned long long n, AdjointLayout l) {{\n\
+             \x20 for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n; i += (unsigned long long)blockDim.x * gridDim.x) {{\n\
+             {offsets}\
+             \x20   {ty} {locals};\n\
+             \x20   adjoint_region_adjoint<{ty}>({loads}, y ? y[i] : {ty}(0), g[i], {refs});\n\
+             {stores}  }}\n}}\n",
+            xs = xs.join(", "),
+            ds = ds.join(", "),
+            loads = loads.join(", "),
+            locals = locals.join(", "),
+            refs = refs.join(", "),
+        ));
+    }
+    out
+}
+
+/// The loop body computing each operand's element offset `o{k}` from the
+/// output index `i`.
+fn offsets(inputs: usize) -> String {
+    let zeros: Vec<String> = (0..inputs).map(|k| format!("o{k} = 0")).collect();
+    let adds: String = (0..inputs)
+        .map(|k| format!(" o{k} += c * l.strides[{k}][d];"))
+        .collect();
+    format!(
+        "    unsigned long long rem = i, {};\n    for (int d = (int)l.rank - 1; d >= 0; d--) {{ unsigned long long c = rem % l.dims[d]; rem /= l.dims[d];{adds} }}\n",
+        zeros.join(", ")
+    )
+}
+
+/// NVRTC: compiling kernel sources to CUBINs, where `libnvrtc` is present.
+#[cfg(feature = "cuda")]
+pub mod nvrtc {
+    use cudarc::nvrtc::{result, sys};
+    use std::ffi::{CStr, CString};
+
+    /// Whether `libnvrtc` can be loaded (cudarc panics on a missing
+    /// library, so every use starts with this probe).
+    pub fn available() -> bool {
+        std::panic::catch_unwind(|| unsafe { sys::is_culib_present() }).unwrap_or(false)
+    }
+
+    /// Compiles `source` to a CUBIN for `arch` (e.g. `sm_90`, the device's
+    /// own architecture: a CUBIN needs no driver JIT, unlike PTX from a
+    /// newer NVRTC). The error is NVRTC's log.
+    pub fn compile_cubin(source: &str, arch: &str) -> Result<Vec<u8>, String> {
+        if !available() {
+            return Err("libnvrtc was not found (set LD_LIBRARY_PATH to its directory)".into());
+        }
+        let source = CString::new(source).map_err(|e| e.to_string())?;
+        let program = result::create_program(&source, None).map_err(|e| e.to_string())?;
+        let options = [
+            format!("--gpu-architecture={arch}"),
+            "--std=c++17".to_string(),
+        ];
+        // SAFETY: `program` was created above and is destroyed once below.
+        let compiled = unsafe { result::compile_program(program, &options) };
+        let outcome = match compiled {
+            Err(_) => {
+                // SAFETY: the program exists; its log is a C string.
+                let log = unsafe { result::get_program_log(program) }
+                    .map(|log| {
+                        unsafe { CStr::from_ptr(log.as_ptr()) }
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .unwrap_or_else(|e| e.to_string());
+                Err(log)
+            }
+            Ok(()) => cubin(program),
+        };
+        // SAFETY: destroyed exactly once.
+        unsafe { result::destroy_program(program) }.map_err(|e| e.to_string())?;
+        outcome
+    }
+
+    fn cubin(program: sys::nvrtcProgram) -> Result<Vec<u8>, String> {
+        let mut size = 0usize;
+        // SAFETY: `program` compiled successfully; `size` receives its CUBIN's length.
+        unsafe { sys::nvrtcGetCUBINSize(program, &mut size) }
+            .result()
+            .map_err(|e| e.to_string())?;
+        let mut binary = vec![0u8; size];
+        // SAFETY: `binary` holds `size` bytes, as NVRTC reported.
+        unsafe { sys::nvrtcGetCUBIN(program, binary.as_mut_ptr().cast()) }
+            .result()
+            .map_err(|e| e.to_string())?;
+        Ok(binary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_kernels_name_every_operand_and_both_precisions() {
+        let body = "template <typename T> __device__ T adjoint_region_forward(T x0, T x1) { return x0 + x1; }\n";
+        let source = region_kernels(body, 2);
+        for name in [
+            "adjoint_forward_f32",
+            "adjoint_backward_f32",
+            "adjoint_forward_f64",
+            "adjoint_backward_f64",
+        ] {
+            assert!(source.contains(name), "{name} missing:\n{source}");
+        }
+        assert!(
+            source.contains("adjoint_region_forward<float>(x0[o0], x1[o1])"),
+            "{source}"
+        );
+        assert!(source.contains("atomicAdd(&d1[o1], v1)"), "{source}");
+        assert!(!source.contains("#include"));
+    }
+}
