@@ -1,8 +1,8 @@
 //! Convolutional networks, generated gradient vs tape, in one run:
 //!
 //! - one training step (forward + backward + Adam, lr 1e-4) of the seeds'
-//!   Table-1 ConvNet (`benches/common/convnet.rs`: eight conv3×3 + BatchNorm
-//!   + ReLU layers, 3×3/2 max pools, global average pooling, linear 512 → 10)
+//!   Table-1 ConvNet (`benches/common/convnet.rs`: eight conv3×3, BatchNorm,
+//!   ReLU layers, 3×3/2 max pools, global average pooling, linear 512 → 10)
 //!   at batch 32 on random 3×32×32 images, with its GFLOP/s (conv and linear
 //!   FLOPs) against the gemm peak (512³) measured in the same run, and the
 //!   peak heap of one step after warm-up (counting allocator);
@@ -163,8 +163,7 @@ fn mean_ns(group: &str, name: &str) -> f64 {
 }
 
 type ConvStep = fn(&ConvNet, &Tensor, &[usize]) -> (f32, ConvNet);
-const CONVNET_STEPS: [(&str, ConvStep); 2] =
-    [("generated", generated_step), ("tape", tape_step)];
+const CONVNET_STEPS: [(&str, ConvStep); 2] = [("generated", generated_step), ("tape", tape_step)];
 
 type VggStep = fn(&Vgg3, &Tensor, &[usize]) -> (f32, Vgg3);
 const VGG_STEPS: [(&str, VggStep); 2] = [("generated", vgg3_generated), ("tape", vgg3_tape)];
@@ -186,13 +185,25 @@ fn main() {
     let (lt, gt) = tape_step(&net, &x, &labels);
     let (lg, gg) = generated_step(&net, &x, &labels);
     let plain = cross_entropy(&logits(&net, &x), &labels[..]);
-    assert!((lg - lt).abs() < 1e-4, "ConvNet loss: generated {lg} vs tape {lt}");
-    assert!((lg - plain).abs() < 1e-4, "ConvNet loss: generated {lg} vs plain forward {plain}");
+    assert!(
+        (lg - lt).abs() < 1e-4,
+        "ConvNet loss: generated {lg} vs tape {lt}"
+    );
+    assert!(
+        (lg - plain).abs() < 1e-4,
+        "ConvNet loss: generated {lg} vs plain forward {plain}"
+    );
     let convnet_diff = max_rel_diff(&gg, &gt);
-    assert!(convnet_diff < 1e-3, "ConvNet gradients differ by {convnet_diff}");
+    assert!(
+        convnet_diff < 1e-3,
+        "ConvNet gradients differ by {convnet_diff}"
+    );
     let (vl_t, vg_t) = vgg3_tape(&vgg, &x, &labels);
     let (vl_g, vg_g) = vgg3_generated(&vgg, &x, &labels);
-    assert!((vl_g - vl_t).abs() < 1e-4, "VGG loss: generated {vl_g} vs tape {vl_t}");
+    assert!(
+        (vl_g - vl_t).abs() < 1e-4,
+        "VGG loss: generated {vl_g} vs tape {vl_t}"
+    );
     let vgg_diff = max_rel_diff(&vg_g, &vg_t);
     assert!(vgg_diff < 1e-3, "VGG gradients differ by {vgg_diff}");
 
@@ -290,7 +301,5 @@ fn main() {
         vflops / vt,
         vt / vg
     );
-    println!(
-        "(reference, 2-core Zen 3: JAX 173–237 ms, burn 230–253 ms, candle 535–583 ms)"
-    );
+    println!("(reference, 2-core Zen 3: JAX 173–237 ms, burn 230–253 ms, candle 535–583 ms)");
 }
