@@ -76,6 +76,10 @@ struct Args {
     /// Evaluate on only the first this many test images.
     #[arg(long)]
     test_limit: Option<usize>,
+    /// Where to train: `cpu`, `cuda` or `cuda:N` (CUDA needs the `cuda`
+    /// feature and an NVIDIA driver).
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 /// How the learning rate changes over the epochs.
@@ -221,6 +225,12 @@ fn main() -> ExitCode {
 
 /// Trains (or resumes) as `args` says, prints and writes the results.
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let device = adjoint::Device::parse(&args.device)?;
+    if device != adjoint::Device::Cpu {
+        return Err(
+            format!("training on {device} is not implemented yet; use --device cpu").into(),
+        );
+    }
     let mut data = mnist::load(&args.data)?;
     if let Some(n) = args.train_limit {
         data.train = data.train.first(n);

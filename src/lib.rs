@@ -36,7 +36,7 @@ pub use adjoint_macros::{custom_adjoint, differentiable, Parameters};
 #[cfg(feature = "data")]
 pub use adjoint_runtime::data;
 pub use adjoint_runtime::params::Parameters;
-pub use adjoint_runtime::tensor::{Element, Labels, ShapeError, Tensor};
+pub use adjoint_runtime::tensor::{Device, DeviceError, Element, Labels, ShapeError, Tensor};
 pub use adjoint_runtime::tensor_trace::TensorTrace;
 pub use adjoint_runtime::trace::Trace;
 #[cfg(feature = "train")]

@@ -12,17 +12,20 @@
 //! | conv5_a, conv5_b, maxpool | 512 → 512 → 512 | 512×1×1 |
 //! | global_avg_pool, linear | 512 → 10 | 10 |
 //!
-//! Written with `adjoint::nn`'s layers; the loss as a `#[differentiable]`
-//! function, a plain forward ([`logits`]) and the same network on the tape
-//! ([`tape_step`]). Shared by `benches/conv.rs` (and meant for an example).
+//! The network itself is the `cifar_cnn` example's (`examples/cifar_cnn/
+//! models.rs`, written with `adjoint::nn`'s layers); this file adds the same
+//! network on the tape ([`tape_step`]) and the step's FLOP count, for
+//! `benches/conv.rs`.
 
 #![allow(dead_code)]
 
-use adjoint::nn::{self, BatchNorm, Conv2d, Linear};
+#[path = "../../examples/cifar_cnn/models.rs"]
+mod models;
+
+use adjoint::params::Parameters;
 use adjoint::tape::{Graph, TensorVar};
-use adjoint::tensor::cross_entropy;
-use adjoint::tensor::rand::Rng;
-use adjoint::{differentiable, Parameters, Tensor};
+use adjoint::Tensor;
+pub use models::{convnet_logits, convnet_loss_grad, ConvNet};
 
 /// Batch norm's ε, as `nn::batch_norm`.
 pub const BN_EPS: f64 = 1e-5;
@@ -43,93 +46,9 @@ pub const CONVS: [(usize, usize, bool); 8] = [
 /// Classes of the read-out.
 pub const CLASSES: usize = 10;
 
-/// conv3×3 (stride 1, padding 1) + BatchNorm (+ ReLU in [`conv_bn_relu`]).
-#[derive(Parameters, Clone, Debug)]
-pub struct ConvBn {
-    pub conv: Conv2d,
-    pub bn: BatchNorm,
-}
-
-impl ConvBn {
-    pub fn new<R: Rng + ?Sized>(inputs: usize, outputs: usize, rng: &mut R) -> Self {
-        ConvBn {
-            conv: Conv2d::new(inputs, outputs, 3, rng),
-            bn: BatchNorm::new(outputs),
-        }
-    }
-}
-
-/// Table 1's ConvNet.
-#[derive(Parameters, Clone, Debug)]
-pub struct ConvNet {
-    pub conv1: ConvBn,
-    pub conv2: ConvBn,
-    pub conv3_a: ConvBn,
-    pub conv3_b: ConvBn,
-    pub conv4_a: ConvBn,
-    pub conv4_b: ConvBn,
-    pub conv5_a: ConvBn,
-    pub conv5_b: ConvBn,
-    pub fc: Linear,
-}
-
-impl ConvNet {
-    /// PyTorch's default initialisation (see `adjoint::nn`).
-    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
-        let mut c = CONVS.iter().map(|&(i, o, _)| ConvBn::new(i, o, rng));
-        let mut next = || c.next().expect("eight convolutions");
-        ConvNet {
-            conv1: next(),
-            conv2: next(),
-            conv3_a: next(),
-            conv3_b: next(),
-            conv4_a: next(),
-            conv4_b: next(),
-            conv5_a: next(),
-            conv5_b: next(),
-            fc: Linear::new(512, CLASSES, rng),
-        }
-    }
-}
-
-#[differentiable]
-pub fn conv_bn_relu(l: &ConvBn, x: &Tensor) -> Tensor {
-    nn::batch_norm(&l.bn, &nn::conv2d(&l.conv, x, 1, 1)).relu()
-}
-
-/// The mean cross-entropy of the ConvNet on images `x` `[N, 3, 32, 32]`.
-#[differentiable]
-pub fn convnet_loss(p: &ConvNet, #[constant] x: &Tensor, #[constant] labels: &[usize]) -> f32 {
-    let h = conv_bn_relu(&p.conv1, x).max_pool2d(3, 2, 1);
-    let h = conv_bn_relu(&p.conv2, &h).max_pool2d(3, 2, 1);
-    let h = conv_bn_relu(&p.conv3_a, &h);
-    let h = conv_bn_relu(&p.conv3_b, &h).max_pool2d(3, 2, 1);
-    let h = conv_bn_relu(&p.conv4_a, &h);
-    let h = conv_bn_relu(&p.conv4_b, &h).max_pool2d(3, 2, 1);
-    let h = conv_bn_relu(&p.conv5_a, &h);
-    let h = conv_bn_relu(&p.conv5_b, &h).max_pool2d(3, 2, 1);
-    cross_entropy(&nn::linear(&p.fc, &h.global_avg_pool()), labels)
-}
-
-/// The layers in order, for loops over them.
-pub fn layers(p: &ConvNet) -> [&ConvBn; 8] {
-    [
-        &p.conv1, &p.conv2, &p.conv3_a, &p.conv3_b, &p.conv4_a, &p.conv4_b, &p.conv5_a, &p.conv5_b,
-    ]
-}
-
-/// The forward pass in plain Rust (training-mode batch statistics):
-/// logits `[N, 10]`.
+/// The forward pass (training-mode batch statistics): logits `[N, 10]`.
 pub fn logits(p: &ConvNet, x: &Tensor) -> Tensor {
-    let mut h = x.clone();
-    for (l, &(_, _, pool)) in layers(p).into_iter().zip(&CONVS) {
-        let z = &h.conv2d(&l.conv.w, 1, 1) + &l.conv.b;
-        h = z.batch_norm(&l.bn.gamma, &l.bn.beta, BN_EPS).relu();
-        if pool {
-            h = h.max_pool2d(3, 2, 1);
-        }
-    }
-    &h.global_avg_pool().matmul(&p.fc.w) + &p.fc.b
+    convnet_logits(p, x)
 }
 
 /// The loss and gradient by the generated code.

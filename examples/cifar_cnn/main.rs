@@ -91,6 +91,10 @@ struct Args {
     /// Training images whose accuracy is reported each epoch.
     #[arg(long, default_value_t = 5000)]
     train_eval: usize,
+    /// Where to train: `cpu`, `cuda` or `cuda:N` (CUDA needs the `cuda`
+    /// feature and an NVIDIA driver).
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -165,6 +169,12 @@ fn shuffled(split: &Split, seed: u64) -> Split {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let device = adjoint::Device::parse(&args.device)?;
+    if device != adjoint::Device::Cpu {
+        return Err(
+            format!("training on {device} is not implemented yet; use --device cpu").into(),
+        );
+    }
     let dir = data_dir(args);
     let mut data = cifar10::load(&dir).map_err(|e| format!("{e} (set --data or ADJOINT_DATA)"))?;
     data.train = shuffled(&data.train, args.seed);

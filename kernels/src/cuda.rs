@@ -72,6 +72,20 @@ fn offsets(inputs: usize) -> String {
     )
 }
 
+/// Whether the CUDA driver library can be loaded (always false without the
+/// `cuda` feature). cudarc panics on a missing library; this probe does not.
+pub fn driver_available() -> bool {
+    #[cfg(feature = "cuda")]
+    {
+        std::panic::catch_unwind(|| unsafe { cudarc::driver::sys::is_culib_present() })
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        false
+    }
+}
+
 /// NVRTC: compiling kernel sources to CUBINs, where `libnvrtc` is present.
 #[cfg(feature = "cuda")]
 pub mod nvrtc {

@@ -1,21 +1,21 @@
 //! The [`Tensor`] type: storage, shape, constructors and accessors.
 
-use std::sync::Arc;
-
 use super::error::or_panic;
 use super::shape::{numel, row_major_strides};
+use super::storage::{Device, DeviceError, Storage};
 use super::{Element, ShapeError};
 
-/// An n-dimensional array of `T`, row-major and contiguous.
+/// An n-dimensional array of `T`, row-major and contiguous, on a
+/// [`Device`] (the host today).
 ///
-/// The elements live in an [`Arc`], so `clone()` is O(1) and shape-only ops
+/// The elements are shared (reference-counted), so `clone()` is O(1) and shape-only ops
 /// (`reshape`, `squeeze`, `unsqueeze`) share storage. Mutation goes through
 /// [`Tensor::data_mut`], which copies the buffer first only when it is shared
 /// (copy-on-write), so in-place updates of a uniquely held tensor allocate
 /// nothing.
 #[derive(Clone, PartialEq)]
 pub struct Tensor<T: Element = f32> {
-    data: Arc<Vec<T>>,
+    data: Storage<T>,
     shape: Vec<usize>,
 }
 
@@ -43,7 +43,7 @@ impl<T: Element> Tensor<T> {
             "tensor buffer does not fit its shape"
         );
         Self {
-            data: Arc::new(data),
+            data: Storage::new(data),
             shape,
         }
     }
@@ -57,7 +57,7 @@ impl<T: Element> Tensor<T> {
             "reshaped tensor must keep its element count"
         );
         Self {
-            data: Arc::clone(&self.data),
+            data: self.data.clone(),
             shape,
         }
     }
@@ -112,40 +112,58 @@ impl<T: Element> Tensor<T> {
 
     /// The number of elements.
     pub fn len(&self) -> usize {
-        self.data.len()
+        self.data.host().len()
     }
 
     /// Whether the tensor has no elements (some axis has length 0).
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.data.host().is_empty()
+    }
+
+    /// The device the elements live on.
+    pub fn device(&self) -> Device {
+        self.data.device()
+    }
+
+    /// This tensor on `device`: itself (shared) when it is there already;
+    /// fails for a device whose storage is not implemented yet.
+    pub fn to_device(&self, device: Device) -> Result<Self, DeviceError> {
+        if device == self.device() {
+            Ok(self.clone())
+        } else {
+            Err(DeviceError::Unsupported {
+                op: "to_device",
+                device,
+            })
+        }
     }
 
     /// The elements in row-major order.
     pub fn data(&self) -> &[T] {
-        &self.data
+        self.data.host()
     }
 
     /// The elements in row-major order, mutably; copies the buffer first if
     /// another tensor shares it (copy-on-write).
     pub fn data_mut(&mut self) -> &mut [T] {
-        Arc::make_mut(&mut self.data).as_mut_slice()
+        self.data.host_mut()
     }
 
     /// A copy of the elements in row-major order.
     pub fn to_vec(&self) -> Vec<T> {
-        self.data.as_ref().clone()
+        self.data.host().to_vec()
     }
 
     /// The elements in row-major order, without a copy when this tensor
     /// holds the only reference to its storage.
     pub fn into_vec(self) -> Vec<T> {
-        Arc::try_unwrap(self.data).unwrap_or_else(|shared| shared.as_ref().clone())
+        self.data.into_host()
     }
 
     /// The single element of a one-element tensor (any shape whose lengths
     /// are all 1), or an error naming the shape.
     pub fn try_item(&self) -> Result<T, ShapeError> {
-        match self.data.as_slice() {
+        match self.data.host() {
             [x] => Ok(*x),
             _ => Err(ShapeError::NotOneElement {
                 op: "item",
@@ -166,7 +184,7 @@ impl<T: Element> Tensor<T> {
     /// Applies `f` to every element, keeping the shape.
     pub(crate) fn map(&self, f: impl Fn(T) -> T) -> Self {
         Self::from_parts(
-            self.data.iter().map(|&x| f(x)).collect(),
+            self.data.host().iter().map(|&x| f(x)).collect(),
             self.shape.clone(),
         )
     }
@@ -184,9 +202,9 @@ impl<T: Element> Tensor<T> {
     pub(crate) fn zip_map(op: &'static str, a: &Self, b: &Self, f: impl Fn(T, T) -> T) -> Self {
         expect_same_shape(op, a.shape(), b.shape());
         let data = a
-            .data
+            .data()
             .iter()
-            .zip(b.data.iter())
+            .zip(b.data())
             .map(|(&x, &y)| f(x, y))
             .collect();
         Self::from_parts(data, a.shape.clone())
