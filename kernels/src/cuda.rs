@@ -7,7 +7,7 @@
 //!
 //! The kernels take every operand as a pointer read through its strides
 //! over the output's axes (a scalar operand is a one-element buffer with
-//! stride 0), and a [`Layout`]-shaped struct by value. The backward kernel
+//! stride 0), and an `AdjointLayout` struct (dims and strides) by value. The backward kernel
 //! writes a full-shape operand's gradient in place and adds a broadcast
 //! operand's with `atomicAdd`; a null gradient pointer means "not needed".
 

@@ -12,7 +12,7 @@
 //! The output is cut into a fixed number of contiguous pieces (a function of
 //! the sizes only, so results never depend on the thread count); the first
 //! piece is timed and the rest split across threads when they would take at
-//! least [`MIN_PARALLEL_NANOS`] serially. Adjacent axes that every operand
+//! least 25 µs serially. Adjacent axes that every operand
 //! reads the same way are merged first, so a same-shape region is one flat
 //! loop and a bias add `[m, n] + [n]` `m` rows of `n`.
 
