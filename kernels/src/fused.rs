@@ -56,8 +56,10 @@ where
     let run = |(start, out): (usize, &mut [T])| {
         let mut scratch = Scratch::new(&layout);
         layout.for_each_segment(start, start + out.len(), |seg| {
-            let cols = scratch.columns(&inputs, seg);
-            let o = &mut out[seg.at - start..seg.at - start + seg.len];
+            let len = seg.len;
+            // Every operand cut to the segment's length: no bounds checks below.
+            let cols = scratch.columns(&inputs, seg).map(|c| &c[..len]);
+            let o = &mut out[seg.at - start..seg.at - start + len];
             for (j, o) in o.iter_mut().enumerate() {
                 *o = f(std::array::from_fn(|i| cols[i][j]));
             }
@@ -120,20 +122,39 @@ where
         let run = |(start, len, mut heads, sum): Part<'_, T, N>| {
             let mut scratch = Scratch::new(&layout);
             let zero_y = vec![T::ZERO; if y.is_some() { 0 } else { layout.inner() }];
+            // Each operand's contributions along one segment, then written or
+            // summed in one tight loop per operand.
+            let mut rows: [Vec<T>; N] = std::array::from_fn(|_| vec![T::ZERO; layout.inner()]);
             layout.for_each_segment(start, start + len, |seg| {
-                let cols = scratch.columns(&inputs, seg);
+                let n = seg.len;
+                let cols = scratch.columns(&inputs, seg).map(|c| &c[..n]);
                 let ys = match y {
-                    Some(y) => &y[seg.at..seg.at + seg.len],
-                    None => &zero_y[..seg.len],
+                    Some(y) => &y[seg.at..seg.at + n],
+                    None => &zero_y[..n],
                 };
-                let gs = &g[seg.at..seg.at + seg.len];
-                for j in 0..seg.len {
-                    let d = f(std::array::from_fn(|i| cols[i][j]), ys[j], gs[j]);
-                    for i in 0..N {
-                        if let Some(head) = heads[i].as_deref_mut() {
-                            head[seg.at - start + j] = d[i];
-                        } else if let Some(acc) = sum[i].as_deref_mut() {
-                            acc[seg.bases[i] + j * seg.steps[i]] += d[i];
+                let gs = &g[seg.at..seg.at + n];
+                {
+                    let mut outs = rows.each_mut().map(|r| &mut r[..n]);
+                    for j in 0..n {
+                        let d = f(std::array::from_fn(|i| cols[i][j]), ys[j], gs[j]);
+                        for (out, d) in outs.iter_mut().zip(d) {
+                            out[j] = d;
+                        }
+                    }
+                }
+                for i in 0..N {
+                    let row = &rows[i][..n];
+                    if let Some(head) = heads[i].as_deref_mut() {
+                        head[seg.at - start..seg.at - start + n].copy_from_slice(row);
+                    } else if let Some(acc) = sum[i].as_deref_mut() {
+                        let base = seg.bases[i];
+                        if seg.steps[i] == 0 {
+                            let total = row.iter().fold(T::ZERO, |t, &v| t + v);
+                            acc[base] += total;
+                        } else {
+                            for (a, &v) in acc[base..base + n].iter_mut().zip(row) {
+                                *a += v;
+                            }
                         }
                     }
                 }
