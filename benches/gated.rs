@@ -208,29 +208,13 @@ const STEPS: [(&str, Step); 3] = [
     ("hand_unfused", hand_step),
 ];
 
-fn max_rel_diff(a: &Net, b: &Net) -> f32 {
-    let (a, b) = (a.named_tensors(), b.named_tensors());
-    a.iter()
-        .zip(&b)
-        .map(|((_, x), (_, y))| {
-            let scale = y.data().iter().fold(1e-6f32, |m, v| m.max(v.abs()));
-            x.data()
-                .iter()
-                .zip(y.data())
-                .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()))
-                / scale
-        })
-        .fold(0.0, f32::max)
-}
+#[path = "common/measure.rs"]
+mod measure;
+use measure::max_rel_diff;
 
+/// The mean time of `gated_step/name` in this run.
 fn mean_ns(name: &str) -> f64 {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = format!("{dir}/criterion/gated_step/{name}/new/estimates.json");
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|j| j["mean"]["point_estimate"].as_f64())
-        .unwrap_or(f64::NAN)
+    measure::mean_ns("gated_step", name)
 }
 
 fn main() {

@@ -10,44 +10,17 @@
 use adjoint::kernels::{gemm, MatRef};
 use adjoint::optim::{Adam, Optimizer};
 use adjoint::tensor::rand::{rngs::StdRng, Rng, SeedableRng};
-use adjoint::{Parameters, Tensor};
+use adjoint::Tensor;
 use criterion::{black_box, Criterion};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// Counts live and peak heap bytes.
-struct Counting;
+#[path = "common/measure.rs"]
+mod measure;
+use measure::{max_rel_diff, peak_bytes};
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Peak heap bytes above the starting level while `f` runs.
-fn peak_bytes(f: impl FnOnce()) -> usize {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    f();
-    PEAK.load(Ordering::Relaxed) - base
+/// The mean time of `mlp_step/name` in this run.
+fn mean_ns(name: &str) -> f64 {
+    measure::mean_ns("mlp_step", name)
 }
 
 #[path = "common/mlp_step.rs"]
@@ -147,31 +120,6 @@ impl GemmFloor {
         out(m(&self.d[1], n, b), m(&self.w[1], a, b).t());
         out(m(&self.x, n, i).t(), m(&self.d[0], n, a));
     }
-}
-
-fn mean_ns(name: &str) -> f64 {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = format!("{dir}/criterion/mlp_step/{name}/new/estimates.json");
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|j| j["mean"]["point_estimate"].as_f64())
-        .unwrap_or(f64::NAN)
-}
-
-fn max_rel_diff(a: &Mlp, b: &Mlp) -> f32 {
-    let (a, b) = (a.named_tensors(), b.named_tensors());
-    a.iter()
-        .zip(&b)
-        .map(|((_, x), (_, y))| {
-            let scale = y.data().iter().fold(1e-6f32, |m, v| m.max(v.abs()));
-            x.data()
-                .iter()
-                .zip(y.data())
-                .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()))
-                / scale
-        })
-        .fold(0.0, f32::max)
 }
 
 fn main() {

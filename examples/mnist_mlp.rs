@@ -21,7 +21,7 @@ use adjoint::optim::{Adam, Optimizer};
 use adjoint::prelude::*;
 use adjoint::tape::Graph;
 use adjoint::tensor::rand::{rngs::StdRng, SeedableRng};
-use adjoint::train::{self, load_training, plot_curves, MetricsLog, Position, Trainer};
+use adjoint::train::{self, load_training, MetricsLog, Position, Trainer};
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -177,36 +177,11 @@ fn generated(p: &Mlp, x: &Tensor, labels: &[usize]) -> (Option<f32>, Mlp) {
     (Some(g.value), g.p)
 }
 
-/// A plot to draw: file name, title, named series and y-axis label.
-type PlotSpec<'a> = (&'a str, &'a str, Vec<(&'a str, &'a [f64])>, &'a str);
-
-/// Draws `loss.png` and `accuracy.png` in `out` from the log's columns;
-/// a plot that fails is reported and skipped.
-fn plot(log: &MetricsLog, out: &Path) {
-    let column = |name| log.column(name).unwrap_or_default();
-    let (loss, train, test) = (
-        column("train_loss"),
-        column("train_accuracy"),
-        column("test_accuracy"),
-    );
-    let plots: [PlotSpec; 2] = [
-        (
-            "loss.png",
-            "MNIST MLP: training loss",
-            vec![("train loss (mean over the epoch)", &loss)],
-            "cross-entropy",
-        ),
-        (
-            "accuracy.png",
-            "MNIST MLP: accuracy",
-            vec![("train", &train), ("test", &test)],
-            "accuracy",
-        ),
-    ];
-    for (file, title, series, y_label) in plots {
-        let path = out.join(file);
-        match plot_curves(&path, title, &series, y_label) {
-            Ok(()) => println!("wrote {}", path.display()),
+/// Draws `loss.png` and `accuracy.png` from the log, reporting each file.
+fn plot(log: &MetricsLog, out: &Path, name: &str) {
+    for written in train::plot_metrics(log, out, name) {
+        match written {
+            Ok(path) => println!("wrote {}", path.display()),
             Err(e) => eprintln!("warning: {e}"),
         }
     }
@@ -328,7 +303,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         checkpoint_path.display()
     );
     if !log.epochs().is_empty() {
-        plot(&log, &args.out);
+        plot(&log, &args.out, "MNIST MLP");
     }
     if args.tape {
         let time_epoch = |gradient: GradientFn| -> Result<f64, adjoint::ShapeError> {

@@ -28,7 +28,7 @@ use adjoint::data::{cifar10, normalize_channels, Split};
 use adjoint::optim::Adam;
 use adjoint::params::Parameters;
 use adjoint::tensor::rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
-use adjoint::train::{self, load_training, plot_curves, MetricsLog, Position, Trainer};
+use adjoint::train::{self, load_training, MetricsLog, Position, Trainer};
 use adjoint::Tensor;
 use clap::Parser;
 use models::{convnet_logits, convnet_loss_grad, vgg16_logits, vgg16_loss_grad, ConvNet, Vgg16};
@@ -328,7 +328,7 @@ fn train_model<M: Parameters<Elem = f32> + Clone>(
         checkpoint_path.display()
     );
     if !log.epochs().is_empty() {
-        plot(&log, &args.out, name);
+        plot(&log, &args.out, &format!("{name} on CIFAR-10"));
     }
     let test = match (last_test, end.step) {
         (Some(t), 0) => t,
@@ -345,37 +345,11 @@ fn train_model<M: Parameters<Elem = f32> + Clone>(
     Ok(())
 }
 
-/// A plot to draw: file name, title, named series and y-axis label.
-type PlotSpec<'a> = (&'a str, &'a str, Vec<(&'a str, &'a [f64])>, &'a str);
-
-/// Draws `loss.png` and `accuracy.png` from the log.
+/// Draws `loss.png` and `accuracy.png` from the log, reporting each file.
 fn plot(log: &MetricsLog, out: &Path, name: &str) {
-    let column = |c| log.column(c).unwrap_or_default();
-    let (loss, train, test) = (
-        column("train_loss"),
-        column("train_accuracy"),
-        column("test_accuracy"),
-    );
-    let loss_title = format!("{name} on CIFAR-10: training loss");
-    let accuracy_title = format!("{name} on CIFAR-10: accuracy");
-    let plots: [PlotSpec; 2] = [
-        (
-            "loss.png",
-            &loss_title,
-            vec![("train loss (mean over the epoch)", &loss)],
-            "cross-entropy",
-        ),
-        (
-            "accuracy.png",
-            &accuracy_title,
-            vec![("train", &train), ("test", &test)],
-            "accuracy",
-        ),
-    ];
-    for (file, title, series, y_label) in plots {
-        let path = out.join(file);
-        match plot_curves(&path, title, &series, y_label) {
-            Ok(()) => println!("wrote {}", path.display()),
+    for written in train::plot_metrics(log, out, name) {
+        match written {
+            Ok(path) => println!("wrote {}", path.display()),
             Err(e) => eprintln!("warning: {e}"),
         }
     }

@@ -37,6 +37,6 @@ pub use eval::accuracy;
 pub use fit::{fit, EpochReport};
 pub use gallery::{plot_predictions, Prediction};
 pub use metrics::{MetricsError, MetricsLog};
-pub use plot::{plot_curves, PlotError};
+pub use plot::{plot_curves, plot_metrics, PlotError};
 pub use progress::EpochProgress;
 pub use run::{EpochEnd, RunError, Trainer};

@@ -73,6 +73,45 @@ pub fn plot_curves(
     })
 }
 
+/// Draws the two standard curves of a training run from its log's columns:
+/// `loss.png` (`train_loss`) and `accuracy.png` (`train_accuracy`,
+/// `test_accuracy`) in `out`, titled after `name`; returns each file's path
+/// or why it could not be drawn.
+pub fn plot_metrics(
+    log: &super::MetricsLog,
+    out: &Path,
+    name: &str,
+) -> Vec<Result<PathBuf, PlotError>> {
+    let column = |c| log.column(c).unwrap_or_default();
+    let (loss, train, test) = (
+        column("train_loss"),
+        column("train_accuracy"),
+        column("test_accuracy"),
+    );
+    let loss_series: [(&str, &[f64]); 1] = [("train loss (mean over the epoch)", &loss)];
+    let accuracy_series: [(&str, &[f64]); 2] = [("train", &train), ("test", &test)];
+    [
+        (
+            "loss.png",
+            format!("{name}: training loss"),
+            &loss_series[..],
+            "cross-entropy",
+        ),
+        (
+            "accuracy.png",
+            format!("{name}: accuracy"),
+            &accuracy_series[..],
+            "accuracy",
+        ),
+    ]
+    .into_iter()
+    .map(|(file, title, series, y_label)| {
+        let path = out.join(file);
+        plot_curves(&path, &title, series, y_label).map(|()| path)
+    })
+    .collect()
+}
+
 /// Registers the embedded font once per process.
 pub(super) fn register() -> Result<(), PlotError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();

@@ -387,24 +387,17 @@ pub fn conv2d_backward<T: Element>(
     grad: &Tensor<T>,
     needs: [bool; 2],
 ) -> (Option<Tensor<T>>, Option<Tensor<T>>) {
-    let g = or_panic(geometry(
-        "conv2d_backward",
-        x.shape(),
-        w.shape(),
-        stride,
-        padding,
-    ));
-    conv2d_backward_with(layout_for(&g), x, w, stride, padding, grad, needs)
+    conv2d_backward_with(layout_for, x, w, stride, padding, grad, needs)
 }
 
-/// [`conv2d_backward`] with the images spread across threads
-/// (`PerImageParallel`), taken one after the other on the threaded gemm
-/// (`PerImageThreadedGemm`), or as two products over the whole batch
-/// (`Batched`).
+/// [`conv2d_backward`] in the layout `layout` picks for the sizes: images
+/// spread across threads (`PerImageParallel`), taken one after the other on
+/// the threaded gemm (`PerImageThreadedGemm`), or two products over the
+/// whole batch (`Batched`).
 #[track_caller]
 #[allow(clippy::type_complexity)]
 pub(crate) fn conv2d_backward_with<T: Element>(
-    layout: ConvLayout,
+    layout: impl FnOnce(&Geometry) -> ConvLayout,
     x: &Tensor<T>,
     w: &Tensor<T>,
     stride: usize,
@@ -420,6 +413,7 @@ pub(crate) fn conv2d_backward_with<T: Element>(
         padding,
     ));
     expect_same_shape("conv2d_backward", grad.shape(), &g.out_shape());
+    let layout = layout(&g);
     let (k, l, o, chw) = (g.k(), g.l(), g.o, g.chw());
     let [need_dx, need_dw] = needs;
     let mut dx = vec![T::zero(); if need_dx { x.len() } else { 0 }];

@@ -112,6 +112,21 @@ fn conv2d_layouts_agree_on_a_batch_big_enough_to_split() {
         let y = conv2d_forward(&g, layout, x.data(), w.data());
         assert_close(&y, expected.data(), 1e-12);
     }
+    // The backward passes agree too, for both strides.
+    for stride in [1, 2] {
+        let y = naive_conv2d(&x, &w, stride, 1);
+        let grad = rand_t(y.shape(), -1.0, 1.0, &mut r);
+        let backward = |layout: ConvLayout| {
+            let (dx, dw) = conv2d_backward_with(|_| layout, &x, &w, stride, 1, &grad, [true, true]);
+            (dx.expect("dx"), dw.expect("dw"))
+        };
+        let (dx, dw) = backward(ConvLayout::PerImageParallel);
+        for layout in [ConvLayout::PerImageThreadedGemm, ConvLayout::Batched] {
+            let (ex, ew) = backward(layout);
+            assert_close(ex.data(), dx.data(), 1e-12);
+            assert_close(ew.data(), dw.data(), 1e-12);
+        }
+    }
     // f32 goes through the same kernels.
     let xf = Tensor::from_vec(x.data().iter().map(|&v| v as f32).collect(), x.shape()).unwrap();
     let wf = Tensor::from_vec(w.data().iter().map(|&v| v as f32).collect(), w.shape()).unwrap();
@@ -248,7 +263,15 @@ fn conv2d_layout_timing() {
         }
         for (i, &layout) in layouts[..2].iter().enumerate() {
             let start = Instant::now();
-            std::hint::black_box(conv2d_backward_with(layout, &x, &w, 1, 1, &y, [true, true]));
+            std::hint::black_box(conv2d_backward_with(
+                |_| layout,
+                &x,
+                &w,
+                1,
+                1,
+                &y,
+                [true, true],
+            ));
             bwd[i].push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
