@@ -705,4 +705,73 @@ mod with_nn {
                 .fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(wscale > 1e-4, "conv1.w gradient {wscale}");
     }
+
+    #[differentiable]
+    fn logits(p: &Net, #[constant] x: &Tensor) -> Tensor {
+        let h = nn::batch_norm(&p.bn1, &nn::conv2d(&p.conv1, x, 1, 1)).relu();
+        let h = h.max_pool2d(3, 2, 1);
+        let h = nn::batch_norm(&p.bn2, &nn::conv2d(&p.conv2, &h, 1, 1)).relu();
+        nn::linear(&p.fc, &h.max_pool2d(3, 2, 1).global_avg_pool())
+    }
+
+    /// Running statistics: a generated training step feeds them the batch
+    /// statistics of both batch norms (once per step, PyTorch's update with
+    /// the unbiased variance); evaluation normalises with them; the model's
+    /// parameters and gradients never include them.
+    #[test]
+    fn running_statistics_follow_training_steps_and_drive_evaluation() {
+        use adjoint::nn::{RunningStats, MOMENTUM};
+        let mut rng = StdRng::seed_from_u64(401);
+        let p = Net {
+            conv1: Conv2d::new(3, 8, 3, &mut rng),
+            bn1: BatchNorm::new(8),
+            conv2: Conv2d::new(8, 16, 3, &mut rng),
+            bn2: BatchNorm::new(16),
+            fc: Linear::new(16, 10, &mut rng),
+        };
+        let x = Tensor::randn(&[4, 3, 16, 16], &mut rng);
+        let labels = [3usize, 0, 9, 5];
+        let mut running = RunningStats::new(&[8, 16]);
+        let g = running
+            .train(MOMENTUM, || loss_grad(&p, &x, &labels))
+            .expect("two batch norms");
+        assert!(g.value.is_finite());
+        // The first layer's batch statistics, computed directly.
+        let z = x.conv2d(&p.conv1.w, 1, 1);
+        let z = &z + &p.conv1.b;
+        let (_, stats) = z.batch_norm_with_stats(&p.bn1.gamma, &p.bn1.beta, 1e-5);
+        let m = stats.count as f32;
+        for c in 0..8 {
+            let mean = running.layers[0].mean.data()[c];
+            let var = running.layers[0].var.data()[c];
+            assert!((mean - 0.1 * stats.mean.data()[c]).abs() < 1e-5, "mean {c}");
+            let unbiased = stats.var.data()[c] * m / (m - 1.0);
+            assert!((var - (0.9 + 0.1 * unbiased)).abs() < 1e-4, "var {c}");
+        }
+        // The second layer moved off its start too.
+        assert!(running.layers[1].mean.data().iter().any(|v| v.abs() > 1e-6));
+        // A step of another network shape is refused.
+        let mut wrong = RunningStats::new(&[8]);
+        assert!(wrong
+            .train(MOMENTUM, || loss_grad(&p, &x, &labels))
+            .is_err());
+        // Evaluation uses the running estimates: it differs from training
+        // mode, and equals the explicit evaluation-mode op.
+        let train_mode = logits(&p, &x);
+        let eval_mode = running.evaluate(|| logits(&p, &x));
+        let differs = train_mode
+            .data()
+            .iter()
+            .zip(eval_mode.data())
+            .any(|(a, b)| (a - b).abs() > 1e-3);
+        assert!(differs, "evaluation mode gave the training-mode logits");
+        let r = &running.layers[0];
+        let by_op = z.batch_norm_eval(&p.bn1.gamma, &p.bn1.beta, &r.mean, &r.var, 1e-5);
+        let inside = running.evaluate(|| z.batch_norm(&p.bn1.gamma, &p.bn1.beta, 1e-5));
+        assert_eq!(by_op.to_vec(), inside.to_vec());
+        // The model's parameters (what optimisers and gradients see) are its
+        // 10 tensors; the running statistics are not among them.
+        assert_eq!(p.named_tensors().len(), 10);
+        assert_eq!(g.p.named_tensors().len(), 10);
+    }
 }

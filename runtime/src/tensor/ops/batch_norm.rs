@@ -14,6 +14,7 @@
 //!   `running = (1 - momentum) · running + momentum · batch`, the variance
 //!   stored unbiased (`σ² · m / (m - 1)`).
 
+use super::batch_norm_state::{record, running_for_next_call};
 use crate::tensor::base::expect_same_shape;
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
@@ -93,6 +94,9 @@ pub fn try_batch_norm_train<T: Element>(
             axis: None,
         });
     }
+    if let Some((running_mean, running_var)) = running_for_next_call::<T>() {
+        return eval_with(x, gamma, beta, &running_mean, &running_var, eps, m);
+    }
     let count = T::cast_usize(m);
     let mut mean = vec![T::zero(); c];
     for_blocks(x.data(), c, s, |ch, block| {
@@ -115,6 +119,34 @@ pub fn try_batch_norm_train<T: Element>(
         var: Tensor::from_parts(var, vec![c]),
         inv_std: Tensor::from_parts(inv, vec![c]),
         count: m,
+    };
+    record(&stats);
+    Ok((y, stats))
+}
+
+/// Evaluation mode inside `with_running_stats`: the result normalised by
+/// the running estimates, and those estimates as the statistics.
+fn eval_with<T: Element>(
+    x: &Tensor<T>,
+    gamma: &Tensor<T>,
+    beta: &Tensor<T>,
+    running_mean: &Tensor<T>,
+    running_var: &Tensor<T>,
+    eps: f64,
+    count: usize,
+) -> Result<(Tensor<T>, BatchStats<T>), ShapeError> {
+    let y = try_batch_norm_eval(x, gamma, beta, running_mean, running_var, eps)?;
+    let e = T::cast_f64(eps);
+    let inv: Vec<T> = running_var
+        .data()
+        .iter()
+        .map(|&v| T::one() / (v + e).sqrt())
+        .collect();
+    let stats = BatchStats {
+        mean: running_mean.clone(),
+        var: running_var.clone(),
+        inv_std: Tensor::from_parts(inv, running_var.shape().to_vec()),
+        count,
     };
     Ok((y, stats))
 }
