@@ -182,32 +182,31 @@ impl<T: Element> Tensor<T> {
     }
 
     /// Applies `f` to every element, keeping the shape.
-    pub(crate) fn map(&self, f: impl Fn(T) -> T) -> Self {
-        Self::from_parts(
-            self.data.host().iter().map(|&x| f(x)).collect(),
-            self.shape.clone(),
-        )
+    pub(crate) fn map(&self, f: impl Fn(T) -> T + Sync) -> Self {
+        let mut out = vec![T::zero(); self.len()];
+        adjoint_kernels::elementwise::map(self.data(), &mut out, f);
+        Self::from_parts(out, self.shape.clone())
     }
 
-    /// Applies `f` to every element in place (copy-on-write).
-    pub(crate) fn map_inplace(&mut self, f: impl Fn(T) -> T) {
-        for x in self.data_mut() {
-            *x = f(*x);
-        }
+    /// Applies `f` to every element in place (copy-on-write), split across
+    /// cores when long and slow enough.
+    pub(crate) fn map_inplace(&mut self, f: impl Fn(T) -> T + Sync) {
+        adjoint_kernels::elementwise::map_inplace(self.data_mut(), f);
     }
 
     /// Combines two tensors of the same shape element by element; panics
     /// with a shape error naming `op` when the shapes differ.
     #[track_caller]
-    pub(crate) fn zip_map(op: &'static str, a: &Self, b: &Self, f: impl Fn(T, T) -> T) -> Self {
+    pub(crate) fn zip_map(
+        op: &'static str,
+        a: &Self,
+        b: &Self,
+        f: impl Fn(T, T) -> T + Sync,
+    ) -> Self {
         expect_same_shape(op, a.shape(), b.shape());
-        let data = a
-            .data()
-            .iter()
-            .zip(b.data())
-            .map(|(&x, &y)| f(x, y))
-            .collect();
-        Self::from_parts(data, a.shape.clone())
+        let mut out = vec![T::zero(); a.len()];
+        adjoint_kernels::elementwise::zip_map(a.data(), b.data(), &mut out, f);
+        Self::from_parts(out, a.shape.clone())
     }
 }
 

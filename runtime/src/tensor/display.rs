@@ -105,7 +105,7 @@ impl<T: Element> fmt::Display for Tensor<T> {
         layout.visit(0, 0, &mut |x| {
             let a = x.abs();
             if a.is_finite() {
-                largest = largest.max(a);
+                largest = num_traits::Float::max(largest, a);
                 if a > T::zero() {
                     smallest = smallest.min(a);
                 }

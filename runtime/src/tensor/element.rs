@@ -11,7 +11,9 @@ use num_traits::Float;
 /// The bounds are what the ops need: arithmetic and math functions
 /// ([`Float`]), matrix products ([`Gemm`]), sharing across threads, and
 /// printing.
-pub trait Element: Float + Gemm + Send + Sync + Debug + Display + 'static {
+pub trait Element:
+    Float + Gemm + adjoint_kernels::Float + Send + Sync + Debug + Display + 'static
+{
     /// Converts an `f64` to this type, rounding to nearest (used for
     /// constants such as `0.5` or `1 / n` in generic code).
     fn cast_f64(x: f64) -> Self;

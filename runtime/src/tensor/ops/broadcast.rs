@@ -72,12 +72,9 @@ pub fn try_reduce_to_shape<T: Element>(
         Pattern::Same => return Ok(grad.clone()),
         Pattern::Scalar => vec![sum_slice(g)],
         Pattern::Repeat { period } => {
+            // A bias gradient: the column sums of a `[rows, period]` matrix.
             let mut acc = vec![T::zero(); period];
-            for chunk in g.chunks_exact(period) {
-                for (a, &v) in acc.iter_mut().zip(chunk) {
-                    *a = *a + v;
-                }
-            }
+            adjoint_kernels::reduce::sum_rows(g, g.len() / period, period, &mut acc);
             acc
         }
         Pattern::Block { block } => g.chunks_exact(block).map(sum_slice).collect(),

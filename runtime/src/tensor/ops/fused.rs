@@ -25,7 +25,6 @@ use super::super::shape::broadcast_shapes;
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
 use adjoint_kernels::fused as kernel;
-use adjoint_kernels::Float as KernelFloat;
 
 /// A fused region as the compiler emits it: how it is named in errors (the
 /// ops as the user wrote them, operands `x0`, `x1`, …) and its body as CUDA
@@ -101,7 +100,7 @@ fn output_shape<'a>(
 /// # Panics
 /// If the operands' shapes do not broadcast together.
 #[track_caller]
-pub fn map<T: Element + KernelFloat, const N: usize>(
+pub fn map<T: Element, const N: usize>(
     region: &Kernel,
     inputs: [&Tensor<T>; N],
     f: impl Fn([T; N]) -> T + Sync,
@@ -110,7 +109,7 @@ pub fn map<T: Element + KernelFloat, const N: usize>(
 }
 
 /// [`map`], or the shape error.
-pub fn try_map<T: Element + KernelFloat, const N: usize>(
+pub fn try_map<T: Element, const N: usize>(
     region: &Kernel,
     inputs: [&Tensor<T>; N],
     f: impl Fn([T; N]) -> T + Sync,
@@ -134,7 +133,7 @@ pub fn try_map<T: Element + KernelFloat, const N: usize>(
 /// # Panics
 /// If `g`'s shape is not the operands' broadcast shape.
 #[track_caller]
-pub fn map_backward<T: Element + KernelFloat, const N: usize>(
+pub fn map_backward<T: Element, const N: usize>(
     region: &Kernel,
     inputs: [Operand<'_, T>; N],
     y: Option<&Tensor<T>>,

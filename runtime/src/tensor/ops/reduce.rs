@@ -16,23 +16,14 @@ use crate::tensor::error::or_panic;
 use crate::tensor::shape::{check_axis, split_at_axis};
 use crate::tensor::{Element, ShapeError, Tensor};
 
-/// Sum of a slice, accumulated in eight lanes so the loop vectorises (and
-/// rounding error grows more slowly than with one running sum).
+/// Sum of a slice: the kernels' pairwise sum (accurate, vectorised, split
+/// across cores for long slices, independent of the thread count).
 pub(crate) fn sum_slice<T: Element>(xs: &[T]) -> T {
-    let mut lanes = [T::zero(); 8];
-    let chunks = xs.chunks_exact(8);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane = *lane + v;
-        }
-    }
-    let head = lanes.iter().fold(T::zero(), |acc, &v| acc + v);
-    rest.iter().fold(head, |acc, &v| acc + v)
+    adjoint_kernels::reduce::sum(xs)
 }
 
-/// `Σ f(a[i], b[i])` over two slices of equal length, in eight lanes like
-/// [`sum_slice`], without materialising the terms.
+/// `Σ f(a[i], b[i])` over two slices of equal length, in eight lanes (so
+/// the loop vectorises), without materialising the terms.
 pub(crate) fn sum_zip<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
     let mut lanes = [T::zero(); 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));

@@ -91,7 +91,9 @@ pub(crate) fn normalise_exp<T: Element>(x: &Tensor<T>, axis: usize, log: bool) -
 
 /// Appends the softmax (or log-softmax) of one contiguous slice to `out`.
 pub(crate) fn softmax_slice<T: Element>(xs: &[T], log: bool, out: &mut Vec<T>) {
-    let m = xs.iter().fold(T::neg_infinity(), |acc, &v| acc.max(v));
+    let m = xs
+        .iter()
+        .fold(T::neg_infinity(), |acc, &v| num_traits::Float::max(acc, v));
     let start = out.len();
     out.extend(xs.iter().map(|&v| (v - m).exp()));
     let total = sum_slice(&out[start..]);
