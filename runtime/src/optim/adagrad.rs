@@ -71,7 +71,7 @@ impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Adagrad<E> {
         let eps: E = elem(self.eps);
         self.sum_sq.update(params, grads, |w, g, [s]| {
             for ((w, &g), s) in w.iter_mut().zip(g).zip(s.iter_mut()) {
-                *s = *s + g * g;
+                *s += g * g;
                 *w = *w - lr * g / (s.sqrt() + eps);
             }
         });

@@ -186,8 +186,8 @@ fn param_grads<T: Element>(
         let ch = b % c;
         let (mu, iv) = (mean[ch], inv[ch]);
         for (&xv, &gv) in xs.iter().zip(gs) {
-            dbeta[ch] = dbeta[ch] + gv;
-            dgamma[ch] = dgamma[ch] + gv * (xv - mu) * iv;
+            dbeta[ch] += gv;
+            dgamma[ch] += gv * (xv - mu) * iv;
         }
     }
     (dbeta, dgamma)

@@ -86,10 +86,10 @@ pub fn try_reduce_to_shape<T: Element>(
             for_each_row(grad.shape(), &strides, |j| {
                 let row = &g[k..k + len];
                 if step == 0 {
-                    acc[j] = acc[j] + sum_slice(row);
+                    acc[j] += sum_slice(row);
                 } else {
                     for (a, &v) in acc[j..j + len].iter_mut().zip(row) {
-                        *a = *a + v;
+                        *a += v;
                     }
                 }
                 k += len;
@@ -307,8 +307,8 @@ pub(crate) fn broadcast_zip_backward<T: Element>(
     for_each_row2(&out_shape, &sa, &sb, |i, j| {
         for (t, &gk) in g[k..k + len].iter().enumerate() {
             let (ia, ib) = (i + t * step_a, j + t * step_b);
-            da[ia] = da[ia] + fa(gk, ad[ia], bd[ib]);
-            db[ib] = db[ib] + fb(gk, ad[ia], bd[ib]);
+            da[ia] += fa(gk, ad[ia], bd[ib]);
+            db[ib] += fb(gk, ad[ia], bd[ib]);
         }
         k += len;
     });
@@ -359,7 +359,7 @@ fn backward_big_small<T: Element>(
                         .map(|((&gk, &x), &y)| f_big(gk, x, y)),
                 );
                 for (((&gk, &x), &y), acc) in gc.iter().zip(bc).zip(small).zip(d_small.iter_mut()) {
-                    *acc = *acc + f_small(gk, x, y);
+                    *acc += f_small(gk, x, y);
                 }
             }
             d_small

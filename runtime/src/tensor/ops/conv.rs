@@ -223,12 +223,12 @@ fn col2im<T: Element>(g: &Geometry, cols: &[T], dx: &mut [T]) {
                     if g.stride == 1 {
                         let dst = &mut line[lo + j - g.pad..hi + j - g.pad];
                         for (d, &v) in dst.iter_mut().zip(&src[lo..hi]) {
-                            *d = *d + v;
+                            *d += v;
                         }
                     } else {
                         for (ox, &v) in src.iter().enumerate().take(hi).skip(lo) {
                             let d = &mut line[ox * g.stride + j - g.pad];
-                            *d = *d + v;
+                            *d += v;
                         }
                     }
                 }
@@ -466,7 +466,7 @@ pub(crate) fn conv2d_backward_with<T: Element>(
         if need_dw {
             for part in partial.chunks(o * k) {
                 for (d, &p) in dw.iter_mut().zip(part) {
-                    *d = *d + p;
+                    *d += p;
                 }
             }
         }

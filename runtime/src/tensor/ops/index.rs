@@ -63,7 +63,7 @@ pub fn select_backward<T: Element>(
                 let start = (o * len + i) * inner;
                 if let Some(row) = rows.next() {
                     for (d, &g) in dx[start..start + inner].iter_mut().zip(row) {
-                        *d = *d + g;
+                        *d += g;
                     }
                 }
             }

@@ -190,7 +190,7 @@ pub fn max_pool2d_backward<T: Element>(
     let mut dx = Tensor::zeros(input_shape);
     let d = dx.data_mut();
     for (&i, &gv) in indices.iter().zip(grad.data()) {
-        d[i] = d[i] + gv;
+        d[i] += gv;
     }
     dx
 }
@@ -243,7 +243,7 @@ pub fn try_avg_pool2d<T: Element>(
                         let mut acc = T::zero();
                         for iy in y0..y1 {
                             for &v in &src[iy * g.w + x0..iy * g.w + x1] {
-                                acc = acc + v;
+                                acc += v;
                             }
                         }
                         o[oy * g.wo + ox] = acc * scale;
@@ -298,7 +298,7 @@ pub fn avg_pool2d_backward<T: Element>(
                         let share = gd[base + oy * g.wo + ox] * scale;
                         for iy in y0..y1 {
                             for v in &mut d[iy * g.w + x0..iy * g.w + x1] {
-                                *v = *v + share;
+                                *v += share;
                             }
                         }
                     }

@@ -30,7 +30,7 @@ pub(crate) fn sum_zip<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T 
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (xs, ys) in ca.zip(cb) {
         for ((lane, &x), &y) in lanes.iter_mut().zip(xs).zip(ys) {
-            *lane = *lane + f(x, y);
+            *lane += f(x, y);
         }
     }
     let head = lanes.iter().fold(T::zero(), |acc, &v| acc + v);
@@ -409,7 +409,7 @@ fn sum_along<T: Element>(x: &[T], (outer, len, inner): (usize, usize, usize)) ->
     for (acc, block) in out.chunks_exact_mut(inner).zip(x.chunks_exact(len * inner)) {
         for row in block.chunks_exact(inner) {
             for (a, &v) in acc.iter_mut().zip(row) {
-                *a = *a + v;
+                *a += v;
             }
         }
     }

@@ -57,7 +57,7 @@ pub fn mul_scalar_backward<T: Element>(x: &Tensor<T>, s: T, grad: &Tensor<T>) ->
         .iter()
         .zip(x.data())
         .map(|(&g, &v)| {
-            ds = ds + g * v;
+            ds += g * v;
             g * s
         })
         .collect();
@@ -80,7 +80,7 @@ pub fn div_scalar_backward<T: Element>(x: &Tensor<T>, s: T, grad: &Tensor<T>) ->
         .iter()
         .zip(x.data())
         .map(|(&g, &v)| {
-            dot = dot + g * v;
+            dot += g * v;
             g * inv
         })
         .collect();
@@ -103,7 +103,7 @@ pub fn rdiv_scalar_backward<T: Element>(s: T, x: &Tensor<T>, grad: &Tensor<T>) -
         .zip(x.data())
         .map(|(&g, &v)| {
             let q = g / v;
-            ds = ds + q;
+            ds += q;
             -q * s / v
         })
         .collect();
