@@ -774,4 +774,39 @@ mod with_nn {
         assert_eq!(p.named_tensors().len(), 10);
         assert_eq!(g.p.named_tensors().len(), 10);
     }
+
+    /// A loss handing its whole model to a logits function, as the example's
+    /// losses do (the model argument is passed on by reference from every
+    /// generated function, its pullback included).
+    #[differentiable]
+    fn loss_through_logits(p: &Net, #[constant] x: &Tensor, #[constant] labels: &[usize]) -> f32 {
+        cross_entropy(&logits(p, x), labels)
+    }
+
+    #[test]
+    fn a_model_passed_whole_to_a_callee_gets_the_same_gradient() {
+        let mut rng = StdRng::seed_from_u64(402);
+        let p = Net {
+            conv1: Conv2d::new(3, 4, 3, &mut rng),
+            bn1: BatchNorm::new(4),
+            conv2: Conv2d::new(4, 6, 3, &mut rng),
+            bn2: BatchNorm::new(6),
+            fc: Linear::new(6, 10, &mut rng),
+        };
+        let x = Tensor::randn(&[3, 3, 8, 8], &mut rng);
+        let labels = [1usize, 4, 7];
+        let (direct, through) = (
+            loss_grad(&p, &x, &labels),
+            loss_through_logits_grad(&p, &x, &labels),
+        );
+        assert_eq!(direct.value, through.value);
+        for ((name, a), (_, b)) in direct
+            .p
+            .named_tensors()
+            .iter()
+            .zip(through.p.named_tensors())
+        {
+            assert_eq!(a.to_vec(), b.to_vec(), "{name}");
+        }
+    }
 }
