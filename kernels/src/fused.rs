@@ -54,7 +54,7 @@ where
         rest = tail;
     }
     let run = |(start, out): (usize, &mut [T])| {
-        let mut scratch = Scratch::new(&layout);
+        let mut scratch = Scratch::new(&layout, out.len());
         layout.for_each_segment(start, start + out.len(), |seg| {
             let len = seg.len;
             // Every operand cut to the segment's length: no bounds checks below.
@@ -120,11 +120,13 @@ where
             parts.push((range.0, len, heads, sum));
         }
         let run = |(start, len, mut heads, sum): Part<'_, T, N>| {
-            let mut scratch = Scratch::new(&layout);
-            let zero_y = vec![T::ZERO; if y.is_some() { 0 } else { layout.inner() }];
+            // A segment is at most one row and at most the piece.
+            let longest = layout.inner().min(len);
+            let mut scratch = Scratch::new(&layout, len);
+            let zero_y = vec![T::ZERO; if y.is_some() { 0 } else { longest }];
             // Each operand's contributions along one segment, then written or
             // summed in one tight loop per operand.
-            let mut rows: [Vec<T>; N] = std::array::from_fn(|_| vec![T::ZERO; layout.inner()]);
+            let mut rows: [Vec<T>; N] = std::array::from_fn(|_| vec![T::ZERO; longest]);
             layout.for_each_segment(start, start + len, |seg| {
                 let n = seg.len;
                 let cols = scratch.columns(&inputs, seg).map(|c| &c[..n]);
@@ -337,9 +339,10 @@ struct Scratch<T> {
 }
 
 impl<T: Float> Scratch<T> {
-    fn new(layout: &Layout) -> Self {
+    /// Buffers for the segments of a piece of `piece` elements.
+    fn new(layout: &Layout, piece: usize) -> Self {
         Scratch {
-            rows: vec![Vec::with_capacity(layout.inner()); layout.strides.len()],
+            rows: vec![Vec::with_capacity(layout.inner().min(piece)); layout.strides.len()],
         }
     }
 
