@@ -8,10 +8,14 @@
 //! non-differentiable data (axes, shapes, labels) passed exactly as the user
 //! wrote them (`&[3, 4]`, `labels`).
 //!
-//! To add a tensor op: a variant here, its name in [`method_op`] or
-//! [`function_op`], its [`slots`], one arm in [`forward`], [`adjoint`] and
-//! [`tangent`], and a row in `tests/op_matrix.rs` (`src/tests/op_matrix.rs`
-//! fails without one).
+//! To add a tensor op: a variant here, its name in [`METHODS`] or
+//! [`FUNCTIONS`], its [`slots`], one arm in [`forward`], [`adjoint`] and
+//! [`tangent`] ([`has_extra_output`] if its backward reads more than its
+//! operands and value; its scalar op in [`scalar_step`] if it is
+//! element-wise, so it joins fused regions), and a row in
+//! `tests/op_matrix.rs` (`src/tests/op_matrix.rs` fails without one); the
+//! kernels go in `runtime/src/tensor/ops/`. docs/ARCHITECTURE.md walks
+//! through an example.
 
 use proc_macro2::TokenStream;
 use quote::quote;
