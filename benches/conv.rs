@@ -13,7 +13,6 @@
 //!
 //! Run: `cargo bench --bench conv`
 
-use adjoint::kernels::{gemm, MatRef};
 use adjoint::nn::{self, Conv2d, Linear};
 use adjoint::optim::{Adam, Optimizer};
 use adjoint::tape::Graph;
@@ -174,19 +173,7 @@ fn main() {
         });
     }
     // The gemm peak on this machine: a 512³ product on all cores.
-    let a = Tensor::<f32>::ones(&[512, 512]);
-    let mut out = vec![0.0f32; 512 * 512];
-    g.bench_function("gemm_peak", |bch| {
-        bch.iter(|| {
-            gemm(
-                1.0,
-                MatRef::row_major(a.data(), 512, 512),
-                MatRef::row_major(a.data(), 512, 512),
-                0.0,
-                &mut out,
-            )
-        })
-    });
+    measure::bench_gemm_peak(&mut g);
     g.finish();
     let mut g = c.benchmark_group("vgg3_fwd_bwd");
     for (name, step) in VGG_STEPS {
@@ -197,7 +184,7 @@ fn main() {
     g.finish();
     c.final_summary();
 
-    let gemm_gflops = 2.0 * 512f64.powi(3) / mean_ns("convnet_step", "gemm_peak");
+    let gemm_gflops = measure::gemm_peak_gflops("convnet_step");
     let flops = step_flops(BATCH);
     let (cg, ct) = (
         mean_ns("convnet_step", "generated_adam"),

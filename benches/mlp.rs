@@ -60,19 +60,7 @@ fn bench(c: &mut Criterion, p: &Mlp, x: &Tensor, labels: &[usize]) {
     let floor = GemmFloor::new();
     g.bench_function("gemm_floor", |b| b.iter(|| floor.run()));
     // The gemm peak on this machine: a 512³ product on both cores.
-    let a = Tensor::<f32>::ones(&[512, 512]);
-    let mut out = vec![0.0f32; 512 * 512];
-    g.bench_function("gemm_peak", |bch| {
-        bch.iter(|| {
-            gemm(
-                1.0,
-                MatRef::row_major(a.data(), 512, 512),
-                MatRef::row_major(a.data(), 512, 512),
-                0.0,
-                &mut out,
-            )
-        })
-    });
+    measure::bench_gemm_peak(&mut g);
     g.finish();
 }
 
@@ -148,7 +136,7 @@ fn main() {
     bench(&mut c, &p, &x, &labels);
     c.final_summary();
     let flops = step_flops();
-    let peak_gflops = 2.0 * 512f64.powi(3) / mean_ns("gemm_peak");
+    let peak_gflops = measure::gemm_peak_gflops("mlp_step");
     println!(
         "\nMLP 784-512-256-10, batch 100, f32: {:.1} MFLOP per forward + backward; gemm peak (512³) in this run {:.0} GFLOP/s",
         flops / 1e6,

@@ -4,7 +4,10 @@
 
 #![allow(dead_code)]
 
-use adjoint::Parameters;
+use adjoint::kernels::{gemm, MatRef};
+use adjoint::{Parameters, Tensor};
+use criterion::measurement::WallTime;
+use criterion::BenchmarkGroup;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -70,4 +73,27 @@ pub fn max_rel_diff<P: Parameters<Elem = f32>>(a: &P, b: &P) -> f32 {
                 / scale
         })
         .fold(0.0, f32::max)
+}
+
+/// Benchmarks `gemm_peak` in `group`: a 512³ f32 product on all cores, the
+/// machine's gemm peak in this run (read back with [`gemm_peak_gflops`]).
+pub fn bench_gemm_peak(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let a = Tensor::<f32>::ones(&[512, 512]);
+    let mut out = vec![0.0f32; 512 * 512];
+    group.bench_function("gemm_peak", |bch| {
+        bch.iter(|| {
+            gemm(
+                1.0,
+                MatRef::row_major(a.data(), 512, 512),
+                MatRef::row_major(a.data(), 512, 512),
+                0.0,
+                &mut out,
+            )
+        })
+    });
+}
+
+/// The GFLOP/s of the `gemm_peak` run of `group`.
+pub fn gemm_peak_gflops(group: &str) -> f64 {
+    2.0 * 512f64.powi(3) / mean_ns(group, "gemm_peak")
 }

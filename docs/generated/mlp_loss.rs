@@ -608,12 +608,12 @@ impl __loss_adjoint {
         ::adjoint::__private::ops::fused::Kernel {
             name: "relu(x0 + x1)",
             inputs: 2,
-            cuda: "// relu(x0 + x1)\ntemplate <typename T>\n__device__ T adjoint_region_forward(T x0, T x1) {\n    const T __s0 = (x0 + x1);\n    return ((__s0 > T(0.0) || __s0 != __s0) ? __s0 : T(0.0));\n}\ntemplate <typename T>\n__device__ void adjoint_region_adjoint(T x0, T x1, T y, T g, T* d0, T* d1) {\n    const T __a0 = (y > T(0.0) ? g : y);\n    *d0 = __a0;\n    *d1 = __a0;\n}\n",
+            cuda: "// relu(x0 + x1)\ntemplate <typename T>\n__device__ T adjoint_region_forward(T x0, T x1) {\n    const T __s0 = (x0 + x1);\n    return ((__s0 > T(0.0) || __s0 != __s0) ? __s0 : T(0.0));\n}\ntemplate <typename T>\n__device__ void adjoint_region_adjoint(T x0, T x1, T y, T g, T* d0, T* d1) {\n    const T __s0 = (x0 + x1);\n    const T __a0 = (y > T(0.0) ? g : y);\n    *d0 = __a0;\n    *d1 = __a0;\n}\n",
         },
         ::adjoint::__private::ops::fused::Kernel {
             name: "relu(x0 + x1)",
             inputs: 2,
-            cuda: "// relu(x0 + x1)\ntemplate <typename T>\n__device__ T adjoint_region_forward(T x0, T x1) {\n    const T __s0 = (x0 + x1);\n    return ((__s0 > T(0.0) || __s0 != __s0) ? __s0 : T(0.0));\n}\ntemplate <typename T>\n__device__ void adjoint_region_adjoint(T x0, T x1, T y, T g, T* d0, T* d1) {\n    const T __a0 = (y > T(0.0) ? g : y);\n    *d0 = __a0;\n    *d1 = __a0;\n}\n",
+            cuda: "// relu(x0 + x1)\ntemplate <typename T>\n__device__ T adjoint_region_forward(T x0, T x1) {\n    const T __s0 = (x0 + x1);\n    return ((__s0 > T(0.0) || __s0 != __s0) ? __s0 : T(0.0));\n}\ntemplate <typename T>\n__device__ void adjoint_region_adjoint(T x0, T x1, T y, T g, T* d0, T* d1) {\n    const T __s0 = (x0 + x1);\n    const T __a0 = (y > T(0.0) ? g : y);\n    *d0 = __a0;\n    *d1 = __a0;\n}\n",
         },
     ];
 }

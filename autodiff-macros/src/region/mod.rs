@@ -11,10 +11,9 @@
 pub mod cuda;
 pub mod rust;
 
-use crate::ir::{Op, ValueId};
+use crate::ir::Op;
 use crate::rules;
-use crate::sym::{Real, Sym};
-use std::collections::BTreeSet;
+use crate::sym::Real;
 
 /// Where a step's operand comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,8 +110,8 @@ impl Region {
 
     /// Prints every operand's adjoint contribution (`None` where not
     /// `needed`) from the operands, the region's value `y` and its adjoint
-    /// `g`. Steps are recomputed only where a rule reads them; the last is
-    /// `y` itself.
+    /// `g`. Every step but the last (that is `y`) is bound to a local; the
+    /// printer or the compiler drops those no rule reads.
     pub fn print_adjoint<P: Printer>(
         &self,
         p: &mut P,
@@ -121,22 +120,18 @@ impl Region {
         g: &P::Expr,
         needed: &[bool],
     ) -> Vec<Option<P::Expr>> {
-        let reads = self.adjoint_reads(needed);
         let last = self.steps.len() - 1;
         let mut values: Vec<P::Expr> = Vec::with_capacity(self.steps.len());
         for (j, step) in self.steps.iter().enumerate() {
             let value = if j == last {
                 y.clone()
-            } else if reads.steps.contains(&j) {
+            } else {
                 let args: Vec<P::Expr> = step
                     .args
                     .iter()
                     .map(|a| self.operand(*a, inputs, &values))
                     .collect();
                 p.bind(&format!("__s{j}"), rules::forward(&step.op, &args))
-            } else {
-                // Never read: a placeholder keeps the indices aligned.
-                P::Expr::lit(0.0)
             };
             values.push(value);
         }
@@ -233,57 +228,6 @@ impl Region {
         }
         flows
     }
-
-    /// What the adjoint rules of the steps on a needed path read, closed
-    /// under recomputation (a recomputed step reads its operands).
-    fn adjoint_reads(&self, needed: &[bool]) -> Reads {
-        let input_id = |i: usize| ValueId(i);
-        let step_id = |j: usize| ValueId(self.inputs + j);
-        let name = |k: usize| quote::format_ident!("__r{}", k);
-        let sym = |r: Ref| match r {
-            Ref::Input(i) => Sym::value(input_id(i), &name(i)),
-            Ref::Step(j) => Sym::value(step_id(j), &name(self.inputs + j)),
-        };
-        let flows = self.flows_to(needed);
-        let g = Sym::local(&quote::format_ident!("__g"));
-        let mut read: BTreeSet<ValueId> = BTreeSet::new();
-        for (j, step) in self.steps.iter().enumerate() {
-            let args: Vec<Sym> = step.args.iter().map(|a| sym(*a)).collect();
-            let y = sym(Ref::Step(j));
-            for (k, r) in step.args.iter().enumerate() {
-                let wanted = match r {
-                    Ref::Input(i) => needed[*i],
-                    Ref::Step(s) => flows[*s],
-                };
-                if wanted {
-                    read.extend(rules::adjoint(&step.op, &args, &y, &g, k).reads);
-                }
-            }
-        }
-        let last = self.steps.len() - 1;
-        let mut reads = Reads {
-            inputs: BTreeSet::new(),
-            steps: BTreeSet::new(),
-        };
-        let mut pending: Vec<ValueId> = read.into_iter().collect();
-        while let Some(v) = pending.pop() {
-            if v.0 < self.inputs {
-                reads.inputs.insert(v.0);
-                continue;
-            }
-            let j = v.0 - self.inputs;
-            if j == last || !reads.steps.insert(j) {
-                continue;
-            }
-            for a in &self.steps[j].args {
-                pending.push(match a {
-                    Ref::Input(i) => input_id(*i),
-                    Ref::Step(s) => step_id(*s),
-                });
-            }
-        }
-        reads
-    }
 }
 
 /// `text` without one pair of enclosing parentheses.
@@ -307,11 +251,4 @@ fn balanced(text: &str) -> bool {
         }
     }
     depth == 0
-}
-
-/// What a region's adjoint reads.
-struct Reads {
-    inputs: BTreeSet<usize>,
-    /// Steps recomputed (never the last: that is the region's value).
-    steps: BTreeSet<usize>,
 }
