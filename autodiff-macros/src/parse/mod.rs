@@ -240,6 +240,7 @@ impl Lowerer<'_> {
             // (`0..n` is `usize`, `powi(2)` takes `i32`): never shared.
             Op::Const(tokens) if !self.tensor_mode && is_int_literal(tokens) => None,
             Op::Const(tokens) => Some(format!("const {kind:?} {tokens}")),
+            Op::Tensor(t) if !crate::tensor_rules::is_pure(*t) => None,
             other => Some(format!("{other:?} {args:?}")),
         };
         if let Some(key) = &key {

@@ -4,7 +4,7 @@
 //! rows with class labels and with soft targets for a loss. Adding an op
 //! without its row fails here.
 
-use crate::tensor_rules::{name, slots, Slot, TensorOp, FUNCTIONS, METHODS};
+use crate::tensor_rules::{functions, methods, name, slots, table, Slot, TensorOp};
 
 /// The matrix's rows: each `row!(` invocation's tag (its first string
 /// literal) and its text (the line that opens it and the indented lines
@@ -31,7 +31,7 @@ fn rows() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The row tags of an op no method or function name spells (arithmetic,
-/// and the fused op); `None` for the ops of `METHODS` and `FUNCTIONS`,
+/// and the fused op); `None` for the ops of `methods()` and `functions()`,
 /// whose rows are tagged with their names. No wildcard: a new op must be
 /// placed here.
 fn other_tags(op: TensorOp) -> Option<&'static [&'static str]> {
@@ -110,10 +110,10 @@ const OTHER_OPS: [TensorOp; 12] = [
 
 /// Every op with the tags of its rows.
 fn ops_and_tags() -> Vec<(TensorOp, Vec<&'static str>)> {
-    let table = METHODS
-        .iter()
-        .chain(FUNCTIONS)
-        .map(|(n, op)| (*op, vec![*n]));
+    let table = methods()
+        .into_iter()
+        .chain(functions())
+        .map(|(n, op)| (op, vec![n]));
     let others = OTHER_OPS
         .iter()
         .map(|op| (*op, other_tags(*op).expect("tagged").to_vec()));
@@ -122,11 +122,22 @@ fn ops_and_tags() -> Vec<(TensorOp, Vec<&'static str>)> {
 
 #[test]
 fn every_op_of_the_table_has_a_row() {
+    let tagged = ops_and_tags();
+    for def in table() {
+        assert!(
+            tagged.iter().any(|(op, _)| *op == def.op),
+            "{:?} is in the op table but neither named by a method or function nor in OTHER_OPS",
+            def.op
+        );
+    }
     let rows = rows();
     assert!(rows.len() >= 60, "only {} rows found", rows.len());
     let mut missing = Vec::new();
-    for (op, tags) in ops_and_tags() {
-        let in_table = METHODS.iter().chain(FUNCTIONS).any(|(_, o)| *o == op);
+    for (op, tags) in tagged {
+        let in_table = methods()
+            .into_iter()
+            .chain(functions())
+            .any(|(_, o)| o == op);
         assert_eq!(
             other_tags(op).is_none(),
             in_table,
