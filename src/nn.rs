@@ -40,10 +40,11 @@
 //! assert_eq!(g.p.conv.w.shape(), &[4, 3, 3, 3]);
 //! ```
 
-use crate::tensor::ops::batch_norm::{update_running_stats, BatchStats};
-use crate::tensor::ops::batch_norm_state::{record_batch_stats, with_running_stats};
+use crate::params::Buffer;
+use crate::tensor::ops::batch_norm::update_running_stats;
+use crate::tensor::ops::batch_norm_state::{record_batch_stats, with_running_stats, LayerKey};
 use crate::tensor::rand::Rng;
-use crate::{differentiable, Parameters, ShapeError, Tensor};
+use crate::{differentiable, Element, Parameters, ShapeError, Tensor};
 
 /// A fully connected layer: `x·w + b`, weights `[in, out]`, bias `[out]`.
 #[derive(Parameters, Clone, Debug)]
@@ -85,117 +86,159 @@ impl Conv2d {
     }
 }
 
-/// Batch normalisation's learned scale and shift, one per channel.
+/// Batch normalisation over channels: the learned scale and shift, and the
+/// running estimates of the statistics (PyTorch's `running_mean` and
+/// `running_var`, the variance unbiased) as [`Buffer`]s, which checkpoints
+/// keep and optimisers and gradients never see. [`train`] updates the
+/// estimates, [`evaluate`] normalises with them.
 #[derive(Parameters, Clone, Debug)]
 pub struct BatchNorm {
     /// Scale `γ`, `[C]`.
     pub gamma: Tensor,
     /// Shift `β`, `[C]`.
     pub beta: Tensor,
+    /// Running mean per channel, `[C]` (starts at 0).
+    pub running_mean: Buffer,
+    /// Running unbiased variance per channel, `[C]` (starts at 1).
+    pub running_var: Buffer,
 }
 
 impl BatchNorm {
-    /// `γ = 1`, `β = 0` for `channels` channels.
+    /// `γ = 1`, `β = 0`, running mean 0 and variance 1 for `channels`
+    /// channels.
     pub fn new(channels: usize) -> Self {
         BatchNorm {
             gamma: Tensor::ones(&[channels]),
             beta: Tensor::zeros(&[channels]),
+            running_mean: Buffer(Tensor::zeros(&[channels])),
+            running_var: Buffer(Tensor::ones(&[channels])),
         }
     }
-}
-
-/// The running estimates of one batch norm's statistics (PyTorch's
-/// `running_mean` and `running_var`, the variance unbiased).
-#[derive(Parameters, Clone, Debug)]
-pub struct Running {
-    /// Running mean per channel, `[C]` (starts at 0).
-    pub mean: Tensor,
-    /// Running unbiased variance per channel, `[C]` (starts at 1).
-    pub var: Tensor,
-}
-
-/// The running statistics of a network's batch norms, in the order the
-/// network calls them: non-trainable buffers kept next to the model, so
-/// optimisers and gradients never see them; save them with `Weights`
-/// (`save_safetensors`) next to the checkpoint.
-///
-/// The differentiated function stays pure: a training step runs inside
-/// [`RunningStats::train`], which collects the batch statistics its batch
-/// norms computed and folds them in once per step; an evaluation runs inside
-/// [`RunningStats::evaluate`], where every batch norm normalises with these
-/// estimates (evaluation mode).
-///
-/// ```
-/// use adjoint::nn::{RunningStats, MOMENTUM};
-/// use adjoint::Tensor;
-///
-/// let mut running = RunningStats::new(&[2]);
-/// let x = Tensor::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2]).unwrap();
-/// let (gamma, beta) = (Tensor::ones(&[2]), Tensor::zeros(&[2]));
-/// running.train(MOMENTUM, || x.batch_norm(&gamma, &beta, 1e-5)).unwrap();
-/// // Means 2 and 20, unbiased variances 2 and 200, after one step of momentum 0.1.
-/// assert!((running.layers[0].mean.data()[1] - 2.0).abs() < 1e-5);
-/// assert!((running.layers[0].var.data()[1] - (0.9 + 0.1 * 200.0)).abs() < 1e-3);
-/// let y = running.evaluate(|| x.batch_norm(&gamma, &beta, 1e-5));
-/// assert!((y.data()[0] - (1.0 - 0.2) / (0.9f32 + 0.2 + 1e-5).sqrt()).abs() < 1e-5);
-/// ```
-#[derive(Parameters, Clone, Debug)]
-pub struct RunningStats {
-    /// One entry per batch norm call of the network, in call order.
-    pub layers: Vec<Running>,
 }
 
 /// PyTorch's default weight of each new batch in the running estimates.
 pub const MOMENTUM: f64 = 0.1;
 
-impl RunningStats {
-    /// Fresh estimates (mean 0, variance 1) for batch norms over these
-    /// channel counts.
-    pub fn new(channels: &[usize]) -> Self {
-        RunningStats {
-            layers: channels
-                .iter()
-                .map(|&c| Running {
-                    mean: Tensor::zeros(&[c]),
-                    var: Tensor::ones(&[c]),
-                })
-                .collect(),
-        }
-    }
-
-    /// Runs `step` (a training step calling the network's batch norms in
-    /// training mode, generated gradient code included) and folds the batch
-    /// statistics it computed into the estimates with weight `momentum`
-    /// ([`MOMENTUM`] is PyTorch's); fails when the step ran another number of
-    /// batch norms, or another channel count, than these estimates hold.
-    pub fn train<R>(&mut self, momentum: f64, step: impl FnOnce() -> R) -> Result<R, ShapeError> {
-        let (result, batches): (R, Vec<BatchStats<f32>>) = record_batch_stats(step);
-        if batches.len() != self.layers.len() {
+/// Runs `step` (a training step over `model`, generated gradient code
+/// included, its batch norms in training mode) and folds the batch
+/// statistics each batch norm computed into the running estimates of the
+/// model's [`BatchNorm`] layer it was called with, with weight `momentum`
+/// ([`MOMENTUM`] is PyTorch's). The differentiated function stays pure:
+/// the statistics reach the model here, once per step, after the step.
+///
+/// Fails, leaving the estimates unchanged, when a batch norm in the step
+/// was called with a `γ` that is no `BatchNorm` layer of `model`.
+///
+/// ```
+/// use adjoint::nn::{self, BatchNorm, MOMENTUM};
+/// use adjoint::Tensor;
+///
+/// let mut bn = BatchNorm::new(2);
+/// let x = Tensor::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2]).unwrap();
+/// nn::train(&mut bn, MOMENTUM, |bn| nn::batch_norm(bn, &x)).unwrap();
+/// // Means 2 and 20, unbiased variances 2 and 200, after one step of momentum 0.1.
+/// assert!((bn.running_mean.0.data()[1] - 2.0).abs() < 1e-5);
+/// assert!((bn.running_var.0.data()[1] - (0.9 + 0.1 * 200.0)).abs() < 1e-3);
+/// let y = nn::evaluate(&bn, |bn| nn::batch_norm(bn, &x));
+/// assert!((y.data()[0] - (1.0 - 0.2) / (0.9f32 + 0.2 + 1e-5).sqrt()).abs() < 1e-5);
+/// ```
+pub fn train<M: Parameters, R>(
+    model: &mut M,
+    momentum: f64,
+    step: impl FnOnce(&M) -> R,
+) -> Result<R, ShapeError> {
+    let (result, batches) = record_batch_stats::<M::Elem, R>(|| step(model));
+    let mut layers = batch_norm_layers(model);
+    for (key, batch) in &batches {
+        let Some(layer) = layers.iter_mut().find(|l| l.key == *key) else {
             return Err(ShapeError::InvalidArgument {
-                op: "RunningStats::train",
+                op: "nn::train",
                 message: format!(
-                    "the step ran {} batch norms, the running statistics hold {}",
-                    batches.len(),
-                    self.layers.len()
+                    "a batch norm in the step was called with a γ that is none of the model's {} BatchNorm layers",
+                    layers.len()
                 ),
             });
-        }
-        for (running, batch) in self.layers.iter_mut().zip(&batches) {
-            update_running_stats(&mut running.mean, &mut running.var, batch, momentum)?;
-        }
-        Ok(result)
+        };
+        update_running_stats(&mut layer.mean, &mut layer.var, batch, momentum)?;
     }
+    model.visit_buffers_mut(&mut String::new(), &mut |path, t| {
+        for layer in &layers {
+            if path == layer.path("running_mean") {
+                *t = layer.mean.clone();
+            } else if path == layer.path("running_var") {
+                *t = layer.var.clone();
+            }
+        }
+    });
+    Ok(result)
+}
 
-    /// Runs `f` with its batch norms in evaluation mode: the `k`-th call
-    /// normalises with the `k`-th running estimates.
-    pub fn evaluate<R>(&self, f: impl FnOnce() -> R) -> R {
-        let pairs: Vec<(Tensor, Tensor)> = self
-            .layers
-            .iter()
-            .map(|r| (r.mean.clone(), r.var.clone()))
-            .collect();
-        with_running_stats(&pairs, f)
+/// Runs `f` on `model` with its batch norms in evaluation mode: each
+/// normalises with the running estimates of its [`BatchNorm`] layer instead
+/// of the batch's statistics.
+pub fn evaluate<M: Parameters, R>(model: &M, f: impl FnOnce(&M) -> R) -> R {
+    let running: Vec<_> = batch_norm_layers(model)
+        .into_iter()
+        .map(|l| (l.key, l.mean, l.var))
+        .collect();
+    with_running_stats(&running, || f(model))
+}
+
+/// One [`BatchNorm`] layer of a model: where it is, its `γ`'s key, its
+/// running estimates.
+struct Layer<E: Element> {
+    prefix: String,
+    key: LayerKey,
+    mean: Tensor<E>,
+    var: Tensor<E>,
+}
+
+impl<E: Element> Layer<E> {
+    /// The path of the layer's field `name`.
+    fn path(&self, name: &str) -> String {
+        field_path(&self.prefix, name)
     }
+}
+
+/// The path of field `name` of the struct at `prefix`.
+fn field_path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// The model's batch norm layers: every `γ` with `running_mean` and
+/// `running_var` buffers beside it.
+fn batch_norm_layers<M: Parameters>(model: &M) -> Vec<Layer<M::Elem>> {
+    let mut buffers = Vec::new();
+    model.visit_buffers(&mut String::new(), &mut |path, t| {
+        buffers.push((path.to_string(), t.clone()))
+    });
+    let buffer = |prefix: &str, name: &str| {
+        let path = field_path(prefix, name);
+        buffers
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, t)| t.clone())
+    };
+    model
+        .named_tensors()
+        .into_iter()
+        .filter_map(|(path, gamma)| {
+            let prefix = match path.strip_suffix("gamma")? {
+                "" => "",
+                p => p.strip_suffix('.')?,
+            };
+            Some(Layer {
+                prefix: prefix.to_string(),
+                key: LayerKey::of(&gamma),
+                mean: buffer(prefix, "running_mean")?,
+                var: buffer(prefix, "running_var")?,
+            })
+        })
+        .collect()
 }
 
 /// `x·w + b` for `x` `[N, in]`.

@@ -714,15 +714,18 @@ mod with_nn {
         nn::linear(&p.fc, &h.max_pool2d(3, 2, 1).global_avg_pool())
     }
 
-    /// Running statistics: a generated training step feeds them the batch
-    /// statistics of both batch norms (once per step, PyTorch's update with
-    /// the unbiased variance); evaluation normalises with them; the model's
-    /// parameters and gradients never include them.
+    /// Running statistics: buffers of the model's `BatchNorm` layers that a
+    /// generated training step inside `nn::train` feeds the batch
+    /// statistics of each batch norm (once per step, PyTorch's update with
+    /// the unbiased variance); evaluation normalises with them; optimisers
+    /// and gradients never see them; checkpoints keep them.
     #[test]
-    fn running_statistics_follow_training_steps_and_drive_evaluation() {
-        use adjoint::nn::{RunningStats, MOMENTUM};
+    fn running_statistics_are_model_buffers_that_training_steps_update() {
+        use adjoint::nn::MOMENTUM;
+        use adjoint::optim::{Adam, Optimizer};
+        use adjoint::weights::Weights;
         let mut rng = StdRng::seed_from_u64(401);
-        let p = Net {
+        let mut p = Net {
             conv1: Conv2d::new(3, 8, 3, &mut rng),
             bn1: BatchNorm::new(8),
             conv2: Conv2d::new(8, 16, 3, &mut rng),
@@ -731,10 +734,7 @@ mod with_nn {
         };
         let x = Tensor::randn(&[4, 3, 16, 16], &mut rng);
         let labels = [3usize, 0, 9, 5];
-        let mut running = RunningStats::new(&[8, 16]);
-        let g = running
-            .train(MOMENTUM, || loss_grad(&p, &x, &labels))
-            .expect("two batch norms");
+        let g = nn::train(&mut p, MOMENTUM, |p| loss_grad(p, &x, &labels)).expect("its own layers");
         assert!(g.value.is_finite());
         // The first layer's batch statistics, computed directly.
         let z = x.conv2d(&p.conv1.w, 1, 1);
@@ -742,37 +742,59 @@ mod with_nn {
         let (_, stats) = z.batch_norm_with_stats(&p.bn1.gamma, &p.bn1.beta, 1e-5);
         let m = stats.count as f32;
         for c in 0..8 {
-            let mean = running.layers[0].mean.data()[c];
-            let var = running.layers[0].var.data()[c];
+            let mean = p.bn1.running_mean.0.data()[c];
+            let var = p.bn1.running_var.0.data()[c];
             assert!((mean - 0.1 * stats.mean.data()[c]).abs() < 1e-5, "mean {c}");
             let unbiased = stats.var.data()[c] * m / (m - 1.0);
             assert!((var - (0.9 + 0.1 * unbiased)).abs() < 1e-4, "var {c}");
         }
         // The second layer moved off its start too.
-        assert!(running.layers[1].mean.data().iter().any(|v| v.abs() > 1e-6));
-        // A step of another network shape is refused.
-        let mut wrong = RunningStats::new(&[8]);
-        assert!(wrong
-            .train(MOMENTUM, || loss_grad(&p, &x, &labels))
-            .is_err());
+        assert!(p.bn2.running_mean.0.data().iter().any(|v| v.abs() > 1e-6));
+        // A batch norm called with a γ that is not the model's is refused.
+        let stranger = BatchNorm::new(8);
+        let refused = nn::train(&mut p, MOMENTUM, |_| nn::batch_norm(&stranger, &z));
+        assert!(refused.is_err());
         // Evaluation uses the running estimates: it differs from training
         // mode, and equals the explicit evaluation-mode op.
         let train_mode = logits(&p, &x);
-        let eval_mode = running.evaluate(|| logits(&p, &x));
+        let eval_mode = nn::evaluate(&p, |p| logits(p, &x));
         let differs = train_mode
             .data()
             .iter()
             .zip(eval_mode.data())
             .any(|(a, b)| (a - b).abs() > 1e-3);
         assert!(differs, "evaluation mode gave the training-mode logits");
-        let r = &running.layers[0];
-        let by_op = z.batch_norm_eval(&p.bn1.gamma, &p.bn1.beta, &r.mean, &r.var, 1e-5);
-        let inside = running.evaluate(|| z.batch_norm(&p.bn1.gamma, &p.bn1.beta, 1e-5));
+        let (mean, var) = (&p.bn1.running_mean.0, &p.bn1.running_var.0);
+        let by_op = z.batch_norm_eval(&p.bn1.gamma, &p.bn1.beta, mean, var, 1e-5);
+        let inside = nn::evaluate(&p, |p| z.batch_norm(&p.bn1.gamma, &p.bn1.beta, 1e-5));
         assert_eq!(by_op.to_vec(), inside.to_vec());
-        // The model's parameters (what optimisers and gradients see) are its
-        // 10 tensors; the running statistics are not among them.
+        // Parameters (what optimisers and gradients see) are the 10
+        // learned tensors; the gradient's buffers are empty; an optimiser
+        // step leaves the running statistics alone.
         assert_eq!(p.named_tensors().len(), 10);
         assert_eq!(g.p.named_tensors().len(), 10);
+        assert_eq!(g.p.bn1.running_mean.0.len(), 0);
+        let before = p.bn1.running_var.0.to_vec();
+        Adam::new(1e-2).step(&mut p, &g.p);
+        assert_eq!(p.bn1.running_var.0.to_vec(), before);
+        // A weights file keeps them: 10 parameters and 4 buffers.
+        assert_eq!(p.named_state().len(), 14);
+        let path = std::env::temp_dir().join("adjoint-cnn-running.safetensors");
+        p.save_safetensors(&path).expect("save");
+        let mut fresh = Net {
+            conv1: Conv2d::new(3, 8, 3, &mut rng),
+            bn1: BatchNorm::new(8),
+            conv2: Conv2d::new(8, 16, 3, &mut rng),
+            bn2: BatchNorm::new(16),
+            fc: Linear::new(16, 10, &mut rng),
+        };
+        fresh.load_safetensors(&path).expect("load");
+        std::fs::remove_file(&path).ok();
+        assert_eq!(
+            fresh.bn2.running_mean.0.to_vec(),
+            p.bn2.running_mean.0.to_vec()
+        );
+        assert_eq!(fresh.bn1.running_var.0.to_vec(), before);
     }
 
     /// A loss handing its whole model to a logits function, as the example's

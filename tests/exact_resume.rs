@@ -91,10 +91,17 @@ fn finish<O: Optimizer<Mlp>>(
 ) -> Finished {
     let mut losses = Vec::new();
     trainer
-        .run(model, opt, data, start, gradient, |_, end| {
-            losses.push((end.epoch, end.train_loss));
-            Ok::<(), Infallible>(())
-        })
+        .run(
+            model,
+            opt,
+            data,
+            start,
+            |m, x, l| gradient(m, x, l),
+            |_, end| {
+                losses.push((end.epoch, end.train_loss));
+                Ok::<(), Infallible>(())
+            },
+        )
         .expect("the run finishes");
     Finished {
         bits: bits(model),

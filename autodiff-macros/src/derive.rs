@@ -96,6 +96,14 @@ fn expand(input: TokenStream) -> syn::Result<TokenStream> {
             fn map(&self, f: &mut #krate::MapFn<'_, Self::Elem>) -> Self {
                 #constructor
             }
+
+            fn visit_buffers(&self, path: &mut ::std::string::String, f: &mut dyn FnMut(&str, &::adjoint::Tensor<Self::Elem>)) {
+                #(#krate::with_segment(path, #names, |path| #krate::Parameters::visit_buffers(&self.#accessors, path, f));)*
+            }
+
+            fn visit_buffers_mut(&mut self, path: &mut ::std::string::String, f: &mut dyn FnMut(&str, &mut ::adjoint::Tensor<Self::Elem>)) {
+                #(#krate::with_segment(path, #names, |path| #krate::Parameters::visit_buffers_mut(&mut self.#accessors, path, f));)*
+            }
         }
     })
 }

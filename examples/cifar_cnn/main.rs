@@ -19,26 +19,21 @@
 //! is sorted by class; it is shuffled here.
 //!
 //! Batch normalisation trains on each batch's statistics and keeps running
-//! estimates (`nn::RunningStats`, momentum 0.1, unbiased variance) next to
-//! the model, updated once per step and saved as `running.safetensors` with
-//! every checkpoint; evaluation normalises with them.
+//! estimates (momentum 0.1, unbiased variance) as buffers of the model's
+//! `nn::BatchNorm` layers, updated once per step by `nn::train` and saved
+//! with every checkpoint; evaluation (`nn::evaluate`) normalises with them.
 
 mod models;
 
 use adjoint::data::{cifar10, normalize_channels, Split};
-use adjoint::nn::{RunningStats, MOMENTUM};
+use adjoint::nn::{self, MOMENTUM};
 use adjoint::optim::Adam;
 use adjoint::params::Parameters;
 use adjoint::tensor::rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use adjoint::train::{self, load_training, MetricsLog, Position, Trainer};
-use adjoint::weights::Weights;
 use adjoint::Tensor;
 use clap::Parser;
-use models::{
-    convnet_logits, convnet_loss_grad, vgg16_batch_norms, vgg16_logits, vgg16_loss_grad, ConvNet,
-    Vgg16, CONVNET_BATCH_NORMS,
-};
-use std::cell::RefCell;
+use models::{convnet_logits, convnet_loss_grad, vgg16_logits, vgg16_loss_grad, ConvNet, Vgg16};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -219,7 +214,6 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 &data,
                 model,
                 "Table-1 ConvNet",
-                &CONVNET_BATCH_NORMS,
                 |p, x, labels, _| {
                     let g = convnet_loss_grad(p, x, labels);
                     (g.value, g.p)
@@ -236,7 +230,6 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 &data,
                 model,
                 "VGG-16",
-                &vgg16_batch_norms(bn),
                 move |p, x, labels, step| {
                     let g = vgg16_loss_grad(
                         p,
@@ -263,22 +256,15 @@ fn train_model<M: Parameters<Elem = f32> + Clone>(
     data: &cifar10::Cifar10,
     mut model: M,
     name: &str,
-    batch_norms: &[usize],
     gradient: impl Fn(&M, &Tensor, &[usize], u64) -> (f32, M),
     logits: impl Fn(&M, &Tensor) -> Tensor,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let running = RefCell::new(RunningStats::new(batch_norms));
-    let running_path = args.out.join("running.safetensors");
     let mut adam = Adam::new(args.lr).with_weight_decay(settings.weight_decay);
     let mut batches = data.train.batches(settings.batch_size, args.seed)?;
     let per_epoch = batches.batches_per_epoch();
     let checkpoint_path = args.out.join("model.ckpt");
     let start = if args.resume {
         let start = load_training(&checkpoint_path, &mut model, &mut adam, &mut batches)
-            .map_err(|e| format!("cannot resume: {e}"))?;
-        running
-            .borrow_mut()
-            .load_safetensors(&running_path)
             .map_err(|e| format!("cannot resume: {e}"))?;
         println!(
             "resumed from {} at epoch {}, step {} of {per_epoch}",
@@ -310,16 +296,9 @@ fn train_model<M: Parameters<Elem = f32> + Clone>(
     let train_eval = data.train.first(args.train_eval);
     // Evaluation mode: batch norms normalise with the running statistics.
     let accuracy = |m: &M, split: &Split| {
-        let running = running.borrow();
         train::accuracy(split, args.eval_batch, |x| {
-            running.evaluate(|| logits(m, x))
+            nn::evaluate(m, |m| logits(m, x))
         })
-    };
-    let save_running = || {
-        running
-            .borrow()
-            .save_safetensors(&running_path)
-            .map_err(|e| format!("cannot save the running statistics: {e}"))
     };
     let mut trainer =
         Trainer::new(settings.epochs).checkpoint(&checkpoint_path, args.checkpoint_every);
@@ -335,17 +314,8 @@ fn train_model<M: Parameters<Elem = f32> + Clone>(
         start,
         |p, x, labels| {
             step += 1;
-            let result = running
-                .borrow_mut()
-                .train(MOMENTUM, || gradient(p, x, labels, step))
-                .unwrap_or_else(|e| panic!("the model's batch norms and its running statistics disagree: {e}"));
-            // Saved with every checkpoint (the trainer writes one at the same steps).
-            if args.checkpoint_every > 0 && step % args.checkpoint_every as u64 == 0 {
-                if let Err(e) = save_running() {
-                    eprintln!("warning: {e}");
-                }
-            }
-            result
+            nn::train(p, MOMENTUM, |p| gradient(p, x, labels, step))
+                .unwrap_or_else(|e| panic!("a batch norm outside the model's layers: {e}"))
         },
         |m, end| {
             let train_accuracy = accuracy(m, &train_eval);
@@ -355,9 +325,6 @@ fn train_model<M: Parameters<Elem = f32> + Clone>(
                 "epoch {:>2}: loss {:.4}  train accuracy {train_accuracy:.4}  test accuracy {test:.4}  ({:.0} s of training)",
                 end.epoch, end.train_loss, end.seconds
             );
-            if let Err(e) = save_running() {
-                eprintln!("warning: {e}");
-            }
             log.record(
                 end.epoch,
                 &[

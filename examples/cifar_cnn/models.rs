@@ -71,9 +71,6 @@ impl ConvNet {
     }
 }
 
-/// The channels of the ConvNet's batch norms, in call order.
-pub const CONVNET_BATCH_NORMS: [usize; 8] = [64, 128, 256, 256, 512, 512, 512, 512];
-
 /// The ConvNet's class scores `[N, 10]` for images `[N, 3, 32, 32]`.
 #[differentiable]
 pub fn convnet_logits(p: &ConvNet, #[constant] x: &Tensor) -> Tensor {
@@ -117,15 +114,6 @@ pub const VGG16_STAGES: [&[usize]; 5] = [
     &[512, 512, 512],
     &[512, 512, 512],
 ];
-
-/// The channels of VGG-16's batch norms, in call order (none without `bn`).
-pub fn vgg16_batch_norms(bn: bool) -> Vec<usize> {
-    if bn {
-        VGG16_STAGES.concat()
-    } else {
-        Vec::new()
-    }
-}
 
 impl Vgg16 {
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {

@@ -6,6 +6,11 @@
 //! gradient of a model is a value of the same type, so `zip_mut` walks a
 //! model and its gradient together.
 //!
+//! A [`Buffer`] field holds non-trainable state (batch norm's running
+//! statistics): `visit`, `zip_mut` and so optimisers and gradients never see
+//! it; [`Parameters::visit_state`], which checkpoints and weight files use,
+//! does.
+//!
 //! ```
 //! use adjoint_runtime::params::Parameters;
 //! use adjoint_runtime::tensor::Tensor;
@@ -107,6 +112,44 @@ pub trait Parameters {
         self.map(&mut |t| Tensor::zeros(t.shape()))
     }
 
+    /// Calls `f` on every [`Buffer`] (non-trainable state) with its path;
+    /// none unless the model has `Buffer` fields.
+    fn visit_buffers(&self, _path: &mut String, _f: &mut dyn FnMut(&str, &Tensor<Self::Elem>)) {}
+
+    /// Like [`visit_buffers`](Parameters::visit_buffers), with mutable access.
+    fn visit_buffers_mut(
+        &mut self,
+        _path: &mut String,
+        _f: &mut dyn FnMut(&str, &mut Tensor<Self::Elem>),
+    ) {
+    }
+
+    /// Every tensor a checkpoint keeps: the parameters, then the buffers.
+    fn visit_state(&self, path: &mut String, f: &mut dyn FnMut(&str, &Tensor<Self::Elem>)) {
+        self.visit(path, f);
+        self.visit_buffers(path, f);
+    }
+
+    /// Like [`visit_state`](Parameters::visit_state), with mutable access.
+    fn visit_state_mut(
+        &mut self,
+        path: &mut String,
+        f: &mut dyn FnMut(&str, &mut Tensor<Self::Elem>),
+    ) {
+        self.visit_mut(path, f);
+        self.visit_buffers_mut(path, f);
+    }
+
+    /// Every tensor of [`visit_state`](Parameters::visit_state) with its
+    /// path (for saving).
+    fn named_state(&self) -> Vec<(String, Tensor<Self::Elem>)> {
+        let mut out = Vec::new();
+        self.visit_state(&mut String::new(), &mut |name, t| {
+            out.push((name.to_string(), t.clone()))
+        });
+        out
+    }
+
     /// The number of scalar parameters.
     fn num_parameters(&self) -> usize {
         let mut n = 0;
@@ -187,5 +230,62 @@ impl<P: Parameters> Parameters for Vec<P> {
 
     fn map(&self, f: &mut MapFn<'_, P::Elem>) -> Self {
         self.iter().map(|p| p.map(f)).collect()
+    }
+
+    fn visit_buffers(&self, path: &mut String, f: &mut dyn FnMut(&str, &Tensor<P::Elem>)) {
+        for (i, p) in self.iter().enumerate() {
+            with_segment(path, &i.to_string(), |path| p.visit_buffers(path, f));
+        }
+    }
+
+    fn visit_buffers_mut(
+        &mut self,
+        path: &mut String,
+        f: &mut dyn FnMut(&str, &mut Tensor<P::Elem>),
+    ) {
+        for (i, p) in self.iter_mut().enumerate() {
+            with_segment(path, &i.to_string(), |path| p.visit_buffers_mut(path, f));
+        }
+    }
+}
+
+/// A non-trainable tensor of a model (batch norm's running mean and
+/// variance): checkpoints and weight files keep it
+/// ([`Parameters::visit_state`]); optimisers, gradients and
+/// [`Parameters::visit`] never see it. In a model's gradient or an
+/// optimiser's moment estimate (built by [`Parameters::map`]) a buffer is
+/// empty.
+///
+/// ```
+/// use adjoint_runtime::params::{Buffer, Parameters};
+/// use adjoint_runtime::tensor::Tensor;
+///
+/// let running = Buffer(Tensor::<f32>::zeros(&[3]));
+/// assert_eq!(running.num_parameters(), 0);
+/// assert_eq!(running.named_state().len(), 1);
+/// assert_eq!(running.zeros_like().0.len(), 0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Buffer<E: Element = f32>(pub Tensor<E>);
+
+impl<E: Element> Parameters for Buffer<E> {
+    type Elem = E;
+
+    fn visit(&self, _path: &mut String, _f: &mut dyn FnMut(&str, &Tensor<E>)) {}
+
+    fn visit_mut(&mut self, _path: &mut String, _f: &mut dyn FnMut(&str, &mut Tensor<E>)) {}
+
+    fn zip_mut(&mut self, _other: &Self, _f: &mut ZipFn<'_, E>) {}
+
+    fn map(&self, _f: &mut MapFn<'_, E>) -> Self {
+        Buffer(self.0.empty_like())
+    }
+
+    fn visit_buffers(&self, path: &mut String, f: &mut dyn FnMut(&str, &Tensor<E>)) {
+        f(path, &self.0);
+    }
+
+    fn visit_buffers_mut(&mut self, path: &mut String, f: &mut dyn FnMut(&str, &mut Tensor<E>)) {
+        f(path, &mut self.0);
     }
 }

@@ -2,7 +2,7 @@
 //! and Hugging Face exchange weights in.
 //!
 //! [`Weights::save_safetensors`] writes every tensor of a [`Parameters`]
-//! model under its field path (`w1`, `layers.0.w`), through `PATH.tmp` and a
+//! model, buffers included ([`Parameters::visit_state`]), under its field path (`w1`, `layers.0.w`), through `PATH.tmp` and a
 //! rename so an interrupted save never leaves a half-written file;
 //! [`Weights::load_safetensors`] reads a file into a model of the same
 //! structure, checking each tensor's presence, element type and shape, and
@@ -123,7 +123,7 @@ pub trait Weights: Parameters {
         Self::Elem: SafetensorsElement,
     {
         let path = path.as_ref();
-        let named = self.named_tensors();
+        let named = self.named_state();
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = named
             .iter()
             .map(|(name, t)| {
@@ -166,7 +166,7 @@ pub trait Weights: Parameters {
             message: e.to_string(),
         })?;
         let mut loaded: HashMap<String, Tensor<Self::Elem>> = HashMap::new();
-        for (name, tensor) in self.named_tensors() {
+        for (name, tensor) in self.named_state() {
             let view = file.tensor(&name).map_err(|_| WeightsError::Missing {
                 path: path.to_path_buf(),
                 name: name.clone(),
@@ -200,7 +200,7 @@ pub trait Weights: Parameters {
                 name: extra.to_string(),
             });
         }
-        self.visit_mut(&mut String::new(), &mut |name, t| {
+        self.visit_state_mut(&mut String::new(), &mut |name, t| {
             if let Some(new) = loaded.remove(name) {
                 *t = new;
             }

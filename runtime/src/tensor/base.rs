@@ -35,6 +35,12 @@ impl<T: Element> Tensor<T> {
         Ok(Self::from_parts(data, shape.to_vec()))
     }
 
+    /// An identity of the elements' buffer, shared by clones (which share
+    /// it) until one is written.
+    pub(crate) fn storage_key(&self) -> usize {
+        self.data.key()
+    }
+
     /// Builds a tensor from parts the caller has already checked to agree.
     pub(crate) fn from_parts(data: Vec<T>, shape: Vec<usize>) -> Self {
         debug_assert_eq!(

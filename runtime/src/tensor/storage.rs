@@ -108,6 +108,13 @@ impl<T: Clone> Storage<T> {
         }
     }
 
+    /// An identity of the buffer, equal for tensors sharing it.
+    pub(crate) fn key(&self) -> usize {
+        match self {
+            Storage::Cpu(data) => Arc::as_ptr(data) as usize,
+        }
+    }
+
     pub(crate) fn host(&self) -> &[T] {
         match self {
             Storage::Cpu(data) => data,

@@ -35,7 +35,7 @@ pub fn fit<M>(
     optimizer: &mut dyn Optimizer<M>,
     batches: &mut Batches,
     epochs: usize,
-    gradient: impl FnMut(&M, &Tensor<f32>, &[usize]) -> (f32, M),
+    mut gradient: impl FnMut(&M, &Tensor<f32>, &[usize]) -> (f32, M),
     mut evaluate: impl FnMut(&M) -> f64,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> Vec<EpochReport>
@@ -49,7 +49,7 @@ where
         optimizer,
         batches,
         Position::start(),
-        gradient,
+        |m: &mut M, x: &Tensor<f32>, labels: &[usize]| gradient(m, x, labels),
         |model, end| {
             let report = EpochReport {
                 epoch: end.epoch,

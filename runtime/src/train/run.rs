@@ -47,7 +47,7 @@ type Schedule = Box<dyn Fn(usize) -> f64>;
 /// ```no_run
 /// # use adjoint_runtime::{data::Batches, optim::{Adam, Optimizer}, tensor::Tensor, train::*};
 /// # fn demo(model: &mut Vec<Tensor<f32>>, batches: &mut Batches,
-/// #         grad: impl FnMut(&Vec<Tensor<f32>>, &Tensor<f32>, &[usize]) -> (f32, Vec<Tensor<f32>>))
+/// #         grad: impl FnMut(&mut Vec<Tensor<f32>>, &Tensor<f32>, &[usize]) -> (f32, Vec<Tensor<f32>>))
 /// #         -> Result<(), Box<dyn std::error::Error>> {
 /// let mut adam = Adam::new(1e-3);
 /// let trainer = Trainer::new(10)
@@ -115,8 +115,9 @@ impl Trainer {
     /// Trains `model` from `start` (a fresh [`Position::start`] or what
     /// [`load_training`](super::load_training) returned) to the end of the
     /// last epoch or the step limit: for each batch, `gradient(model,
-    /// images, labels)` gives the loss and the gradient and `optimizer`
-    /// steps; after each epoch `on_epoch` sees the model and the epoch's
+    /// images, labels)` gives the loss and the gradient (and may update the
+    /// model's buffers: `nn::train` folds batch norm statistics into them)
+    /// and `optimizer` steps; after each epoch `on_epoch` sees the model and the epoch's
     /// figures (to evaluate, print, log), then the checkpoint is written.
     /// Returns where the run stopped.
     ///
@@ -131,7 +132,7 @@ impl Trainer {
         optimizer: &mut O,
         batches: &mut Batches,
         start: Position,
-        mut gradient: impl FnMut(&M, &Tensor<f32>, &[usize]) -> (f32, M),
+        mut gradient: impl FnMut(&mut M, &Tensor<f32>, &[usize]) -> (f32, M),
         mut on_epoch: impl FnMut(&M, &EpochEnd) -> Result<(), E>,
     ) -> Result<Position, RunError<E>>
     where
@@ -156,7 +157,7 @@ impl Trainer {
             let mut progress = self.bar(epoch, per_epoch).resumed(first, position.loss_sum);
             let timer = Instant::now();
             for (step, (x, labels)) in (first + 1..).zip(batches.current_epoch(first)) {
-                let (loss, grad) = gradient(model, &x, &labels);
+                let (loss, grad) = gradient(&mut *model, &x, &labels);
                 progress.step(f64::from(loss));
                 optimizer.step(model, &grad);
                 global += 1;

@@ -14,7 +14,7 @@
 //!   `running = (1 - momentum) · running + momentum · batch`, the variance
 //!   stored unbiased (`σ² · m / (m - 1)`).
 
-use super::batch_norm_state::{record, running_for_next_call};
+use super::batch_norm_state::{record, running_for};
 use crate::tensor::base::expect_same_shape;
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
@@ -94,7 +94,7 @@ pub fn try_batch_norm_train<T: Element>(
             axis: None,
         });
     }
-    if let Some((running_mean, running_var)) = running_for_next_call::<T>() {
+    if let Some((running_mean, running_var)) = running_for(gamma) {
         return eval_with(x, gamma, beta, &running_mean, &running_var, eps, m);
     }
     let count = T::cast_usize(m);
@@ -120,7 +120,7 @@ pub fn try_batch_norm_train<T: Element>(
         inv_std: Tensor::from_parts(inv, vec![c]),
         count: m,
     };
-    record(&stats);
+    record(gamma, &stats);
     Ok((y, stats))
 }
 

@@ -2,14 +2,16 @@
 //! reaches the model, without the differentiated function taking it.
 //!
 //! A training step runs inside [`record_batch_stats`], which collects the
-//! batch statistics of every training-mode batch norm the step computes (in
-//! call order, generated code included); the caller folds them into its
-//! running estimates once per step (`nn::RunningStats::update` in the facade;
-//! running variance unbiased, as PyTorch stores it). Evaluation runs inside
-//! [`with_running_stats`], where the `k`-th batch norm call normalises with
-//! the `k`-th running estimate instead of the batch's statistics (evaluation
-//! mode: no gradient is meant to flow there). Outside both, batch norm is
-//! plain training mode. The scopes are per thread and nest by replacing.
+//! batch statistics of every training-mode batch norm the step computes
+//! (generated code included), each with the [`LayerKey`] of the `γ` it was
+//! called with; the caller folds them into the running estimates of the
+//! layer owning that `γ` once per step (`nn::train` in the facade; running
+//! variance unbiased, as PyTorch stores it). Evaluation runs inside
+//! [`with_running_stats`], where a batch norm called with a known `γ`
+//! normalises with that layer's running estimates instead of the batch's
+//! statistics (evaluation mode: no gradient is meant to flow there). Outside
+//! both, batch norm is plain training mode. The scopes are per thread and
+//! nest by replacing.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -17,17 +19,27 @@ use std::cell::RefCell;
 use super::batch_norm::BatchStats;
 use crate::tensor::{Element, Tensor};
 
+/// Which batch norm layer a call belongs to: the buffer of the `γ` it was
+/// called with, which every clone of a model's `γ` shares (generated code
+/// clones the model's tensors by reference count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LayerKey(usize);
+
+impl LayerKey {
+    /// The key of the layer whose scale is `gamma`.
+    pub fn of<T: Element>(gamma: &Tensor<T>) -> LayerKey {
+        LayerKey(gamma.storage_key())
+    }
+}
+
 /// What batch norm calls on this thread do besides their own work.
 enum Session {
     /// Nothing.
     Off,
-    /// Push each call's `BatchStats<T>`.
-    Recording(Vec<Box<dyn Any>>),
-    /// Normalise call `k` with `(mean, var)` number `k`, boxed `(Tensor<T>, Tensor<T>)`.
-    Evaluating {
-        running: Vec<Box<dyn Any>>,
-        next: usize,
-    },
+    /// Push each call's key and `BatchStats<T>`.
+    Recording(Vec<(LayerKey, Box<dyn Any>)>),
+    /// Normalise a call by its layer's boxed `(mean, var)`: `(Tensor<T>, Tensor<T>)`.
+    Evaluating(Vec<(LayerKey, Box<dyn Any>)>),
 }
 
 thread_local! {
@@ -35,54 +47,58 @@ thread_local! {
 }
 
 /// Runs `f` (a training step) and returns its result with the batch
-/// statistics of every training-mode batch norm it ran, in call order.
-pub fn record_batch_stats<T: Element, R>(f: impl FnOnce() -> R) -> (R, Vec<BatchStats<T>>) {
+/// statistics of every training-mode batch norm it ran, in call order, each
+/// with its layer's key.
+pub fn record_batch_stats<T: Element, R>(
+    f: impl FnOnce() -> R,
+) -> (R, Vec<(LayerKey, BatchStats<T>)>) {
     let previous = SESSION.with(|s| s.replace(Session::Recording(Vec::new())));
     let result = f();
     let recorded = SESSION.with(|s| s.replace(previous));
     let stats = match recorded {
         Session::Recording(all) => all
             .into_iter()
-            .filter_map(|b| b.downcast::<BatchStats<T>>().ok().map(|b| *b))
+            .filter_map(|(key, b)| b.downcast::<BatchStats<T>>().ok().map(|b| (key, *b)))
             .collect(),
         _ => Vec::new(),
     };
     (result, stats)
 }
 
-/// Runs `f` (an evaluation) with the `k`-th batch norm call normalising by
-/// `running[k] = (mean, var)` instead of its batch's statistics.
+/// Runs `f` (an evaluation) with every batch norm whose `γ` has a key in
+/// `running` normalising by that entry's `(mean, var)` instead of its
+/// batch's statistics.
 ///
 /// # Panics
-/// Inside `f`, if it runs more batch norms than `running` has entries.
+/// Inside `f`, at a batch norm whose `γ` has no entry: evaluation mode
+/// would otherwise silently use batch statistics.
 pub fn with_running_stats<T: Element, R>(
-    running: &[(Tensor<T>, Tensor<T>)],
+    running: &[(LayerKey, Tensor<T>, Tensor<T>)],
     f: impl FnOnce() -> R,
 ) -> R {
-    let boxed: Vec<Box<dyn Any>> = running
+    let boxed = running
         .iter()
-        .map(|pair| Box::new(pair.clone()) as Box<dyn Any>)
+        .map(|(key, mean, var)| (*key, Box::new((mean.clone(), var.clone())) as Box<dyn Any>))
         .collect();
-    let previous = SESSION.with(|s| {
-        s.replace(Session::Evaluating {
-            running: boxed,
-            next: 0,
-        })
-    });
+    let previous = SESSION.with(|s| s.replace(Session::Evaluating(boxed)));
     let result = f();
     SESSION.with(|s| s.replace(previous));
     result
 }
 
-/// Called by every training-mode batch norm: the running `(mean, var)` to
-/// normalise with instead, inside [`with_running_stats`].
-pub(crate) fn running_for_next_call<T: Element>() -> Option<(Tensor<T>, Tensor<T>)> {
-    SESSION.with(|s| match &mut *s.borrow_mut() {
-        Session::Evaluating { running, next } => {
-            let k = *next;
-            *next += 1;
-            let Some(pair) = running.get(k) else {
-                panic!("batch_norm: call {} inside with_running_stats, which holds {} running statistics", k + 1, running.len());
+/// Called by every training-mode batch norm: the running `(mean, var)` of
+/// its layer to normalise with instead, inside [`with_running_stats`].
+pub(crate) fn running_for<T: Element>(gamma: &Tensor<T>) -> Option<(Tensor<T>, Tensor<T>)> {
+    let key = LayerKey::of(gamma);
+    SESSION.with(|s| match &*s.borrow() {
+        Session::Evaluating(running) => {
+            let Some((_, pair)) = running.iter().find(|(k, _)| *k == key) else {
+                panic!(
+                    "batch_norm in evaluation mode: no running statistics for this batch norm's γ \
+                     (evaluation knows the {} batch norm layers of its model; call batch norm \
+                     through a model's `nn::BatchNorm` layer)",
+                    running.len()
+                );
             };
             pair.downcast_ref::<(Tensor<T>, Tensor<T>)>().cloned()
         }
@@ -90,12 +106,12 @@ pub(crate) fn running_for_next_call<T: Element>() -> Option<(Tensor<T>, Tensor<T
     })
 }
 
-/// Called by every training-mode batch norm with its statistics: kept
-/// inside [`record_batch_stats`].
-pub(crate) fn record<T: Element>(stats: &BatchStats<T>) {
+/// Called by every training-mode batch norm with its `γ` and statistics:
+/// kept inside [`record_batch_stats`].
+pub(crate) fn record<T: Element>(gamma: &Tensor<T>, stats: &BatchStats<T>) {
     SESSION.with(|s| {
         if let Session::Recording(all) = &mut *s.borrow_mut() {
-            all.push(Box::new(stats.clone()));
+            all.push((LayerKey::of(gamma), Box::new(stats.clone())));
         }
     });
 }

@@ -57,7 +57,7 @@ impl<'a> Contents<'a> {
     {
         let mut out = Vec::new();
         let mut failure = None;
-        model.visit(&mut String::new(), &mut |path, t| {
+        model.visit_state(&mut String::new(), &mut |path, t| {
             if failure.is_none() {
                 let name = prefixed(prefix, path);
                 match self.tensor(&name, t.shape()) {

@@ -66,7 +66,7 @@ use format::Entry;
 
 use crate::params::Parameters;
 
-/// Writes every tensor of `model` to `path` (see the [module](self) docs
+/// Writes every tensor of `model`, buffers included, to `path` (see the [module](self) docs
 /// for the format), through `PATH.tmp` and a rename.
 pub fn save<P>(model: &P, path: impl AsRef<Path>) -> Result<(), CheckpointError>
 where
@@ -74,7 +74,7 @@ where
     P::Elem: Stored,
 {
     let entries: Vec<Entry> = model
-        .named_tensors()
+        .named_state()
         .iter()
         .map(|(name, t)| Entry::tensor(name.as_str(), t))
         .collect();
@@ -139,7 +139,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<Vec<EntryInfo>, CheckpointError
 /// per tensor, already checked).
 fn assign<P: Parameters>(model: &mut P, loaded: Vec<crate::tensor::Tensor<P::Elem>>) {
     let mut loaded = loaded.into_iter();
-    model.visit_mut(&mut String::new(), &mut |_, t| {
+    model.visit_state_mut(&mut String::new(), &mut |_, t| {
         if let Some(new) = loaded.next() {
             *t = new;
         }

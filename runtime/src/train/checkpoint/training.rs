@@ -65,7 +65,7 @@ where
     O: Optimizer<M> + ?Sized,
 {
     let mut entries: Vec<Entry> = model
-        .named_tensors()
+        .named_state()
         .iter()
         .map(|(name, t)| Entry::tensor(prefixed(MODEL, name), t))
         .collect();

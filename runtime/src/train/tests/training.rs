@@ -35,9 +35,14 @@ pub(super) fn gradient(model: &Net, x: &Tensor<f32>, _: &[usize]) -> (f32, Net) 
 /// Runs `trainer` from the start with Adam and returns the final position.
 fn train(trainer: &Trainer, model: &mut Net, adam: &mut Adam, batches: &mut Batches) -> Position {
     trainer
-        .run(model, adam, batches, Position::start(), gradient, |_, _| {
-            Ok::<(), Infallible>(())
-        })
+        .run(
+            model,
+            adam,
+            batches,
+            Position::start(),
+            |m, x, l| gradient(m, x, l),
+            |_, _| Ok::<(), Infallible>(()),
+        )
         .expect("no checkpoint error")
 }
 
@@ -261,7 +266,7 @@ fn a_step_limit_stops_mid_epoch_and_saves_there() {
                 &mut Adam::new(0.01),
                 &mut data(10, 3),
                 Position::start(),
-                gradient,
+                |m, x, l| gradient(m, x, l),
                 |_, _| {
                     ended += 1;
                     Ok::<(), Infallible>(())
