@@ -246,3 +246,36 @@ fn shapes_and_data_slices_indexed_in_tensor_code() {
     };
     gradcheck(f, std::slice::from_ref(&w), &[g.w], tol).expect("matches finite differences");
 }
+
+/// A plain helper computing data (a count) from tensors.
+fn columns(x: &Tensor<f64>) -> usize {
+    x.shape()[1]
+}
+
+/// A `let` typed as an integer holds data even when a call computes it
+/// from tensors, so it can size a reshape or bound a loop.
+#[differentiable]
+fn with_integer_helper(w: &Tensor<f64>, #[constant] x: &Tensor<f64>) -> f64 {
+    let c: usize = columns(x);
+    let h = x.matmul(w).reshape(&[c, 2]);
+    let mut total = 0.0;
+    for k in 0..c {
+        total += h.select(0, &[k]).tanh().sum();
+    }
+    total
+}
+
+#[test]
+fn integer_lets_from_helper_calls_are_data() {
+    let mut rng = StdRng::seed_from_u64(15);
+    let w = Tensor::randn(&[3, 3], &mut rng);
+    let x = Tensor::randn(&[2, 3], &mut rng);
+    let g = with_integer_helper_grad(&w, &x);
+    assert_eq!(g.value, with_integer_helper(&w, &x));
+    let f = |t: &[Tensor<f64>]| with_integer_helper(&t[0], &x);
+    let tol = Tolerance {
+        rtol: 1e-6,
+        atol: 1e-8,
+    };
+    gradcheck(f, std::slice::from_ref(&w), &[g.w], tol).expect("matches finite differences");
+}

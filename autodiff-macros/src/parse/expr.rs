@@ -482,6 +482,7 @@ impl Lowerer<'_> {
             .any(|a| matches!(self.kind(*a), Kind::Tensor | Kind::Model));
         let kind = match expect {
             Some(Kind::Float) => Kind::Float,
+            Some(Kind::Other) => Kind::Other,
             _ if self.tensor_mode && takes_tensors => Kind::Tensor,
             _ => Kind::Float,
         };

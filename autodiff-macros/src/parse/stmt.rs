@@ -255,20 +255,19 @@ impl Lowerer<'_> {
             self.error(else_token.span(), "`let ... else` is not supported");
             return Err(());
         }
-        self.expect = declared_ty.and_then(|ty| {
+        let declared_kind = declared_ty.and_then(|ty| {
             if crate::signature::tensor_elem_of(ty).is_some() {
                 Some(Kind::Tensor)
+            } else if float_ty_of(ty).is_some() {
+                Some(Kind::Float)
             } else {
-                float_ty_of(ty).map(|_| Kind::Float)
+                is_data_ty(ty).then_some(Kind::Other)
             }
         });
+        self.expect = declared_kind;
         let mut value = self.lower_expr(&init.expr, env)?;
-        if let Some(ty) = declared_ty {
-            if crate::signature::tensor_elem_of(ty).is_some() {
-                self.retype_call(value, Kind::Tensor);
-            } else if float_ty_of(ty).is_some() {
-                self.retype_call(value, Kind::Float);
-            }
+        if let Some(kind) = declared_kind {
+            self.retype_call(value, kind);
         }
         if declared_ty.and_then(float_ty_of) == Some(self.float_ty) {
             value = self.as_float(value, init.expr.span())?;
@@ -354,5 +353,23 @@ impl Lowerer<'_> {
         };
         env.set(slot, value);
         Ok(())
+    }
+}
+
+/// Whether `ty` is an integer or `bool`: a `let` of this type holds data,
+/// even when a call computes it from tensors (`let c: usize = channels(x);`).
+fn is_data_ty(ty: &syn::Type) -> bool {
+    const DATA: [&str; 13] = [
+        "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128",
+        "bool",
+    ];
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => p
+            .path
+            .get_ident()
+            .is_some_and(|ident| DATA.iter().any(|d| ident == d)),
+        syn::Type::Paren(p) => is_data_ty(&p.elem),
+        syn::Type::Group(g) => is_data_ty(&g.elem),
+        _ => false,
     }
 }

@@ -685,6 +685,11 @@ impl TensorGen<'_> {
         callee: &crate::ir::Callee,
         value: TokenStream,
     ) -> TokenStream {
+        if self.f.kind(v) == Kind::Other {
+            // Data the user's `let` typed (`let c: usize = channels(x);`):
+            // its uses check the type.
+            return value;
+        }
         let ty = self.value_ty(v);
         quote::quote_spanned!(callee.span=> <_ as ::adjoint::__private::CallResult<#ty>>::into_expected(#value))
     }
