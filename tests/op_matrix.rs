@@ -1,5 +1,5 @@
 //! The op test matrix (issue 9, item 5): every tensor op of the compiler's
-//! table (`autodiff-macros/src/tensor_rules.rs`) in at least one
+//! table (`autodiff-macros/src/tensor_rules/table.rs`) in at least one
 //! `#[differentiable]` function, each checked in f64
 //!
 //! - against central differences (`gradcheck`),
@@ -29,11 +29,19 @@
 //! The `#[differentiable]` functions are written by `row!` around bodies its
 //! caller passes in, so the matrix also checks that the compiler's generated
 //! names resolve where such a body does.
+//!
+//! The matrix is parameterised by device, like candle's `test_device!`:
+//! each row's `matrix_cuda` test runs the generated gradient with the
+//! inputs on `cuda:0` and compares it with the CPU's (1e-10 relative, f64);
+//! where no CUDA device can be used it prints why and checks nothing
+//! (`cargo test --features cuda --test op_matrix cuda -- --nocapture` on a
+//! GPU machine).
 
 use adjoint::check::{gradcheck, Tolerance};
 use adjoint::prelude::*;
 use adjoint::tape::Graph;
 use adjoint::tensor::rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use adjoint::{Device, DeviceError};
 use Domain::*;
 
 /// Where a row's inputs are drawn from: each keeps the point, and the
@@ -134,23 +142,78 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs())
 }
 
-fn check(row: &Row) {
-    let op = row.op;
-    let mut rng = StdRng::seed_from_u64(0x0b5e_55ed);
-    let point = Point {
+/// The row's generated gradient with its inputs on `device`, against the
+/// CPU's; prints why and returns where `device` cannot be used.
+fn check_on_device(row: &Row, device: Result<Device, DeviceError>) {
+    let device = match device {
+        Ok(device) => device,
+        Err(e) => {
+            eprintln!("{}: skipped on CUDA: {e}", row.op);
+            return;
+        }
+    };
+    let point = point(row, &mut StdRng::seed_from_u64(0x0b5e_55ed));
+    let on_device = |t: &Tensor<f64>| {
+        t.to_device(device)
+            .unwrap_or_else(|e| panic!("{}: moving an input to {device}: {e}", row.op))
+    };
+    let moved = Point {
+        tensors: point.tensors.iter().map(on_device).collect(),
+        constants: point.constants.iter().map(on_device).collect(),
+        ..point.clone()
+    };
+    let (cpu, there) = ((row.grad)(&point), (row.grad)(&moved));
+    assert!(
+        close(there.value, cpu.value, 1e-10),
+        "{}: value on {device} {} vs the CPU's {}",
+        row.op,
+        there.value,
+        cpu.value
+    );
+    for (k, (d, c)) in there.tensors.iter().zip(&cpu.tensors).enumerate() {
+        let d = d
+            .to_device(Device::Cpu)
+            .unwrap_or_else(|e| panic!("{}: gradient {k} back to the CPU: {e}", row.op));
+        assert_eq!(d.shape(), c.shape(), "{}: gradient {k}'s shape", row.op);
+        for (i, (a, b)) in d.data().iter().zip(c.data()).enumerate() {
+            assert!(
+                close(*a, *b, 1e-10),
+                "{}: ∂f/∂tensor{k}[{i}] on {device} {a} vs the CPU's {b}",
+                row.op
+            );
+        }
+    }
+    for (k, (a, b)) in there.scalars.iter().zip(&cpu.scalars).enumerate() {
+        assert!(
+            close(*a, *b, 1e-10),
+            "{}: ∂f/∂scalar{k} on {device} {a} vs the CPU's {b}",
+            row.op
+        );
+    }
+}
+
+/// The row's evaluation point, drawn from `rng`.
+fn point(row: &Row, rng: &mut StdRng) -> Point {
+    Point {
         tensors: row
             .tensors
             .iter()
-            .map(|(shape, domain)| sample(shape, *domain, &mut rng))
+            .map(|(shape, domain)| sample(shape, *domain, rng))
             .collect(),
         scalars: row.scalars.clone(),
         constants: row
             .constants
             .iter()
-            .map(|(shape, domain)| sample(shape, *domain, &mut rng))
+            .map(|(shape, domain)| sample(shape, *domain, rng))
             .collect(),
         labels: row.labels.clone(),
-    };
+    }
+}
+
+fn check(row: &Row) {
+    let op = row.op;
+    let mut rng = StdRng::seed_from_u64(0x0b5e_55ed);
+    let point = point(row, &mut rng);
 
     // The compiler lowered the body to the op under test: a node of its
     // own, or a step of a fused element-wise region (`v3 = fused exp(v1) * v2`).
@@ -389,6 +452,11 @@ macro_rules! row {
             #[test]
             fn matrix() {
                 check(&row());
+            }
+
+            #[test]
+            fn matrix_cuda() {
+                check_on_device(&row(), Device::cuda(0));
             }
         }
     };
