@@ -18,6 +18,9 @@
 #![warn(missing_docs)]
 
 pub mod cuda;
+/// The pinned `cudarc`, for the runtime's CUDA backend.
+#[cfg(feature = "cuda")]
+pub use cudarc;
 pub mod elementwise;
 pub mod float;
 pub mod fused;

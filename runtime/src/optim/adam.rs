@@ -10,6 +10,8 @@ use crate::params::Parameters;
 use crate::tensor::Element;
 use adjoint_kernels::elementwise::update_with_states;
 
+use crate::tensor::device::{self, AdamStep};
+
 /// Adam, exactly Algorithm 1 of Kingma & Ba 2014 ("Adam: A method for
 /// stochastic optimization"), with optional L2 weight decay added to the
 /// gradient:
@@ -144,16 +146,36 @@ impl<E: Element, P: Parameters<Elem = E>, const DECOUPLED: bool> Optimizer<P>
         let moments = MomentStep::new(self.beta1, self.beta2, self.eps, self.steps);
         let lr: E = elem(self.lr);
         let wd: E = elem(self.weight_decay);
-        // One pass over each tensor, split across cores when long enough.
-        self.moments.update(params, grads, |w, g, [m, v]| {
-            update_with_states(w, g, m, v, |w, g, m, v| {
-                if DECOUPLED {
-                    *w = *w - lr * (moments.direction(m, v, g) + wd * *w);
-                } else {
-                    let g = g + wd * *w;
-                    *w = *w - lr * moments.direction(m, v, g);
-                }
-            });
+        let on_device = AdamStep {
+            lr,
+            beta1: moments.beta1,
+            beta2: moments.beta2,
+            bias1: moments.bias1,
+            bias2: moments.bias2,
+            eps: moments.eps,
+            weight_decay: wd,
+            decoupled: DECOUPLED,
+        };
+        // One pass over each tensor: on its CUDA device, or on the host
+        // split across cores when long enough.
+        self.moments.update_tensors(params, grads, |w, g, [m, v]| {
+            if device::adam(w, g, m, v, on_device) {
+                return;
+            }
+            update_with_states(
+                w.data_mut(),
+                g.data(),
+                m.data_mut(),
+                v.data_mut(),
+                |w, g, m, v| {
+                    if DECOUPLED {
+                        *w = *w - lr * (moments.direction(m, v, g) + wd * *w);
+                    } else {
+                        let g = g + wd * *w;
+                        *w = *w - lr * moments.direction(m, v, g);
+                    }
+                },
+            );
         });
     }
 

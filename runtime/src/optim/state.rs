@@ -1,7 +1,7 @@
 //! [`Slots`]: an optimiser's per-tensor state (velocity, moment estimates),
 //! created lazily and updated in the same pass as the parameters.
 
-use super::fused::{expect_same_shape, for_each_pair};
+use super::fused::expect_same_shape;
 use super::saved::slot_names;
 use crate::params::Parameters;
 use crate::tensor::{Element, Tensor};
@@ -76,12 +76,27 @@ impl<E: Element, const N: usize> Slots<E, N> {
         grads: &P,
         mut update: impl FnMut(&mut [E], &[E], [&mut [E]; N]),
     ) {
+        self.update_tensors(params, grads, |w, g, slot| {
+            update(w.data_mut(), g.data(), slot.map(Tensor::data_mut))
+        });
+    }
+
+    /// [`update`](Self::update) with the tensors themselves (an optimiser
+    /// with a device path); the state is created on each parameter's
+    /// device.
+    pub(super) fn update_tensors<P: Parameters<Elem = E>>(
+        &mut self,
+        params: &mut P,
+        grads: &P,
+        mut update: impl FnMut(&mut Tensor<E>, &Tensor<E>, [&mut Tensor<E>; N]),
+    ) {
         let fresh = self.slots.is_empty();
         let slots = &mut self.slots;
         let mut i = 0;
-        for_each_pair(params, grads, |w, g| {
+        params.zip_mut(grads, &mut |w, g| {
+            expect_same_shape("optimizer gradient", w.shape(), g.shape());
             if fresh {
-                slots.push(std::array::from_fn(|_| Tensor::zeros(w.shape())));
+                slots.push(std::array::from_fn(|_| w.zeros_like()));
             }
             let Some(slot) = slots.get_mut(i) else {
                 panic!("optimizer state was created for a model of {i} tensors, not more");
@@ -89,7 +104,7 @@ impl<E: Element, const N: usize> Slots<E, N> {
             for s in slot.iter() {
                 expect_same_shape("optimizer state", w.shape(), s.shape());
             }
-            update(w.data_mut(), g, slot.each_mut().map(Tensor::data_mut));
+            update(w, g, slot.each_mut());
             i += 1;
         });
         assert_eq!(

@@ -78,10 +78,10 @@ impl<T: Element> Tensor<T> {
         Self::full(shape, T::zero())
     }
 
-    /// Zeros of this tensor's shape (and, once there are several, its
-    /// device): what generated code builds zeros from, never a bare shape.
+    /// Zeros of this tensor's shape on its device: what generated code
+    /// builds zeros from, never a bare shape.
     pub fn zeros_like(&self) -> Self {
-        Self::zeros(self.shape())
+        super::device::zeros_like(self).unwrap_or_else(|| Self::zeros(self.shape()))
     }
 
     /// A tensor with no elements, standing in for one not computed yet (a
@@ -118,12 +118,12 @@ impl<T: Element> Tensor<T> {
 
     /// The number of elements.
     pub fn len(&self) -> usize {
-        self.data.host().len()
+        self.data.len()
     }
 
     /// Whether the tensor has no elements (some axis has length 0).
     pub fn is_empty(&self) -> bool {
-        self.data.host().is_empty()
+        self.data.len() == 0
     }
 
     /// The device the elements live on.
@@ -131,33 +131,81 @@ impl<T: Element> Tensor<T> {
         self.data.device()
     }
 
-    /// This tensor on `device`: itself (shared) when it is there already;
-    /// fails for a device whose storage is not implemented yet.
+    /// This tensor on `device`: itself (shared) when it is there already,
+    /// else a copy; fails when the device cannot be used (no `cuda`
+    /// feature, no driver or library, a driver error).
     pub fn to_device(&self, device: Device) -> Result<Self, DeviceError> {
         if device == self.device() {
-            Ok(self.clone())
-        } else {
-            Err(DeviceError::Unsupported {
-                op: "to_device",
-                device,
-            })
+            return Ok(self.clone());
+        }
+        match device {
+            Device::Cpu => Ok(Self::from_parts(self.to_vec(), self.shape.clone())),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(n) => Ok(Self {
+                data: Storage::Cuda(super::cuda::upload(self, n)?),
+                shape: self.shape.clone(),
+            }),
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(n) => Device::cuda(n).map(|_| self.clone()),
         }
     }
 
-    /// The elements in row-major order.
+    /// A tensor of `shape` around a device buffer of as many elements.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn from_buffer(buffer: super::cuda::Buffer<T>, shape: &[usize]) -> Self {
+        debug_assert_eq!(
+            buffer.len(),
+            numel(shape),
+            "device buffer does not fit its shape"
+        );
+        Self {
+            data: Storage::Cuda(buffer),
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// The device buffer, for a tensor on a CUDA device.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn cuda(&self) -> Option<&super::cuda::Buffer<T>> {
+        match &self.data {
+            Storage::Cuda(buffer) => Some(buffer),
+            Storage::Cpu(_) => None,
+        }
+    }
+
+    /// The device buffer, mutably (an op writing in place).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn cuda_mut(&mut self) -> Option<&mut super::cuda::Buffer<T>> {
+        match &mut self.data {
+            Storage::Cuda(buffer) => Some(buffer),
+            Storage::Cpu(_) => None,
+        }
+    }
+
+    /// The elements in row-major order, on the host.
+    ///
+    /// # Panics
+    /// For a tensor on a CUDA device (copy it with
+    /// [`to_vec`](Tensor::to_vec) or [`to_device`](Tensor::to_device)).
+    #[track_caller]
     pub fn data(&self) -> &[T] {
         self.data.host()
     }
 
     /// The elements in row-major order, mutably; copies the buffer first if
     /// another tensor shares it (copy-on-write).
+    ///
+    /// # Panics
+    /// For a tensor on a CUDA device.
+    #[track_caller]
     pub fn data_mut(&mut self) -> &mut [T] {
         self.data.host_mut()
     }
 
-    /// A copy of the elements in row-major order.
+    /// A copy of the elements in row-major order, on the host (from any
+    /// device).
     pub fn to_vec(&self) -> Vec<T> {
-        self.data.host().to_vec()
+        self.data.to_host()
     }
 
     /// The elements in row-major order, without a copy when this tensor
@@ -169,8 +217,8 @@ impl<T: Element> Tensor<T> {
     /// The single element of a one-element tensor (any shape whose lengths
     /// are all 1), or an error naming the shape.
     pub fn try_item(&self) -> Result<T, ShapeError> {
-        match self.data.host() {
-            [x] => Ok(*x),
+        match self.to_vec()[..] {
+            [x] => Ok(x),
             _ => Err(ShapeError::NotOneElement {
                 op: "item",
                 shape: self.shape.clone(),

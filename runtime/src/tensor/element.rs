@@ -12,7 +12,7 @@ use num_traits::Float;
 /// ([`Float`]), matrix products ([`Gemm`]), sharing across threads, and
 /// printing.
 pub trait Element:
-    Float + Gemm + adjoint_kernels::Float + Send + Sync + Debug + Display + 'static
+    Float + Gemm + adjoint_kernels::Float + DeviceElement + Send + Sync + Debug + Display + 'static
 {
     /// Converts an `f64` to this type, rounding to nearest (used for
     /// constants such as `0.5` or `1 / n` in generic code).
@@ -23,6 +23,22 @@ pub trait Element:
         Self::cast_f64(n as f64)
     }
 }
+
+/// What a CUDA buffer, its kernels and cuBLAS need of an element type
+/// (nothing without the `cuda` feature).
+#[cfg(feature = "cuda")]
+pub trait DeviceElement: adjoint_kernels::cuda::device::DeviceFloat {}
+
+#[cfg(feature = "cuda")]
+impl<T: adjoint_kernels::cuda::device::DeviceFloat> DeviceElement for T {}
+
+/// What a CUDA buffer, its kernels and cuBLAS need of an element type
+/// (nothing without the `cuda` feature).
+#[cfg(not(feature = "cuda"))]
+pub trait DeviceElement {}
+
+#[cfg(not(feature = "cuda"))]
+impl<T> DeviceElement for T {}
 
 impl Element for f32 {
     #[inline]

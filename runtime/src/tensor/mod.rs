@@ -40,6 +40,9 @@
 //! gradient back over the broadcast axes with [`reduce_to_shape`].
 
 mod base;
+#[cfg(feature = "cuda")]
+mod cuda;
+pub(crate) mod device;
 mod display;
 mod element;
 pub(crate) mod error;

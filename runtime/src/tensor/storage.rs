@@ -1,15 +1,19 @@
 //! Where a tensor's elements live: the [`Device`] seam.
 //!
 //! A [`Tensor`](super::Tensor) holds its elements in a private `Storage`
-//! next to its shape. Today every storage is a shared host buffer
-//! (`Device::Cpu`); a CUDA storage is a second variant here, so generated
-//! code (which only calls tensor ops) does not change when it arrives.
-//! [`Device::cuda`] already probes for a GPU and fails with a typed error
+//! next to its shape: a shared host buffer (`Device::Cpu`) or, with the
+//! `cuda` feature, a buffer on a CUDA device (`super::cuda`). Generated code
+//! only calls tensor ops, so it does not change with the device; ops with a
+//! CUDA path run there (`super::device`), and an op without one stops with a
+//! message naming the device instead of reading device memory as host
+//! memory. [`Device::cuda`] probes for a GPU and fails with a typed error
 //! naming what is missing.
 
 use std::fmt;
 use std::sync::Arc;
 use thiserror::Error;
+
+use super::Element;
 
 /// A device tensors can live on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,6 +56,14 @@ pub enum DeviceError {
         /// The device asked for.
         device: Device,
     },
+    /// The CUDA driver, cuBLAS or NVRTC failed.
+    #[error("{device}: {message}")]
+    Driver {
+        /// The device.
+        device: Device,
+        /// What failed, with the library's message.
+        message: String,
+    },
 }
 
 impl Device {
@@ -59,14 +71,9 @@ impl Device {
     /// the reason (built without the `cuda` feature, or no `libcuda`).
     pub fn cuda(n: usize) -> Result<Device, DeviceError> {
         if cfg!(feature = "cuda") {
-            if adjoint_kernels::cuda::driver_available() {
-                Ok(Device::Cuda(n))
-            } else {
-                Err(DeviceError::NoCuda {
-                    which: "the CUDA driver library libcuda.so could not be loaded".into(),
-                    searched: "the dynamic loader's paths (LD_LIBRARY_PATH, ldconfig)".into(),
-                })
-            }
+            #[cfg(feature = "cuda")]
+            super::cuda::Gpu::get(n)?;
+            Ok(Device::Cuda(n))
         } else {
             Err(DeviceError::NoCuda {
                 which: "adjoint was built without the `cuda` feature".into(),
@@ -91,13 +98,26 @@ impl Device {
 }
 
 /// A tensor's elements on their device.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub(crate) enum Storage<T> {
     /// A host buffer shared between tensors (copy-on-write).
     Cpu(Arc<Vec<T>>),
+    /// A buffer on a CUDA device, shared between tensors.
+    #[cfg(feature = "cuda")]
+    Cuda(super::cuda::Buffer<T>),
 }
 
-impl<T: Clone> Storage<T> {
+impl<T: Element> PartialEq for Storage<T> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Storage::Cpu(a), Storage::Cpu(b)) => a == b,
+            #[cfg(feature = "cuda")]
+            _ => self.device() == other.device() && self.to_host() == other.to_host(),
+        }
+    }
+}
+
+impl<T: Element> Storage<T> {
     pub(crate) fn new(data: Vec<T>) -> Self {
         Storage::Cpu(Arc::new(data))
     }
@@ -105,6 +125,17 @@ impl<T: Clone> Storage<T> {
     pub(crate) fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(buffer) => buffer.device(),
+        }
+    }
+
+    /// The number of elements.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(data) => data.len(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(buffer) => buffer.len(),
         }
     }
 
@@ -112,18 +143,37 @@ impl<T: Clone> Storage<T> {
     pub(crate) fn key(&self) -> usize {
         match self {
             Storage::Cpu(data) => Arc::as_ptr(data) as usize,
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(buffer) => buffer.key(),
         }
     }
 
+    /// The host elements; an op without a CUDA path stops here, naming the
+    /// device, rather than read device memory.
+    #[track_caller]
     pub(crate) fn host(&self) -> &[T] {
         match self {
             Storage::Cpu(data) => data,
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(buffer) => off_host(buffer.device()),
         }
     }
 
+    #[track_caller]
     pub(crate) fn host_mut(&mut self) -> &mut [T] {
         match self {
             Storage::Cpu(data) => Arc::make_mut(data).as_mut_slice(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(buffer) => off_host(buffer.device()),
+        }
+    }
+
+    /// A copy of the elements on the host, from any device.
+    pub(crate) fn to_host(&self) -> Vec<T> {
+        match self {
+            Storage::Cpu(data) => data.to_vec(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(buffer) => buffer.download(),
         }
     }
 
@@ -132,8 +182,20 @@ impl<T: Clone> Storage<T> {
             Storage::Cpu(data) => {
                 Arc::try_unwrap(data).unwrap_or_else(|shared| shared.as_ref().clone())
             }
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(buffer) => buffer.download(),
         }
     }
+}
+
+/// The stop of an op that has no path on `device` yet.
+#[cfg(feature = "cuda")]
+#[track_caller]
+fn off_host(device: Device) -> ! {
+    panic!(
+        "this op has no {device} path yet and would read device memory as host memory: \
+         move its operands with `.to_device(Device::Cpu)` (the README's CUDA section lists the ops that run on CUDA)"
+    )
 }
 
 #[cfg(test)]

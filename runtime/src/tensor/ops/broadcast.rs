@@ -64,6 +64,9 @@ pub fn try_reduce_to_shape<T: Element>(
     shape: &[usize],
 ) -> Result<Tensor<T>, ShapeError> {
     check_broadcast_to("reduce_to_shape", shape, grad.shape())?;
+    if let Some(reduced) = crate::tensor::device::reduce_to_shape(grad, shape) {
+        return Ok(reduced);
+    }
     if grad.is_empty() {
         return Ok(Tensor::zeros(shape));
     }

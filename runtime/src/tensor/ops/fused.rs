@@ -22,6 +22,7 @@
 //! ```
 
 use super::super::shape::broadcast_shapes;
+use crate::tensor::device;
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
 use adjoint_kernels::fused as kernel;
@@ -115,6 +116,9 @@ pub fn try_map<T: Element, const N: usize>(
     f: impl Fn([T; N]) -> T + Sync,
 ) -> Result<Tensor<T>, ShapeError> {
     let shape = output_shape(region, inputs.iter().map(|t| t.shape()))?;
+    if let Some(y) = device::region_forward(region.name, region.cuda, &inputs, &shape) {
+        return Ok(y);
+    }
     let mut out = vec![T::zero(); shape.iter().product()];
     kernel::map(
         inputs.map(|t| (Some(t.data()), t.shape())),
@@ -148,6 +152,17 @@ pub fn map_backward<T: Element, const N: usize>(
             lhs: shape.clone(),
             rhs: g.shape().to_vec(),
         }));
+    }
+    let values = inputs.map(|o| match o {
+        Operand::Value(t) => Some(t),
+        Operand::Shape(_) => None,
+    });
+    let shapes = inputs.map(|o| o.shape());
+    if let Some(grads) =
+        device::region_backward(region.name, region.cuda, &values, &shapes, y, g, &needs)
+    {
+        let mut grads = grads.into_iter();
+        return std::array::from_fn(|_| grads.next().flatten());
     }
     let grads: [Option<Vec<T>>; N] = kernel::map_backward(
         inputs.map(|o| (o.data(), o.shape())),

@@ -18,6 +18,7 @@
 
 use super::reduce::{empty_error, AVERAGE};
 use super::softmax::softmax_slice;
+use crate::tensor::device;
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
 
@@ -71,6 +72,11 @@ pub fn try_cross_entropy<'a, T: Element>(
 ) -> Result<T, ShapeError> {
     let labels = labels.into();
     let (n, c) = check_labels("cross_entropy", logits, labels)?;
+    if let Some(loss) = on_device(labels, |classes| {
+        device::cross_entropy(logits, classes, n, c)
+    }) {
+        return Ok(loss);
+    }
     let mut total = T::zero();
     let mut logp = Vec::with_capacity(c);
     for (r, row) in logits.data().chunks_exact(c).enumerate() {
@@ -109,6 +115,11 @@ pub fn cross_entropy_backward<'a, T: Element>(
 ) -> Tensor<T> {
     let labels = labels.into();
     let (n, c) = or_panic(check_labels("cross_entropy_backward", logits, labels));
+    if let Some(dx) = on_device(labels, |classes| {
+        device::cross_entropy_backward(logits, classes, grad, n, c)
+    }) {
+        return dx;
+    }
     let mut dx = Vec::with_capacity(logits.len());
     let scale = grad / T::cast_usize(n);
     for (r, row) in logits.data().chunks_exact(c).enumerate() {
@@ -130,6 +141,18 @@ pub fn cross_entropy_backward<'a, T: Element>(
         }
     }
     Tensor::from_parts(dx, logits.shape().to_vec())
+}
+
+/// `f` on the class indices, where the targets are classes and `f` runs
+/// on a device (probability targets run on the host).
+fn on_device<T: Element, R>(
+    labels: Labels<'_, T>,
+    f: impl FnOnce(&[usize]) -> Option<R>,
+) -> Option<R> {
+    match labels {
+        Labels::Classes(classes) => f(classes),
+        Labels::Probs(_) => None,
+    }
 }
 
 /// The mean squared error `mean((pred - target)²)`; fails unless the shapes

@@ -10,6 +10,7 @@
 use adjoint_kernels::{gemm, MatRef};
 
 use crate::tensor::base::expect_same_shape;
+use crate::tensor::device;
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
 
@@ -25,6 +26,16 @@ enum Layout {
         k: usize,
         n: usize,
     },
+}
+
+impl Layout {
+    /// The number of products and each one's `(m, k, n)`.
+    fn dims(self) -> (usize, (usize, usize, usize)) {
+        match self {
+            Layout::Single { m, k, n } => (1, (m, k, n)),
+            Layout::Batched { batch, m, k, n } => (batch, (m, k, n)),
+        }
+    }
 }
 
 /// Checks the operands' shapes and returns their layout and the result's shape.
@@ -77,6 +88,10 @@ fn layout(op: &'static str, a: &[usize], b: &[usize]) -> Result<(Layout, Vec<usi
 /// when the ranks, inner dimensions or batch sizes do not fit.
 pub fn try_matmul<T: Element>(a: &Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>, ShapeError> {
     let (layout, out_shape) = layout("matmul", a.shape(), b.shape())?;
+    let (batch, mkn) = layout.dims();
+    if let Some(out) = device::matmul("matmul", a, b, (false, false), batch, mkn, &out_shape) {
+        return Ok(out);
+    }
     let mut out = vec![T::zero(); out_shape.iter().product()];
     let (ad, bd) = (a.data(), b.data());
     match layout {
@@ -135,6 +150,19 @@ pub fn matmul_backward_lhs<T: Element>(
     grad: &Tensor<T>,
 ) -> Tensor<T> {
     let layout = checked_layout("matmul_backward_lhs", a, b, grad);
+    let (batch, (m, k, n)) = layout.dims();
+    let on_device = device::matmul(
+        "matmul_backward_lhs",
+        grad,
+        b,
+        (false, true),
+        batch,
+        (m, n, k),
+        a.shape(),
+    );
+    if let Some(da) = on_device {
+        return da;
+    }
     let mut da = vec![T::zero(); a.len()];
     let (bd, g) = (b.data(), grad.data());
     match layout {
@@ -171,6 +199,19 @@ pub fn matmul_backward_rhs<T: Element>(
     grad: &Tensor<T>,
 ) -> Tensor<T> {
     let layout = checked_layout("matmul_backward_rhs", a, b, grad);
+    let (batch, (m, k, n)) = layout.dims();
+    let on_device = device::matmul(
+        "matmul_backward_rhs",
+        a,
+        grad,
+        (true, false),
+        batch,
+        (k, m, n),
+        b.shape(),
+    );
+    if let Some(db) = on_device {
+        return db;
+    }
     let mut db = vec![T::zero(); b.len()];
     let (ad, g) = (a.data(), grad.data());
     match layout {

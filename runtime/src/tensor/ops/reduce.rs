@@ -39,7 +39,7 @@ pub(crate) fn sum_zip<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T 
 
 /// The sum of all elements (0 for an empty tensor).
 pub fn sum<T: Element>(x: &Tensor<T>) -> T {
-    sum_slice(x.data())
+    crate::tensor::device::sum(x).unwrap_or_else(|| sum_slice(x.data()))
 }
 
 /// Adjoint of [`sum`]: `grad` in every position of the input's shape.

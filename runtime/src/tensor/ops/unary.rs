@@ -26,24 +26,36 @@
 //! special values"): `relu(NaN)` is NaN, its adjoint `g · NaN`; `abs'(0) =
 //! relu'(0) = 0`; `leaky_relu'(0) = a`.
 
+use crate::tensor::base::expect_same_shape;
+use crate::tensor::device::{self, region_source};
 use crate::tensor::{Element, Tensor};
 
 /// Defines an element-wise op: its forward function, its `Tensor` method
-/// and its adjoint, which combines the saved tensor with the gradient.
+/// and its adjoint, which combines the saved tensor with the gradient; each
+/// with its CUDA C (over `x0`, and `x0` saved, `x1` the gradient), which
+/// runs where the tensors live on a CUDA device.
 macro_rules! unary_op {
     (
-        $name:ident: $doc:literal, |$x:ident| $forward:expr;
-        $backward:ident($saved:ident): $bdoc:literal, |$s:ident, $g:ident| $adjoint:expr
+        $name:ident: $doc:literal, |$x:ident| $forward:expr, cuda $cuda:literal;
+        $backward:ident($saved:ident): $bdoc:literal, |$s:ident, $g:ident| $adjoint:expr,
+        cuda $cuda_adjoint:literal
     ) => {
         #[doc = $doc]
         pub fn $name<T: Element>(x: &Tensor<T>) -> Tensor<T> {
-            x.map(|$x| $forward)
+    const CUDA: &str = region_source!((x0) => $cuda; d0 = "T(0)");
+            device::region_forward(stringify!($name), CUDA, &[x], x.shape())
+                .unwrap_or_else(|| x.map(|$x| $forward))
         }
 
         #[doc = $bdoc]
         #[track_caller]
         pub fn $backward<T: Element>($saved: &Tensor<T>, grad: &Tensor<T>) -> Tensor<T> {
-            Tensor::zip_map(stringify!($backward), $saved, grad, |$s, $g| $adjoint)
+            const CUDA: &str = region_source!((x0, x1) => $cuda_adjoint; d0 = "T(0)", d1 = "T(0)");
+    expect_same_shape(stringify!($backward), $saved.shape(), grad.shape());
+            device::region_forward(stringify!($backward), CUDA, &[$saved, grad], grad.shape())
+                .unwrap_or_else(|| {
+                    Tensor::zip_map(stringify!($backward), $saved, grad, |$s, $g| $adjoint)
+                })
         }
 
         impl<T: Element> Tensor<T> {
@@ -52,73 +64,106 @@ macro_rules! unary_op {
                 $name(self)
             }
         }
+
+        /// NVRTC compiles the op's CUDA C (`cargo test --features cuda`,
+        /// where `libnvrtc` is found).
+        #[cfg(all(test, feature = "cuda"))]
+        mod $backward {
+            use crate::tensor::device::region_source;
+
+            #[test]
+            fn cuda_sources_compile() {
+                crate::tensor::device::tests::compiles(
+                    region_source!((x0) => $cuda; d0 = "T(0)"),
+                    1,
+                );
+                crate::tensor::device::tests::compiles(
+                    region_source!((x0, x1) => $cuda_adjoint; d0 = "T(0)", d1 = "T(0)"),
+                    2,
+                );
+            }
+        }
     };
 }
 
 unary_op! {
-    exp: "`e^x` element-wise.", |x| x.exp();
-    exp_backward(y): "Adjoint of [`exp`] from its output `y`: `g · y`.", |y, g| g * y
+    exp: "`e^x` element-wise.", |x| x.exp(), cuda "exp(x0)";
+    exp_backward(y): "Adjoint of [`exp`] from its output `y`: `g · y`.", |y, g| g * y,
+        cuda "x1 * x0"
 }
 
 unary_op! {
-    ln: "The natural logarithm element-wise.", |x| x.ln();
-    ln_backward(x): "Adjoint of [`ln`] from its input `x`: `g / x`.", |x, g| g / x
+    ln: "The natural logarithm element-wise.", |x| x.ln(), cuda "log(x0)";
+    ln_backward(x): "Adjoint of [`ln`] from its input `x`: `g / x`.", |x, g| g / x,
+        cuda "x1 / x0"
 }
 
 unary_op! {
-    sqrt: "The square root element-wise.", |x| x.sqrt();
-    sqrt_backward(y): "Adjoint of [`sqrt`] from its output `y`: `g / (2y)`.", |y, g| g / (y + y)
+    sqrt: "The square root element-wise.", |x| x.sqrt(), cuda "sqrt(x0)";
+    sqrt_backward(y): "Adjoint of [`sqrt`] from its output `y`: `g / (2y)`.", |y, g| g / (y + y),
+        cuda "x1 / (x0 + x0)"
 }
 
 unary_op! {
-    square: "`x²` element-wise.", |x| x * x;
-    square_backward(x): "Adjoint of [`square`] from its input `x`: `2 x g`.", |x, g| (x + x) * g
+    square: "`x²` element-wise.", |x| x * x, cuda "x0 * x0";
+    square_backward(x): "Adjoint of [`square`] from its input `x`: `2 x g`.", |x, g| (x + x) * g,
+        cuda "(x0 + x0) * x1"
 }
 
 unary_op! {
-    abs: "`|x|` element-wise.", |x| x.abs();
+    abs: "`|x|` element-wise.", |x| x.abs(), cuda "fabs(x0)";
     abs_backward(x): "Adjoint of [`abs`] from its input `x`: `g · sign(x)`, 0 at `x = 0`, \
         NaN at `x = NaN`.",
-        |x, g| if x > T::zero() { g } else if x < T::zero() { -g } else if x.is_nan() { g * x } else { T::zero() }
+        |x, g| if x > T::zero() { g } else if x < T::zero() { -g } else if x.is_nan() { g * x } else { T::zero() },
+        cuda "(x0 > T(0) ? x1 : (x0 < T(0) ? -x1 : (x0 != x0 ? x1 * x0 : T(0))))"
 }
 
 unary_op! {
-    sin: "The sine element-wise (radians).", |x| x.sin();
-    sin_backward(x): "Adjoint of [`sin`] from its input `x`: `g cos x`.", |x, g| g * x.cos()
+    sin: "The sine element-wise (radians).", |x| x.sin(), cuda "sin(x0)";
+    sin_backward(x): "Adjoint of [`sin`] from its input `x`: `g cos x`.", |x, g| g * x.cos(),
+        cuda "x1 * cos(x0)"
 }
 
 unary_op! {
-    cos: "The cosine element-wise (radians).", |x| x.cos();
-    cos_backward(x): "Adjoint of [`cos`] from its input `x`: `-g sin x`.", |x, g| -g * x.sin()
+    cos: "The cosine element-wise (radians).", |x| x.cos(), cuda "cos(x0)";
+    cos_backward(x): "Adjoint of [`cos`] from its input `x`: `-g sin x`.", |x, g| -g * x.sin(),
+        cuda "-x1 * sin(x0)"
 }
 
 unary_op! {
-    tanh: "The hyperbolic tangent element-wise.", |x| x.tanh();
-    tanh_backward(y): "Adjoint of [`tanh`] from its output `y`: `g (1 - y²)`.", |y, g| g * (T::one() - y * y)
+    tanh: "The hyperbolic tangent element-wise.", |x| x.tanh(), cuda "tanh(x0)";
+    tanh_backward(y): "Adjoint of [`tanh`] from its output `y`: `g (1 - y²)`.", |y, g| g * (T::one() - y * y),
+        cuda "x1 * (T(1) - x0 * x0)"
 }
 
 unary_op! {
     sigmoid: "The logistic function `1 / (1 + e^-x)` element-wise, without overflow for large `|x|`.",
-        |x| logistic(x);
+        |x| logistic(x), cuda "(x0 >= T(0) ? T(1) / (T(1) + exp(-x0)) : exp(x0) / (T(1) + exp(x0)))";
     sigmoid_backward(y): "Adjoint of [`sigmoid`] from its output `y`: `g y (1 - y)`.",
-        |y, g| g * y * (T::one() - y)
+        |y, g| g * y * (T::one() - y),
+        cuda "x1 * x0 * (T(1) - x0)"
 }
 
 unary_op! {
-    relu: "The rectifier `max(x, 0)` element-wise; NaN stays NaN.", |x| relu_value(x);
+    relu: "The rectifier `max(x, 0)` element-wise; NaN stays NaN.", |x| relu_value(x), cuda "((x0 > T(0) || x0 != x0) ? x0 : T(0))";
     relu_backward(y): "Adjoint of [`relu`] from its output `y` (or its input, which has the same \
         sign pattern): `g` where positive, `g · NaN` where NaN, 0 elsewhere (also at 0).",
-        |y, g| relu_adjoint(y, g)
+        |y, g| relu_adjoint(y, g),
+        cuda "(x0 > T(0) ? x1 : (x0 != x0 ? x1 * x0 : T(0)))"
 }
+
+/// The CUDA C of `-x0`.
+pub(crate) const NEG_CUDA: &str = region_source!((x0) => "-x0"; d0 = "-g");
 
 /// `-x` element-wise (also the unary `-` operator).
 pub fn neg<T: Element>(x: &Tensor<T>) -> Tensor<T> {
-    x.map(|v| -v)
+    device::region_forward("neg", NEG_CUDA, &[x], x.shape()).unwrap_or_else(|| x.map(|v| -v))
 }
 
 /// Adjoint of [`neg`]: `-g`.
 pub fn neg_backward<T: Element>(grad: &Tensor<T>) -> Tensor<T> {
-    grad.map(|g| -g)
+    device::region_forward("neg_backward", NEG_CUDA, &[grad], grad.shape())
+        .unwrap_or_else(|| grad.map(|g| -g))
 }
 
 /// `x^p` element-wise.

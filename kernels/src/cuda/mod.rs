@@ -11,8 +11,13 @@
 //! writes a full-shape operand's gradient in place and adds a broadcast
 //! operand's with `atomicAdd`; a null gradient pointer means "not needed".
 
-/// Axes a kernel's layout holds at most (after merging).
+pub mod ops;
+
+/// Axes a kernel's layout holds at most.
 pub const MAX_RANK: usize = 8;
+
+/// Operands a region kernel takes at most (its layout's fixed size).
+pub const MAX_INPUTS: usize = 16;
 
 /// The forward and backward kernels of a region with `inputs` operands
 /// around its device source, for `float` (`adjoint_forward_f32`,
@@ -20,7 +25,7 @@ pub const MAX_RANK: usize = 8;
 pub fn region_kernels(region_source: &str, inputs: usize) -> String {
     let mut out = String::from(region_source);
     out.push_str(&format!(
-        "struct AdjointLayout {{\n  unsigned int rank;\n  unsigned long long dims[{MAX_RANK}];\n  unsigned long long strides[{inputs}][{MAX_RANK}];\n  unsigned int full[{inputs}];\n}};\n"
+        "struct AdjointLayout {{\n  unsigned int rank;\n  unsigned long long dims[{MAX_RANK}];\n  unsigned long long strides[{MAX_INPUTS}][{MAX_RANK}];\n  unsigned int full[{MAX_INPUTS}];\n}};\n"
     ));
     for (ty, suffix) in [("float", "f32"), ("double", "f64")] {
         let offsets = offsets(inputs);
@@ -59,6 +64,68 @@ pub fn region_kernels(region_source: &str, inputs: usize) -> String {
     out
 }
 
+/// The `AdjointLayout` a region kernel takes by value: the output's
+/// dims, each operand's element strides over the output's axes (0 where
+/// it is broadcast), and whether it has the output's shape (its gradient is
+/// written, not accumulated).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdjointLayout {
+    /// The output's number of axes.
+    pub rank: u32,
+    /// The output's dims (1 past `rank`).
+    pub dims: [u64; MAX_RANK],
+    /// Each operand's element stride along each output axis.
+    pub strides: [[u64; MAX_RANK]; MAX_INPUTS],
+    /// 1 where the operand has the output's shape.
+    pub full: [u32; MAX_INPUTS],
+}
+
+// SAFETY: plain `repr(C)` data laid out as the kernels' `struct AdjointLayout`.
+#[cfg(feature = "cuda")]
+unsafe impl cudarc::driver::DeviceRepr for AdjointLayout {}
+
+impl AdjointLayout {
+    /// The layout of operands of `inputs` shapes broadcast (numpy's rules,
+    /// already checked) to `out`; an error when there are more axes or
+    /// operands than a kernel takes.
+    pub fn new(out: &[usize], inputs: &[&[usize]]) -> Result<AdjointLayout, String> {
+        if out.len() > MAX_RANK {
+            return Err(format!(
+                "a CUDA region takes at most {MAX_RANK} axes, not {}",
+                out.len()
+            ));
+        }
+        if inputs.len() > MAX_INPUTS {
+            return Err(format!(
+                "a CUDA region takes at most {MAX_INPUTS} operands, not {}",
+                inputs.len()
+            ));
+        }
+        let mut layout = AdjointLayout {
+            rank: out.len() as u32,
+            dims: [1; MAX_RANK],
+            strides: [[0; MAX_RANK]; MAX_INPUTS],
+            full: [0; MAX_INPUTS],
+        };
+        for (d, &n) in out.iter().enumerate() {
+            layout.dims[d] = n as u64;
+        }
+        for (k, shape) in inputs.iter().enumerate() {
+            let offset = out.len() - shape.len();
+            let mut stride = 1u64;
+            for (j, &n) in shape.iter().enumerate().rev() {
+                if n != 1 {
+                    layout.strides[k][offset + j] = stride;
+                }
+                stride *= n as u64;
+            }
+            layout.full[k] = u32::from(*shape == out);
+        }
+        Ok(layout)
+    }
+}
+
 /// The loop body computing each operand's element offset `o{k}` from the
 /// output index `i`.
 fn offsets(inputs: usize) -> String {
@@ -70,6 +137,19 @@ fn offsets(inputs: usize) -> String {
         "    unsigned long long rem = i, {};\n    for (int d = (int)l.rank - 1; d >= 0; d--) {{ unsigned long long c = rem % l.dims[d]; rem /= l.dims[d];{adds} }}\n",
         zeros.join(", ")
     )
+}
+
+/// Whether cuBLAS can be loaded (always false without the `cuda` feature).
+pub fn cublas_available() -> bool {
+    #[cfg(feature = "cuda")]
+    {
+        std::panic::catch_unwind(|| unsafe { cudarc::cublas::sys::is_culib_present() })
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        false
+    }
 }
 
 /// Whether the CUDA driver library can be loaded (always false without the
@@ -170,4 +250,65 @@ mod tests {
         assert!(source.contains("atomicAdd(&d1[o1], v1)"), "{source}");
         assert!(!source.contains("#include"));
     }
+
+    #[test]
+    fn layouts_give_broadcast_axes_stride_zero() {
+        let layout = AdjointLayout::new(&[2, 3], &[&[2, 3], &[3], &[2, 1]]).expect("fits");
+        assert_eq!(layout.rank, 2);
+        assert_eq!(&layout.dims[..2], &[2, 3]);
+        assert_eq!(&layout.strides[0][..2], &[3, 1]);
+        assert_eq!(&layout.strides[1][..2], &[0, 1]);
+        assert_eq!(&layout.strides[2][..2], &[1, 0]);
+        assert_eq!(&layout.full[..3], &[1, 0, 0]);
+        assert!(AdjointLayout::new(&[1; 9], &[]).is_err());
+    }
+}
+
+/// The element types of CUDA buffers, kernels and cuBLAS products.
+#[cfg(feature = "cuda")]
+pub mod device {
+    use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
+    use cudarc::driver::{DevicePtr, DevicePtrMut, DeviceRepr, ValidAsZeroBits};
+
+    /// An element type on a CUDA device (`f32`, `f64`): what its kernels'
+    /// names end in and its cuBLAS product.
+    pub trait DeviceFloat: DeviceRepr + ValidAsZeroBits + Copy + 'static {
+        /// The suffix of its kernels' names (`f32`, `f64`).
+        const SUFFIX: &'static str;
+
+        /// `c = alpha·op(a)·op(b) + beta·c` in cuBLAS's column-major terms.
+        ///
+        /// # Safety
+        /// The configuration's sizes and leading dimensions must fit the
+        /// buffers.
+        unsafe fn gemm<A: DevicePtr<Self>, B: DevicePtr<Self>, C: DevicePtrMut<Self>>(
+            blas: &CudaBlas,
+            cfg: GemmConfig<Self>,
+            a: &A,
+            b: &B,
+            c: &mut C,
+        ) -> Result<(), cudarc::cublas::result::CublasError>;
+    }
+
+    macro_rules! device_float {
+        ($t:ty, $suffix:literal) => {
+            impl DeviceFloat for $t {
+                const SUFFIX: &'static str = $suffix;
+
+                unsafe fn gemm<A: DevicePtr<Self>, B: DevicePtr<Self>, C: DevicePtrMut<Self>>(
+                    blas: &CudaBlas,
+                    cfg: GemmConfig<Self>,
+                    a: &A,
+                    b: &B,
+                    c: &mut C,
+                ) -> Result<(), cudarc::cublas::result::CublasError> {
+                    // SAFETY: the caller's contract.
+                    unsafe { Gemm::<$t>::gemm(blas, cfg, a, b, c) }
+                }
+            }
+        };
+    }
+
+    device_float!(f32, "f32");
+    device_float!(f64, "f64");
 }

@@ -1,0 +1,120 @@
+//! CUDA C kernels of the runtime's ops that are not element-wise maps (those
+//! are regions: [`super::region_kernels`]): cross-entropy over class labels,
+//! a summing reduction, and Adam's update. Each is a `__device__` template
+//! with `extern "C"` entry points for `float` (`…_f32`) and `double`
+//! (`…_f64`), no includes; the runtime compiles [`SOURCE`] once per device
+//! with NVRTC.
+
+/// Threads per block of every kernel here (the sum's shared array).
+pub const BLOCK: u32 = 256;
+
+/// Every kernel of this module, in one source.
+pub const SOURCE: &str = r#"
+template <typename T>
+__device__ void cross_entropy_rows(const T* x, const unsigned int* labels, T* loss,
+                                   unsigned long long rows, unsigned long long classes) {
+  for (unsigned long long r = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; r < rows;
+       r += (unsigned long long)blockDim.x * gridDim.x) {
+    const T* row = x + r * classes;
+    T top = row[0];
+    for (unsigned long long j = 1; j < classes; j++) top = row[j] > top ? row[j] : top;
+    T total = T(0);
+    for (unsigned long long j = 0; j < classes; j++) total += exp(row[j] - top);
+    loss[r] = log(total) + top - row[labels[r]];
+  }
+}
+
+template <typename T>
+__device__ void cross_entropy_backward_rows(const T* x, const unsigned int* labels, T* d, T scale,
+                                            unsigned long long rows, unsigned long long classes) {
+  for (unsigned long long r = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; r < rows;
+       r += (unsigned long long)blockDim.x * gridDim.x) {
+    const T* row = x + r * classes;
+    T top = row[0];
+    for (unsigned long long j = 1; j < classes; j++) top = row[j] > top ? row[j] : top;
+    T total = T(0);
+    for (unsigned long long j = 0; j < classes; j++) total += exp(row[j] - top);
+    for (unsigned long long j = 0; j < classes; j++) {
+      T p = exp(row[j] - top) / total;
+      d[r * classes + j] = (p - (j == labels[r] ? T(1) : T(0))) * scale;
+    }
+  }
+}
+
+template <typename T>
+__device__ void block_sums(const T* x, T* partial, unsigned long long n) {
+  __shared__ T cache[256];
+  T acc = T(0);
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+       i += (unsigned long long)blockDim.x * gridDim.x) {
+    acc += x[i];
+  }
+  cache[threadIdx.x] = acc;
+  __syncthreads();
+  for (unsigned int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) cache[threadIdx.x] += cache[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = cache[0];
+}
+
+template <typename T>
+__device__ void adam(T* w, const T* g, T* m, T* v, unsigned long long n, T lr, T beta1, T beta2,
+                     T bias1, T bias2, T eps, T weight_decay, int decoupled) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+       i += (unsigned long long)blockDim.x * gridDim.x) {
+    T grad = decoupled ? g[i] : g[i] + weight_decay * w[i];
+    m[i] = beta1 * m[i] + (T(1) - beta1) * grad;
+    v[i] = beta2 * v[i] + (T(1) - beta2) * grad * grad;
+    T direction = (m[i] / bias1) / (sqrt(v[i] / bias2) + eps);
+    w[i] = decoupled ? w[i] - lr * (direction + weight_decay * w[i]) : w[i] - lr * direction;
+  }
+}
+"#;
+
+/// The `extern "C"` entry points of [`SOURCE`] for `ty` (`float`, `double`)
+/// with names ending in `suffix` (`f32`, `f64`).
+pub fn entry_points(ty: &str, suffix: &str) -> String {
+    format!(
+        r#"
+extern "C" __global__ void adjoint_cross_entropy_{suffix}(const {ty}* x, const unsigned int* labels, {ty}* loss, unsigned long long rows, unsigned long long classes) {{
+  cross_entropy_rows<{ty}>(x, labels, loss, rows, classes);
+}}
+extern "C" __global__ void adjoint_cross_entropy_backward_{suffix}(const {ty}* x, const unsigned int* labels, {ty}* d, {ty} scale, unsigned long long rows, unsigned long long classes) {{
+  cross_entropy_backward_rows<{ty}>(x, labels, d, scale, rows, classes);
+}}
+extern "C" __global__ void adjoint_sum_{suffix}(const {ty}* x, {ty}* partial, unsigned long long n) {{
+  block_sums<{ty}>(x, partial, n);
+}}
+extern "C" __global__ void adjoint_adam_{suffix}({ty}* w, const {ty}* g, {ty}* m, {ty}* v, unsigned long long n, {ty} lr, {ty} beta1, {ty} beta2, {ty} bias1, {ty} bias2, {ty} eps, {ty} weight_decay, int decoupled) {{
+  adam<{ty}>(w, g, m, v, n, lr, beta1, beta2, bias1, bias2, eps, weight_decay, decoupled);
+}}
+"#
+    )
+}
+
+/// [`SOURCE`] with the entry points of both precisions: the module the
+/// runtime compiles.
+pub fn module_source() -> String {
+    let mut out = String::from(SOURCE);
+    out.push_str(&entry_points("float", "f32"));
+    out.push_str(&entry_points("double", "f64"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_module_has_every_entry_point_for_both_precisions() {
+        let source = module_source();
+        for kernel in ["cross_entropy", "cross_entropy_backward", "sum", "adam"] {
+            for suffix in ["f32", "f64"] {
+                let name = format!("adjoint_{kernel}_{suffix}(");
+                assert!(source.contains(&name), "{name} missing");
+            }
+        }
+        assert!(!source.contains("#include"));
+    }
+}

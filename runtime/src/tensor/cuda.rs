@@ -1,0 +1,595 @@
+//! The CUDA backend behind the device seam (the `cuda` feature): a device's
+//! context, its one stream, its cuBLAS handle and its NVRTC-compiled
+//! modules ([`Gpu`]); a tensor's device buffer ([`Buffer`]); and the kernels
+//! the ops with a CUDA path launch: cuBLAS products, the compiler's fused
+//! regions (and single-op regions for the runtime's element-wise ops) in
+//! `adjoint_kernels::cuda`'s grid-stride wrappers, and `cuda::ops`'s
+//! cross-entropy, sum and Adam.
+//!
+//! Every op runs on the device's default stream, so cudarc's per-buffer
+//! event tracking is off; buffers come from the stream-ordered pool, whose
+//! release threshold is raised so memory freed in one training step is
+//! reused by the next instead of returned to the driver. Modules compile
+//! once per device, to a CUBIN for the device's own `sm_XY` (PTX from a newer
+//! NVRTC would not load on an older driver). A driver error inside an op
+//! stops with a message naming the device and the op.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use adjoint_kernels::cuda::{self as kernels, nvrtc, AdjointLayout};
+use adjoint_kernels::cudarc::cublas::sys::cublasOperation_t;
+use adjoint_kernels::cudarc::cublas::{CudaBlas, GemmConfig};
+use adjoint_kernels::cudarc::driver::{
+    sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, DevicePtrMut,
+    LaunchConfig, PushKernelArg,
+};
+use adjoint_kernels::cudarc::nvrtc::Ptx;
+
+use super::device::AdamStep;
+use super::shape::numel;
+use super::storage::{Device, DeviceError};
+use super::{Element, Tensor};
+
+/// One CUDA device as the runtime uses it.
+pub(crate) struct Gpu {
+    index: usize,
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    blas: CudaBlas,
+    /// `sm_XY`, the device's compute capability.
+    arch: String,
+    /// Compiled modules by source.
+    modules: Mutex<HashMap<String, Arc<CudaModule>>>,
+}
+
+impl Gpu {
+    /// Device `index`, opened once per process.
+    pub(crate) fn get(index: usize) -> Result<Arc<Gpu>, DeviceError> {
+        static GPUS: OnceLock<Mutex<HashMap<usize, Arc<Gpu>>>> = OnceLock::new();
+        let mut gpus = GPUS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(gpu) = gpus.get(&index) {
+            return Ok(gpu.clone());
+        }
+        let gpu = Arc::new(Gpu::open(index)?);
+        gpus.insert(index, gpu.clone());
+        Ok(gpu)
+    }
+
+    fn open(index: usize) -> Result<Gpu, DeviceError> {
+        let missing = |which: &str| {
+            DeviceError::NoCuda {
+            which: format!("{which} could not be loaded"),
+            searched: "the dynamic loader's paths (LD_LIBRARY_PATH, ldconfig); pip's nvidia-cublas and nvidia-cuda-nvrtc wheels ship the libraries".into(),
+        }
+        };
+        if !kernels::driver_available() {
+            return Err(missing("the CUDA driver library libcuda.so"));
+        }
+        if !kernels::cublas_available() {
+            return Err(missing("cuBLAS (libcublas.so)"));
+        }
+        if !nvrtc::available() {
+            return Err(missing("NVRTC (libnvrtc.so)"));
+        }
+        let device = Device::Cuda(index);
+        let failed = |what: &str, e: String| DeviceError::Driver {
+            device,
+            message: format!("{what}: {e}"),
+        };
+        let ctx =
+            CudaContext::new(index).map_err(|e| failed("opening the device", e.to_string()))?;
+        // SAFETY: every op of this runtime runs on the one stream below, in
+        // order, so no buffer is used by two streams.
+        unsafe { ctx.disable_event_tracking() };
+        keep_freed_memory(&ctx).map_err(|e| failed("configuring the memory pool", e))?;
+        let stream = ctx.default_stream();
+        let blas = CudaBlas::new(stream.clone())
+            .map_err(|e| failed("creating the cuBLAS handle", e.to_string()))?;
+        let (major, minor) = ctx
+            .compute_capability()
+            .map_err(|e| failed("reading the compute capability", e.to_string()))?;
+        Ok(Gpu {
+            index,
+            ctx,
+            stream,
+            blas,
+            arch: format!("sm_{major}{minor}"),
+            modules: Mutex::default(),
+        })
+    }
+
+    fn device(&self) -> Device {
+        Device::Cuda(self.index)
+    }
+
+    /// Stops an op on a driver error, naming the device and the op.
+    #[track_caller]
+    fn check<R, E: std::fmt::Display>(&self, op: &str, result: Result<R, E>) -> R {
+        result.unwrap_or_else(|e| panic!("{op} on {}: {e}", self.device()))
+    }
+
+    /// The kernel `name` of the module compiled from `source`.
+    fn function(&self, source: &str, name: &str) -> CudaFunction {
+        let module = {
+            let mut modules = self
+                .modules
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match modules.get(source) {
+                Some(module) => module.clone(),
+                None => {
+                    let cubin = nvrtc::compile_cubin(source, &self.arch).unwrap_or_else(|log| {
+                        panic!(
+                            "NVRTC could not compile a kernel for {} ({}): {log}",
+                            self.device(),
+                            self.arch
+                        )
+                    });
+                    let module = self.check(
+                        "loading a module",
+                        self.ctx.load_module(Ptx::from_binary(cubin)),
+                    );
+                    modules.insert(source.to_string(), module.clone());
+                    module
+                }
+            }
+        };
+        self.check(name, module.load_function(name))
+    }
+
+    /// `n` uninitialised elements (at least one is allocated).
+    fn alloc<T: Element>(&self, n: usize) -> CudaSlice<T> {
+        // SAFETY: every caller writes all `n` elements before reading.
+        self.check("allocating", unsafe { self.stream.alloc::<T>(n.max(1)) })
+    }
+
+    /// `n` zeros.
+    fn zeros<T: Element>(&self, n: usize) -> CudaSlice<T> {
+        self.check("allocating", self.stream.alloc_zeros::<T>(n.max(1)))
+    }
+
+    /// A buffer of `len` elements around `slice`.
+    fn wrap<T>(self: &Arc<Self>, slice: CudaSlice<T>, len: usize) -> Buffer<T> {
+        Buffer {
+            slice: Arc::new(slice),
+            len,
+            gpu: self.clone(),
+        }
+    }
+
+    /// `values` on this device.
+    fn upload<T: Element>(self: &Arc<Self>, values: &[T]) -> Buffer<T> {
+        let slice = if values.is_empty() {
+            self.zeros(1)
+        } else {
+            self.check("copying to the device", self.stream.clone_htod(values))
+        };
+        self.wrap(slice, values.len())
+    }
+}
+
+/// Keeps memory freed to the stream-ordered pool cached for reuse (a
+/// release threshold of "never") instead of returning it at each
+/// synchronisation.
+fn keep_freed_memory(ctx: &Arc<CudaContext>) -> Result<(), String> {
+    use adjoint_kernels::cudarc::driver::result::{device, mem_pool};
+    if !ctx.has_async_alloc() {
+        return Ok(());
+    }
+    let mut threshold = u64::MAX;
+    // SAFETY: the device is the context's; the attribute takes a u64.
+    unsafe {
+        let pool = device::get_default_mem_pool(ctx.cu_device()).map_err(|e| e.to_string())?;
+        mem_pool::set_attribute(
+            pool,
+            sys::CUmemPool_attribute_enum::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            (&mut threshold as *mut u64).cast(),
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// A tensor's elements on a CUDA device, shared between tensors (an op
+/// writes into a fresh buffer, or copies a shared one first).
+pub(crate) struct Buffer<T> {
+    slice: Arc<CudaSlice<T>>,
+    /// The element count (the allocation holds at least one).
+    len: usize,
+    gpu: Arc<Gpu>,
+}
+
+impl<T> Clone for Buffer<T> {
+    fn clone(&self) -> Self {
+        Buffer {
+            slice: self.slice.clone(),
+            len: self.len,
+            gpu: self.gpu.clone(),
+        }
+    }
+}
+
+impl<T: Element> Buffer<T> {
+    pub(crate) fn device(&self) -> Device {
+        self.gpu.device()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn key(&self) -> usize {
+        Arc::as_ptr(&self.slice) as usize
+    }
+
+    /// A copy of the elements on the host.
+    pub(crate) fn download(&self) -> Vec<T> {
+        if self.len == 0 {
+            return Vec::new();
+        }
+        let gpu = &self.gpu;
+        let values = gpu.check(
+            "copying to the host",
+            gpu.stream.clone_dtoh(&self.slice.slice(0..self.len)),
+        );
+        gpu.check("synchronising", gpu.stream.synchronize());
+        values
+    }
+}
+
+/// `tensor` on CUDA device `index`.
+pub(crate) fn upload<T: Element>(
+    tensor: &Tensor<T>,
+    index: usize,
+) -> Result<Buffer<T>, DeviceError> {
+    let gpu = Gpu::get(index)?;
+    Ok(gpu.upload(&tensor.to_vec()))
+}
+
+/// Zeros of `n` elements on the device of `like`.
+pub(crate) fn zeros_like<T: Element>(like: &Buffer<T>, n: usize) -> Buffer<T> {
+    let gpu = &like.gpu;
+    gpu.wrap(gpu.zeros(n), n)
+}
+
+/// The buffers of operands that live on one device, or the message naming
+/// the op and the two devices.
+pub(crate) fn buffers<'a, T: Element>(
+    op: &str,
+    tensors: &[&'a Tensor<T>],
+) -> Option<Vec<&'a Buffer<T>>> {
+    let first = tensors.first()?;
+    let device = first.device();
+    for t in tensors {
+        if t.device() != device {
+            panic!(
+                "{op}: operands on {device} and {}: move them to one device with `.to_device(..)`",
+                t.device()
+            );
+        }
+    }
+    let buffers: Vec<&Buffer<T>> = tensors.iter().filter_map(|t| t.cuda()).collect();
+    (buffers.len() == tensors.len()).then_some(buffers)
+}
+
+/// A launch over `n` elements with grid-stride loops.
+fn grid(n: usize) -> LaunchConfig {
+    let block = kernels::ops::BLOCK;
+    let blocks = n.div_ceil(block as usize).clamp(1, 1 << 15) as u32;
+    LaunchConfig {
+        grid_dim: (blocks, 1, 1),
+        block_dim: (block, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// The runtime's own kernels (`cuda::ops`).
+fn ops_function<T: Element>(gpu: &Gpu, kernel: &str) -> CudaFunction {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    let source = SOURCE.get_or_init(kernels::ops::module_source);
+    gpu.function(source, &format!("adjoint_{kernel}_{}", T::SUFFIX))
+}
+
+/// `C[m, n] = op(A) · op(B)` for row-major `A` (`[m, k]`, or `[k, m]` when
+/// `trans_a`) and `B` (`[k, n]`, or `[n, k]` when `trans_b`), at element
+/// offsets: cuBLAS is column-major, so it computes `Cᵀ = op(B)ᵀ · op(A)ᵀ`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into<T: Element, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
+    gpu: &Gpu,
+    a: &A,
+    b: &B,
+    c: &mut C,
+    (trans_a, trans_b): (bool, bool),
+    (m, k, n): (usize, usize, usize),
+) {
+    let op = |t: bool| {
+        if t {
+            cublasOperation_t::CUBLAS_OP_T
+        } else {
+            cublasOperation_t::CUBLAS_OP_N
+        }
+    };
+    let int = |x: usize| gpu.check("gemm", i32::try_from(x.max(1)));
+    let cfg = GemmConfig {
+        transa: op(trans_b),
+        transb: op(trans_a),
+        m: int(n),
+        n: int(m),
+        k: int(k),
+        alpha: T::one(),
+        lda: int(if trans_b { k } else { n }),
+        ldb: int(if trans_a { m } else { k }),
+        beta: T::zero(),
+        ldc: int(n),
+    };
+    // SAFETY: the sizes and leading dimensions above describe the buffers,
+    // which the callers sized from the same (m, k, n).
+    gpu.check("gemm", unsafe { T::gemm(&gpu.blas, cfg, b, a, c) });
+}
+
+/// A batch of `batch` products `C_i = op(A_i) · op(B_i)` of row-major
+/// matrices stored one after another; the result `[batch·m·n]`.
+pub(crate) fn gemm<T: Element>(
+    a: &Buffer<T>,
+    b: &Buffer<T>,
+    trans: (bool, bool),
+    batch: usize,
+    (m, k, n): (usize, usize, usize),
+) -> Buffer<T> {
+    let gpu = &a.gpu;
+    let len = batch * m * n;
+    let mut c = gpu.zeros::<T>(len);
+    if m * n > 0 && k > 0 {
+        for i in 0..batch {
+            let a_i = a.slice.slice(i * m * k..(i + 1) * m * k);
+            let b_i = b.slice.slice(i * k * n..(i + 1) * k * n);
+            let mut c_i = c.slice_mut(i * m * n..(i + 1) * m * n);
+            gemm_into(gpu, &a_i, &b_i, &mut c_i, trans, (m, k, n));
+        }
+    }
+    gpu.wrap(c, len)
+}
+
+/// The value of a region (its CUDA C `source` printed by the compiler, or
+/// a runtime op's) over operands broadcast to `out_shape`.
+pub(crate) fn region_forward<T: Element>(
+    op: &str,
+    source: &str,
+    inputs: &[&Buffer<T>],
+    shapes: &[&[usize]],
+    out_shape: &[usize],
+) -> Buffer<T> {
+    let gpu = &inputs[0].gpu;
+    let layout = gpu.check(op, AdjointLayout::new(out_shape, shapes));
+    let n = numel(out_shape);
+    let module = kernels::region_kernels(source, inputs.len());
+    let f = gpu.function(&module, &format!("adjoint_forward_{}", T::SUFFIX));
+    let mut out = gpu.alloc::<T>(n);
+    let n64 = n as u64;
+    let mut launch = gpu.stream.launch_builder(&f);
+    for x in inputs {
+        launch.arg(&*x.slice);
+    }
+    launch.arg(&mut out).arg(&n64).arg(&layout);
+    // SAFETY: the kernel reads each operand through the layout built from
+    // its shape and writes `n` elements of `out`.
+    gpu.check(op, unsafe { launch.launch(grid(n)) });
+    gpu.wrap(out, n)
+}
+
+/// Every needed operand's adjoint of a region: `values[i]` the operand's
+/// buffer, `None` where the adjoint reads only its shape (it then sees
+/// zeros); `y` the region's value where the adjoint reads it; `g` the
+/// output's adjoint.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn region_backward<T: Element>(
+    op: &str,
+    source: &str,
+    values: &[Option<&Buffer<T>>],
+    shapes: &[&[usize]],
+    y: Option<&Buffer<T>>,
+    g: &Buffer<T>,
+    needs: &[bool],
+    out_shape: &[usize],
+) -> Vec<Option<Buffer<T>>> {
+    let gpu = &g.gpu;
+    let layout = gpu.check(op, AdjointLayout::new(out_shape, shapes));
+    let n = numel(out_shape);
+    let module = kernels::region_kernels(source, values.len());
+    let f = gpu.function(&module, &format!("adjoint_backward_{}", T::SUFFIX));
+    let stand_ins: Vec<Option<CudaSlice<T>>> = values
+        .iter()
+        .zip(shapes)
+        .map(|(v, shape)| v.is_none().then(|| gpu.zeros::<T>(numel(shape))))
+        .collect();
+    let mut grads: Vec<Option<CudaSlice<T>>> = needs
+        .iter()
+        .zip(shapes)
+        .map(|(need, shape)| {
+            need.then(|| {
+                if *shape == out_shape {
+                    gpu.alloc::<T>(n)
+                } else {
+                    gpu.zeros::<T>(numel(shape))
+                }
+            })
+        })
+        .collect();
+    let (null, n64) = (0u64, n as u64);
+    let mut launch = gpu.stream.launch_builder(&f);
+    for (value, stand_in) in values.iter().zip(&stand_ins) {
+        match (value, stand_in) {
+            (Some(v), _) => launch.arg(&*v.slice),
+            (None, Some(zeros)) => launch.arg(zeros),
+            (None, None) => launch.arg(&null),
+        };
+    }
+    match y {
+        Some(y) => launch.arg(&*y.slice),
+        None => launch.arg(&null),
+    };
+    launch.arg(&*g.slice);
+    for grad in grads.iter_mut() {
+        match grad {
+            Some(d) => launch.arg(d),
+            None => launch.arg(&null),
+        };
+    }
+    launch.arg(&n64).arg(&layout);
+    // SAFETY: as the forward; a gradient of the output's shape is written
+    // at every element, a broadcast one accumulated into zeros.
+    gpu.check(op, unsafe { launch.launch(grid(n)) });
+    grads
+        .into_iter()
+        .zip(shapes)
+        .map(|(d, shape)| d.map(|d| gpu.wrap(d, numel(shape))))
+        .collect()
+}
+
+/// The mean cross-entropy of `[rows, classes]` logits against class
+/// indices (checked by the caller).
+pub(crate) fn cross_entropy<T: Element>(
+    x: &Buffer<T>,
+    labels: &[usize],
+    rows: usize,
+    classes: usize,
+) -> T {
+    let gpu = &x.gpu;
+    let f = ops_function::<T>(gpu, "cross_entropy");
+    let labels = class_indices(gpu, labels);
+    let mut loss = gpu.alloc::<T>(rows);
+    let (r, c) = (rows as u64, classes as u64);
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch
+        .arg(&*x.slice)
+        .arg(&labels)
+        .arg(&mut loss)
+        .arg(&r)
+        .arg(&c);
+    // SAFETY: `x` holds rows·classes elements, `labels` and `loss` rows.
+    gpu.check("cross_entropy", unsafe { launch.launch(grid(rows)) });
+    let losses = gpu.wrap(loss, rows).download();
+    let total = losses.iter().fold(T::zero(), |acc, &l| acc + l);
+    total / T::cast_usize(rows)
+}
+
+/// The adjoint of [`cross_entropy`] for the incoming gradient `grad`:
+/// `(grad / rows)·(softmax(x) − onehot)`.
+pub(crate) fn cross_entropy_backward<T: Element>(
+    x: &Buffer<T>,
+    labels: &[usize],
+    grad: T,
+    rows: usize,
+    classes: usize,
+) -> Buffer<T> {
+    let gpu = &x.gpu;
+    let f = ops_function::<T>(gpu, "cross_entropy_backward");
+    let labels = class_indices(gpu, labels);
+    let mut d = gpu.alloc::<T>(rows * classes);
+    let scale = grad / T::cast_usize(rows);
+    let (r, c) = (rows as u64, classes as u64);
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch
+        .arg(&*x.slice)
+        .arg(&labels)
+        .arg(&mut d)
+        .arg(&scale)
+        .arg(&r)
+        .arg(&c);
+    // SAFETY: as the forward; `d` holds rows·classes elements.
+    gpu.check("cross_entropy_backward", unsafe {
+        launch.launch(grid(rows))
+    });
+    gpu.wrap(d, rows * classes)
+}
+
+/// Class indices as the kernels read them.
+fn class_indices(gpu: &Gpu, labels: &[usize]) -> CudaSlice<u32> {
+    let labels: Vec<u32> = labels
+        .iter()
+        .map(|&l| gpu.check("cross_entropy", u32::try_from(l)))
+        .collect();
+    gpu.check(
+        "copying labels to the device",
+        gpu.stream.clone_htod(&labels),
+    )
+}
+
+/// The sum of every element: per-block sums on the device, added on the
+/// host in a fixed order.
+pub(crate) fn sum<T: Element>(x: &Buffer<T>) -> T {
+    let gpu = &x.gpu;
+    if x.len == 0 {
+        return T::zero();
+    }
+    let f = ops_function::<T>(gpu, "sum");
+    let config = LaunchConfig {
+        grid_dim: (
+            x.len.div_ceil(kernels::ops::BLOCK as usize).min(1024) as u32,
+            1,
+            1,
+        ),
+        ..grid(x.len)
+    };
+    let blocks = config.grid_dim.0 as usize;
+    let mut partial = gpu.alloc::<T>(blocks);
+    let n = x.len as u64;
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch.arg(&*x.slice).arg(&mut partial).arg(&n);
+    // SAFETY: one partial sum per block.
+    gpu.check("sum", unsafe { launch.launch(config) });
+    gpu.wrap(partial, blocks)
+        .download()
+        .into_iter()
+        .fold(T::zero(), |acc, v| acc + v)
+}
+
+/// One Adam step in place on `w`, `m`, `v` (copied first where shared).
+pub(crate) fn adam<T: Element>(
+    w: &mut Buffer<T>,
+    g: &Buffer<T>,
+    m: &mut Buffer<T>,
+    v: &mut Buffer<T>,
+    step: &AdamStep<T>,
+) {
+    let gpu = w.gpu.clone();
+    let f = ops_function::<T>(&gpu, "adam");
+    let n = w.len as u64;
+    let decoupled = i32::from(step.decoupled);
+    let (ws, ms, vs) = (
+        unique(&gpu, &mut w.slice),
+        unique(&gpu, &mut m.slice),
+        unique(&gpu, &mut v.slice),
+    );
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch
+        .arg(ws)
+        .arg(&*g.slice)
+        .arg(ms)
+        .arg(vs)
+        .arg(&n)
+        .arg(&step.lr)
+        .arg(&step.beta1)
+        .arg(&step.beta2)
+        .arg(&step.bias1)
+        .arg(&step.bias2)
+        .arg(&step.eps)
+        .arg(&step.weight_decay)
+        .arg(&decoupled);
+    // SAFETY: the four buffers hold `n` elements each (shapes checked by
+    // the optimiser).
+    gpu.check("Adam", unsafe { launch.launch(grid(n as usize)) });
+}
+
+/// The slice to write in place: `shared`'s own, after a device copy if
+/// another tensor holds it.
+fn unique<'a, T: Element>(gpu: &Gpu, shared: &'a mut Arc<CudaSlice<T>>) -> &'a mut CudaSlice<T> {
+    if Arc::get_mut(shared).is_none() {
+        let copy = gpu.check("copying", gpu.stream.clone_dtod(&**shared));
+        *shared = Arc::new(copy);
+    }
+    Arc::get_mut(shared).unwrap_or_else(|| unreachable!("just made unique"))
+}

@@ -1,0 +1,281 @@
+//! Where an op runs: each function here computes on the operands' CUDA
+//! device when they live on one and returns `Some`, and returns `None` for
+//! host operands, so the op runs its CPU kernel (without the `cuda` feature
+//! every function is `None`). Operands on two devices stop the op with a
+//! message naming both.
+//!
+//! The runtime's element-wise ops run on CUDA as single-op regions: their
+//! forward and adjoint written as the compiler prints a fused region's body
+//! ([`region_source!`]), wrapped in the same grid-stride kernels.
+
+#![cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+
+#[cfg(feature = "cuda")]
+use super::cuda;
+use super::{Element, Tensor};
+
+/// The CUDA C of a single-op region over operands `x0, x1, …`: its value
+/// `$forward`, and each operand's adjoint contribution `$d` from the
+/// operands, the value `y` and the output's adjoint `g`.
+macro_rules! region_source {
+    (($($x:ident),+) => $forward:literal; $($d:ident = $adjoint:literal),+) => {
+        concat!(
+            "template <typename T>\n__device__ T adjoint_region_forward(",
+            region_source!(@params $($x),+),
+            ") { return ", $forward, "; }\n",
+            "template <typename T>\n__device__ void adjoint_region_adjoint(",
+            region_source!(@params $($x),+),
+            ", T y, T g",
+            $(", T* ", stringify!($d),)+
+            ") {",
+            $(" *", stringify!($d), " = ", $adjoint, ";",)+
+            " }\n"
+        )
+    };
+    (@params $first:ident $(, $x:ident)*) => {
+        concat!("T ", stringify!($first) $(, ", T ", stringify!($x))*)
+    };
+}
+pub(crate) use region_source;
+
+/// The single-op region summing the output's adjoint into an operand of
+/// another (broadcast) shape.
+const IDENTITY: &str = region_source!((x0) => "x0"; d0 = "g");
+
+/// `Some` with `f`'s result when every operand lives on a CUDA device.
+#[cfg(feature = "cuda")]
+fn on_cuda<'a, T: Element, R>(
+    op: &str,
+    tensors: &[&'a Tensor<T>],
+    f: impl FnOnce(Vec<&'a cuda::Buffer<T>>) -> R,
+) -> Option<R> {
+    cuda::buffers(op, tensors).map(f)
+}
+
+/// A batch of row-major products `op(a_i) · op(b_i)` (`trans` transposes
+/// an operand), shaped `out_shape`.
+pub(crate) fn matmul<T: Element>(
+    op: &str,
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    trans: (bool, bool),
+    batch: usize,
+    mkn: (usize, usize, usize),
+    out_shape: &[usize],
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda(op, &[a, b], |x| {
+        Tensor::from_buffer(cuda::gemm(x[0], x[1], trans, batch, mkn), out_shape)
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// A region's value over `inputs` broadcast to `out_shape`, from its CUDA
+/// C `source`.
+pub(crate) fn region_forward<T: Element>(
+    op: &str,
+    source: &str,
+    inputs: &[&Tensor<T>],
+    out_shape: &[usize],
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda(op, inputs, |x| {
+        let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
+        let y = cuda::region_forward(op, source, &x, &shapes, out_shape);
+        Tensor::from_buffer(y, out_shape)
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// A region's needed adjoints: `values[i]` operand `i` where the adjoint
+/// reads it (`None`: only its shape, `shapes[i]`), `y` the value where read,
+/// `g` the output's adjoint (which decides the device).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn region_backward<T: Element>(
+    op: &str,
+    source: &str,
+    values: &[Option<&Tensor<T>>],
+    shapes: &[&[usize]],
+    y: Option<&Tensor<T>>,
+    g: &Tensor<T>,
+    needs: &[bool],
+) -> Option<Vec<Option<Tensor<T>>>> {
+    #[cfg(feature = "cuda")]
+    {
+        let mut present: Vec<&Tensor<T>> = values.iter().flatten().copied().collect();
+        present.extend(y);
+        present.push(g);
+        let buffers = cuda::buffers(op, &present)?;
+        let mut next = buffers.iter().copied();
+        let values: Vec<Option<&cuda::Buffer<T>>> =
+            values.iter().map(|v| v.and_then(|_| next.next())).collect();
+        let y = y.and_then(|_| next.next());
+        let g_buffer = next.next()?;
+        let grads =
+            cuda::region_backward(op, source, &values, shapes, y, g_buffer, needs, g.shape());
+        Some(
+            grads
+                .into_iter()
+                .zip(shapes)
+                .map(|(d, shape)| d.map(|d| Tensor::from_buffer(d, shape)))
+                .collect(),
+        )
+    }
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// `grad` summed over the axes `shape` broadcasts along.
+pub(crate) fn reduce_to_shape<T: Element>(grad: &Tensor<T>, shape: &[usize]) -> Option<Tensor<T>> {
+    let mut grads = region_backward(
+        "reduce_to_shape",
+        IDENTITY,
+        &[None],
+        &[shape],
+        None,
+        grad,
+        &[true],
+    )?;
+    grads.pop().flatten()
+}
+
+/// The mean cross-entropy of `[rows, classes]` logits against class indices.
+pub(crate) fn cross_entropy<T: Element>(
+    logits: &Tensor<T>,
+    labels: &[usize],
+    rows: usize,
+    classes: usize,
+) -> Option<T> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("cross_entropy", &[logits], |x| {
+        cuda::cross_entropy(x[0], labels, rows, classes)
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The adjoint of [`cross_entropy`] for the incoming gradient `grad`.
+pub(crate) fn cross_entropy_backward<T: Element>(
+    logits: &Tensor<T>,
+    labels: &[usize],
+    grad: T,
+    rows: usize,
+    classes: usize,
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("cross_entropy_backward", &[logits], |x| {
+        let d = cuda::cross_entropy_backward(x[0], labels, grad, rows, classes);
+        Tensor::from_buffer(d, logits.shape())
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The sum of every element.
+pub(crate) fn sum<T: Element>(x: &Tensor<T>) -> Option<T> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("sum", &[x], |b| cuda::sum(b[0]));
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// Zeros shaped and placed like `x`.
+pub(crate) fn zeros_like<T: Element>(x: &Tensor<T>) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return x
+        .cuda()
+        .map(|b| Tensor::from_buffer(cuda::zeros_like(b, x.len()), x.shape()));
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// Adam's coefficients for one step (read by the CUDA kernel's launch).
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) struct AdamStep<T> {
+    pub lr: T,
+    pub beta1: T,
+    pub beta2: T,
+    pub bias1: T,
+    pub bias2: T,
+    pub eps: T,
+    pub weight_decay: T,
+    /// AdamW's decay of the weights rather than of the gradient.
+    pub decoupled: bool,
+}
+
+/// One Adam step on `w` and its moments `m`, `v` where they live on a CUDA
+/// device; `false` (nothing done) on the host.
+pub(crate) fn adam<T: Element>(
+    w: &mut Tensor<T>,
+    g: &Tensor<T>,
+    m: &mut Tensor<T>,
+    v: &mut Tensor<T>,
+    step: AdamStep<T>,
+) -> bool {
+    #[cfg(feature = "cuda")]
+    {
+        if cuda::buffers("Adam", &[w, g, m, v]).is_none() {
+            return false;
+        }
+        let g = g.cuda().cloned();
+        let (Some(wb), Some(g), Some(mb), Some(vb)) = (w.cuda_mut(), g, m.cuda_mut(), v.cuda_mut())
+        else {
+            return false;
+        };
+        cuda::adam(wb, &g, mb, vb, &step);
+        true
+    }
+    #[cfg(not(feature = "cuda"))]
+    false
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// NVRTC compiles `source` wrapped for `inputs` operands, for sm_80 and
+    /// sm_90; prints why it cannot check where `libnvrtc` is missing.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn compiles(source: &str, inputs: usize) {
+        use adjoint_kernels::cuda::{nvrtc, region_kernels};
+        if !nvrtc::available() {
+            println!("skipped: libnvrtc not found (put the nvidia-cuda-nvrtc wheel's lib directory on LD_LIBRARY_PATH)");
+            return;
+        }
+        let module = region_kernels(source, inputs);
+        for arch in ["sm_80", "sm_90"] {
+            if let Err(log) = nvrtc::compile_cubin(&module, arch) {
+                panic!("NVRTC rejected a runtime kernel for {arch}: {log}\n{module}");
+            }
+        }
+    }
+
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn the_runtime_kernels_compile() {
+        use crate::tensor::ops::binary::tests::SOURCES;
+        compiles(super::IDENTITY, 1);
+        compiles(crate::tensor::ops::unary::NEG_CUDA, 1);
+        for source in SOURCES {
+            compiles(source, 2);
+        }
+        use adjoint_kernels::cuda::nvrtc;
+        if nvrtc::available() {
+            let module = adjoint_kernels::cuda::ops::module_source();
+            if let Err(log) = nvrtc::compile_cubin(&module, "sm_90") {
+                panic!("NVRTC rejected cuda::ops: {log}");
+            }
+        }
+    }
+
+    #[test]
+    fn single_op_regions_print_like_the_compilers() {
+        let source = region_source!((x0, x1) => "x0 * x1"; d0 = "g * x1", d1 = "g * x0");
+        assert_eq!(
+            source,
+            "template <typename T>\n__device__ T adjoint_region_forward(T x0, T x1) { return x0 * x1; }\n\
+             template <typename T>\n__device__ void adjoint_region_adjoint(T x0, T x1, T y, T g, T* d0, T* d1) { *d0 = g * x1; *d1 = g * x0; }\n"
+        );
+    }
+}
