@@ -22,6 +22,7 @@ use adjoint::prelude::*;
 use adjoint::tape::Graph;
 use adjoint::tensor::rand::{rngs::StdRng, SeedableRng};
 use adjoint::train::{self, load_training, MetricsLog, Position, Trainer};
+use adjoint::Device;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -151,9 +152,15 @@ fn tape_gradient(p: &Mlp, x: &Tensor, labels: &[usize]) -> Mlp {
     }
 }
 
-/// The fraction of `split` the model classifies correctly.
-fn accuracy(model: &Mlp, split: &adjoint::data::Split) -> f64 {
-    train::accuracy(split, 1000, |x| model.logits(x))
+/// The fraction of `split` the model (on `device`) classifies correctly.
+fn accuracy(model: &Mlp, split: &adjoint::data::Split, device: Device) -> f64 {
+    train::accuracy(split, 1000, |x| model.logits(&on(device, x)))
+}
+
+/// `x` (a batch from the host) on `device`.
+fn on(device: Device, x: &Tensor) -> Tensor {
+    x.to_device(device)
+        .unwrap_or_else(|e| panic!("copying a batch to {device}: {e}"))
 }
 
 /// A gradient function: the loss (when known) and the gradient of a batch.
@@ -200,11 +207,9 @@ fn main() -> ExitCode {
 
 /// Trains (or resumes) as `args` says, prints and writes the results.
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let device = adjoint::Device::parse(&args.device)?;
-    if device != adjoint::Device::Cpu {
-        return Err(
-            format!("training on {device} is not implemented yet; use --device cpu").into(),
-        );
+    let device = Device::parse(&args.device)?;
+    if device != Device::Cpu && (args.resume || args.tape) {
+        return Err("--resume and --tape run on the CPU only for now (the optimiser state and the tape stay on the host); drop them or use --device cpu".into());
     }
     let mut data = mnist::load(&args.data)?;
     if let Some(n) = args.train_limit {
@@ -235,6 +240,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Position::start()
     };
+    model.move_to_device(device)?;
     let csv_path = args.out.join("metrics.csv");
     let mut log = if args.resume {
         MetricsLog::resume(&csv_path, start.epoch)?
@@ -267,12 +273,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         &mut batches,
         start,
         |p, x, labels| {
-            let g = loss_grad(p, x, labels);
+            let g = loss_grad(p, &on(device, x), labels);
             (g.value, g.p)
         },
         |model, end| {
-            let train_accuracy = accuracy(model, &data.train);
-            let test = accuracy(model, &data.test);
+            let train_accuracy = accuracy(model, &data.train, device);
+            let test = accuracy(model, &data.test, device);
             test_accuracy = Some(test);
             println!(
                 "epoch {:>2}: loss {:.4}  train accuracy {train_accuracy:.4}  test accuracy {test:.4}  ({:.2} s of training)",
@@ -323,7 +329,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let test_accuracy = match (test_accuracy, end.step) {
         (Some(last_epoch), 0) => last_epoch,
-        _ => accuracy(&model, &data.test),
+        _ => accuracy(&model, &data.test, device),
     };
     println!("test accuracy: {test_accuracy:.4}");
     Ok(())

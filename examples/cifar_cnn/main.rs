@@ -177,7 +177,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let device = adjoint::Device::parse(&args.device)?;
     if device != adjoint::Device::Cpu {
         return Err(
-            format!("training on {device} is not implemented yet; use --device cpu").into(),
+            format!("convolution, pooling and batch norm have no CUDA path yet, so the CNNs train on the CPU only: use --device cpu (mnist_mlp trains on {device})").into(),
         );
     }
     let dir = data_dir(args);

@@ -21,7 +21,7 @@
 //! assert_eq!(names, ["0", "1"]);
 //! ```
 
-use crate::tensor::{Element, Tensor};
+use crate::tensor::{Device, DeviceError, Element, Tensor};
 
 /// A callback pairing a model's tensor with the one at the same place in
 /// another model (see [`Parameters::zip_mut`]).
@@ -148,6 +148,22 @@ pub trait Parameters {
             out.push((name.to_string(), t.clone()))
         });
         out
+    }
+
+    /// Moves every tensor, buffers included, to `device` (copies where a
+    /// tensor lives elsewhere). Fails when the device cannot be used; the
+    /// first tensor is the first moved, so a missing device changes nothing.
+    fn move_to_device(&mut self, device: Device) -> Result<(), DeviceError> {
+        let mut failure = None;
+        self.visit_state_mut(&mut String::new(), &mut |_, t| {
+            if failure.is_none() {
+                match Tensor::to_device(t, device) {
+                    Ok(moved) => *t = moved,
+                    Err(e) => failure = Some(e),
+                }
+            }
+        });
+        failure.map_or(Ok(()), Err)
     }
 
     /// The number of scalar parameters.

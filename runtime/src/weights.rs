@@ -130,7 +130,7 @@ pub trait Weights: Parameters {
                 (
                     name.clone(),
                     t.shape().to_vec(),
-                    Self::Elem::to_bytes(t.data()),
+                    Self::Elem::to_bytes(&t.to_vec()),
                 )
             })
             .collect();

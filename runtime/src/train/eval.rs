@@ -2,11 +2,15 @@
 //! evaluated in chunks so the whole split never has to pass at once.
 
 use crate::data::Split;
-use crate::tensor::Tensor;
+use crate::tensor::{Device, Tensor};
 
 /// The fraction of `split` whose arg-max class of `logits(images)` equals
-/// its label, evaluating `chunk` images at a time (`[chunk, ...]` in,
-/// `[chunk, classes]` out). An empty split has accuracy 0.
+/// its label, evaluating `chunk` images at a time (`[chunk, ...]` in, on
+/// the host; `[chunk, classes]` out, on any device). An empty split has
+/// accuracy 0.
+///
+/// # Panics
+/// If logits on a CUDA device cannot be copied back (a driver error).
 pub fn accuracy(
     split: &Split,
     chunk: usize,
@@ -20,7 +24,11 @@ pub fn accuracy(
     let mut correct = 0;
     for start in (0..n).step_by(chunk) {
         let rows: Vec<usize> = (start..(start + chunk).min(n)).collect();
-        let predicted = logits(&split.images.select(0, &rows)).argmax_axis(1);
+        let scores = logits(&split.images.select(0, &rows));
+        let scores = scores
+            .to_device(Device::Cpu)
+            .unwrap_or_else(|e| panic!("accuracy: copying the logits to the host: {e}"));
+        let predicted = scores.argmax_axis(1);
         correct += predicted
             .iter()
             .zip(&rows)

@@ -181,7 +181,7 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "cuda"))]
 pub(crate) mod tests {
     /// The CUDA C of the binary ops, for the NVRTC check.
     pub(crate) const SOURCES: [&str; 4] = [

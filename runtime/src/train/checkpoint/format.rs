@@ -30,7 +30,7 @@ impl Entry {
     /// A tensor of the model's element type.
     pub(super) fn tensor<E: Stored>(name: impl Into<String>, t: &Tensor<E>) -> Self {
         let mut bytes = Vec::with_capacity(t.len() * E::size());
-        E::encode(t.data(), &mut bytes);
+        E::encode(&t.to_vec(), &mut bytes);
         Self {
             name: name.into(),
             shape: t.shape().to_vec(),
