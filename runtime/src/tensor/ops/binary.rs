@@ -181,9 +181,25 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-#[cfg(all(test, feature = "cuda"))]
+#[cfg(test)]
 pub(crate) mod tests {
-    /// The CUDA C of the binary ops, for the NVRTC check.
+    use crate::tensor::device::tests::{host_values, same};
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn host_c_matches_the_cpu() {
+        let (a, b) = ([1.5, -2.0, 0.0, 3.0], [0.5, 4.0, -1.0, 0.0]);
+        let rows: Vec<Vec<f64>> = a.iter().zip(&b).map(|(x, y)| vec![*x, *y]).collect();
+        let (ta, tb) = (Tensor::from(a.to_vec()), Tensor::from(b.to_vec()));
+        let cpu = [&ta + &tb, &ta - &tb, &ta * &tb, &ta / &tb];
+        for ((source, cpu), op) in SOURCES.iter().zip(cpu).zip(["add", "sub", "mul", "div"]) {
+            if let Some(host) = host_values(source, &rows) {
+                same(op, &host, &cpu.to_vec());
+            }
+        }
+    }
+
+    /// The CUDA C of the binary ops, for the host and NVRTC checks.
     pub(crate) const SOURCES: [&str; 4] = [
         super::ADD_CUDA,
         super::SUB_CUDA,

@@ -78,6 +78,18 @@ impl<'a, T: Element> Operand<'a, T> {
     }
 }
 
+/// `run` (a region's device path) where the region's CUDA C takes exactly
+/// its `n` tensor operands: a hand-built region has no CUDA body, and one
+/// with scalar operands has none that takes them yet, so both stay on the
+/// host (where a device operand stops the op with a message).
+fn on_device<R>(region: &Kernel, n: usize, run: impl FnOnce() -> Option<R>) -> Option<R> {
+    if region.inputs == n && !region.cuda.is_empty() {
+        run()
+    } else {
+        None
+    }
+}
+
 /// The shape every operand broadcasts to, or the error naming the region
 /// and the first pair that does not.
 fn output_shape<'a>(
@@ -116,7 +128,9 @@ pub fn try_map<T: Element, const N: usize>(
     f: impl Fn([T; N]) -> T + Sync,
 ) -> Result<Tensor<T>, ShapeError> {
     let shape = output_shape(region, inputs.iter().map(|t| t.shape()))?;
-    if let Some(y) = device::region_forward(region.name, region.cuda, &inputs, &shape) {
+    if let Some(y) = on_device(region, N, || {
+        device::region_forward(region.name, region.cuda, &inputs, &shape)
+    }) {
         return Ok(y);
     }
     let mut out = vec![T::zero(); shape.iter().product()];
@@ -158,9 +172,9 @@ pub fn map_backward<T: Element, const N: usize>(
         Operand::Shape(_) => None,
     });
     let shapes = inputs.map(|o| o.shape());
-    if let Some(grads) =
+    if let Some(grads) = on_device(region, N, || {
         device::region_backward(region.name, region.cuda, &values, &shapes, y, g, &needs)
-    {
+    }) {
         let mut grads = grads.into_iter();
         return std::array::from_fn(|_| grads.next().flatten());
     }

@@ -50,8 +50,8 @@ macro_rules! unary_op {
         #[doc = $bdoc]
         #[track_caller]
         pub fn $backward<T: Element>($saved: &Tensor<T>, grad: &Tensor<T>) -> Tensor<T> {
-            const CUDA: &str = region_source!((x0, x1) => $cuda_adjoint; d0 = "T(0)", d1 = "T(0)");
-    expect_same_shape(stringify!($backward), $saved.shape(), grad.shape());
+    const CUDA: &str = region_source!((x0, x1) => $cuda_adjoint; d0 = "T(0)", d1 = "T(0)");
+            expect_same_shape(stringify!($backward), $saved.shape(), grad.shape());
             device::region_forward(stringify!($backward), CUDA, &[$saved, grad], grad.shape())
                 .unwrap_or_else(|| {
                     Tensor::zip_map(stringify!($backward), $saved, grad, |$s, $g| $adjoint)
@@ -65,22 +65,47 @@ macro_rules! unary_op {
             }
         }
 
-        /// NVRTC compiles the op's CUDA C (`cargo test --features cuda`,
-        /// where `libnvrtc` is found).
-        #[cfg(all(test, feature = "cuda"))]
+        /// The op's CUDA C: NVRTC compiles it (with the `cuda` feature,
+        /// where `libnvrtc` is found), and run as host C it computes what
+        /// the CPU kernels compute, kinks and NaN included.
+        #[cfg(test)]
         mod $backward {
             use crate::tensor::device::region_source;
+            use crate::tensor::device::tests::host_values;
+            use crate::tensor::Tensor;
 
+    const FORWARD: &str = region_source!((x0) => $cuda; d0 = "T(0)");
+            const ADJOINT: &str =
+        region_source!((x0, x1) => $cuda_adjoint; d0 = "T(0)", d1 = "T(0)");
+
+            #[cfg(feature = "cuda")]
             #[test]
             fn cuda_sources_compile() {
-                crate::tensor::device::tests::compiles(
-                    region_source!((x0) => $cuda; d0 = "T(0)"),
-                    1,
-                );
-                crate::tensor::device::tests::compiles(
-                    region_source!((x0, x1) => $cuda_adjoint; d0 = "T(0)", d1 = "T(0)"),
-                    2,
-                );
+                crate::tensor::device::tests::compiles(FORWARD, 1);
+                crate::tensor::device::tests::compiles(ADJOINT, 2);
+            }
+
+            #[test]
+            fn host_c_matches_the_cpu() {
+                let points = [-1.5, -0.0, 0.0, 0.7, 2.0, f64::NAN];
+                let x = Tensor::from_vec(points.to_vec(), &[points.len()]).expect("shape");
+                let g = Tensor::from_vec(vec![0.3; points.len()], &[points.len()]).expect("shape");
+                let rows: Vec<Vec<f64>> = points.iter().map(|p| vec![*p]).collect();
+                if let Some(host) = host_values(FORWARD, &rows) {
+                    crate::tensor::device::tests::same(
+                        stringify!($name),
+                        &host,
+                        &super::$name(&x).to_vec(),
+                    );
+                }
+                let rows: Vec<Vec<f64>> = points.iter().map(|p| vec![*p, 0.3]).collect();
+                if let Some(host) = host_values(ADJOINT, &rows) {
+                    crate::tensor::device::tests::same(
+                        stringify!($backward),
+                        &host,
+                        &super::$backward(&x, &g).to_vec(),
+                    );
+                }
             }
         }
     };

@@ -1,0 +1,179 @@
+//! The CUDA C of this module run as host C++ (no GPU): a shim erases
+//! `__global__`/`__device__`, runs each kernel as one block of one thread
+//! (so grid-stride loops visit every element) and makes `atomicAdd` a plain
+//! add; the results are compared with the same math in Rust. This checks
+//! the wrappers' broadcast indexing through `AdjointLayout` and the
+//! runtime's kernels before any GPU runs them.
+
+use super::{ops, region_kernels, AdjointLayout};
+use std::fmt::Write;
+use std::process::Command;
+
+/// The host shim: CUDA's built-ins for one thread of one block.
+const SHIM: &str = r#"#include <cmath>
+#include <cstdio>
+using namespace std;
+#define __global__
+#define __device__
+#define __shared__ static
+#define __restrict__
+struct Dim { unsigned int x; };
+static Dim blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
+static void __syncthreads() {}
+template <typename T> T atomicAdd(T* a, T v) { T old = *a; *a += v; return old; }
+"#;
+
+/// A C++ compiler, or `None` after printing why the check is skipped.
+fn compiler() -> Option<&'static str> {
+    let found = ["g++", "c++", "clang++"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok());
+    if found.is_none() {
+        println!("skipped: no C++ compiler (g++, c++ or clang++) to run the CUDA C on the host");
+    }
+    found
+}
+
+/// Compiles `program` (after the shim) as host C++ and returns what it
+/// prints, one number per whitespace-separated word.
+fn run(compiler: &str, name: &str, program: &str) -> Vec<f64> {
+    let dir = std::env::temp_dir().join(format!("adjoint_kernels_{name}_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (source, binary) = (dir.join("main.cpp"), dir.join("main"));
+    std::fs::write(&source, format!("{SHIM}{program}")).expect("source written");
+    let built = Command::new(compiler)
+        .args(["-std=c++17", "-O0", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .output()
+        .expect("the compiler runs");
+    assert!(
+        built.status.success(),
+        "{compiler} rejected the CUDA C:\n{}\n{program}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = Command::new(&binary).output().expect("the program runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|v| v.parse().expect("a number"))
+        .collect()
+}
+
+/// A C array initialiser.
+fn array(values: &[f64]) -> String {
+    let v: Vec<String> = values.iter().map(|x| format!("{x:?}")).collect();
+    format!("{{{}}}", v.join(", "))
+}
+
+/// `layout` as a C initialiser of `AdjointLayout`.
+fn layout_init(layout: &AdjointLayout) -> String {
+    let ints = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let strides: Vec<String> = layout
+        .strides
+        .iter()
+        .map(|row| format!("{{{}}}", ints(row)))
+        .collect();
+    let full: Vec<String> = layout.full.iter().map(u32::to_string).collect();
+    format!(
+        "{{{}, {{{}}}, {{{}}}, {{{}}}}}",
+        layout.rank,
+        ints(&layout.dims),
+        strides.join(", "),
+        full.join(", ")
+    )
+}
+
+#[test]
+fn region_wrappers_broadcast_and_accumulate_like_numpy() {
+    let Some(cxx) = compiler() else { return };
+    let body = "template <typename T> __device__ T adjoint_region_forward(T x0, T x1) { return x0 * x1; }\n\
+                template <typename T> __device__ void adjoint_region_adjoint(T x0, T x1, T y, T g, T* d0, T* d1) { *d0 = g * x1; *d1 = g * x0; }\n";
+    let a = [1.0, -2.0, 3.0, 0.5, 4.0, -1.5];
+    let g = [0.1, 0.2, -0.3, 0.4, 0.5, 0.6];
+    // b broadcast along rows ([3]) and along columns ([2, 1]).
+    for (b, b_shape) in [
+        (vec![2.0, -1.0, 0.5], vec![3]),
+        (vec![3.0, -2.0], vec![2, 1]),
+    ] {
+        let layout = AdjointLayout::new(&[2, 3], &[&[2, 3], &b_shape]).expect("fits");
+        let mut program = region_kernels(body, 2);
+        let _ = write!(
+            program,
+            "int main() {{\n  double a[] = {a}, b[] = {b}, g[] = {g}, y[6], da[6], db[{nb}] = {{0}};\n  \
+             AdjointLayout l = {l};\n  adjoint_forward_f64(a, b, y, 6, l);\n  \
+             adjoint_backward_f64(a, b, nullptr, g, da, db, 6, l);\n  \
+             for (double v : y) printf(\"%.17g \", v);\n  for (double v : da) printf(\"%.17g \", v);\n  \
+             for (double v : db) printf(\"%.17g \", v);\n  return 0;\n}}\n",
+            a = array(&a),
+            b = array(&b),
+            g = array(&g),
+            nb = b.len(),
+            l = layout_init(&layout),
+        );
+        let printed = run(cxx, "region", &program);
+        let b_at = |i: usize| if b_shape == [3] { b[i % 3] } else { b[i / 3] };
+        let mut expected: Vec<f64> = (0..6).map(|i| a[i] * b_at(i)).collect();
+        expected.extend((0..6).map(|i| g[i] * b_at(i)));
+        let mut db = vec![0.0; b.len()];
+        for i in 0..6 {
+            db[if b_shape == [3] { i % 3 } else { i / 3 }] += g[i] * a[i];
+        }
+        expected.extend(db);
+        assert_eq!(printed.len(), expected.len(), "{printed:?}");
+        for (k, (p, e)) in printed.iter().zip(&expected).enumerate() {
+            assert!(
+                (p - e).abs() <= 1e-12,
+                "value {k} with b {b_shape:?}: host {p} vs {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn runtime_kernels_compute_cross_entropy_sums_and_adam() {
+    let Some(cxx) = compiler() else { return };
+    let x = [1.0, 2.0, 0.5, -1.0, 0.0, 3.0];
+    let labels = [2u32, 0];
+    let (w, gr) = ([0.5, -0.25], [0.1, -0.2]);
+    let mut program = ops::module_source();
+    let _ = write!(
+        program,
+        "int main() {{\n  double x[] = {x}, loss[2], d[6], partial[1];\n  unsigned int labels[] = {{2, 0}};\n  \
+         adjoint_cross_entropy_f64(x, labels, loss, 2, 3);\n  \
+         adjoint_cross_entropy_backward_f64(x, labels, d, 0.5, 2, 3);\n  \
+         adjoint_sum_f64(x, partial, 6);\n  \
+         double w[] = {w}, g[] = {gr}, m[] = {{0, 0}}, v[] = {{0, 0}};\n  \
+         adjoint_adam_f64(w, g, m, v, 2, 0.01, 0.9, 0.999, 0.1, 0.001, 1e-8, 0.0, 0);\n  \
+         for (double e : loss) printf(\"%.17g \", e);\n  for (double e : d) printf(\"%.17g \", e);\n  \
+         printf(\"%.17g \", partial[0]);\n  for (double e : w) printf(\"%.17g \", e);\n  return 0;\n}}\n",
+        x = array(&x),
+        w = array(&w),
+        gr = array(&gr),
+    );
+    let printed = run(cxx, "ops", &program);
+    let mut expected = Vec::new();
+    let mut grads = Vec::new();
+    for (r, row) in x.chunks(3).enumerate() {
+        let top = row.iter().cloned().fold(f64::MIN, f64::max);
+        let total: f64 = row.iter().map(|v| (v - top).exp()).sum();
+        expected.push(total.ln() + top - row[labels[r] as usize]);
+        for (j, v) in row.iter().enumerate() {
+            let p = (v - top).exp() / total;
+            grads.push((p - f64::from(u8::from(j == labels[r] as usize))) * 0.5);
+        }
+    }
+    expected.extend(grads);
+    expected.push(x.iter().sum());
+    for (wi, gi) in w.iter().zip(gr) {
+        let (m, v) = (0.1 * gi, 0.001 * gi * gi);
+        expected.push(wi - 0.01 * (m / 0.1) / ((v / 0.001f64).sqrt() + 1e-8));
+    }
+    assert_eq!(printed.len(), expected.len(), "{printed:?}");
+    for (k, (p, e)) in printed.iter().zip(&expected).enumerate() {
+        assert!(
+            (p - e).abs() <= 1e-12 * e.abs().max(1.0),
+            "value {k}: host {p} vs {e}"
+        );
+    }
+}
