@@ -18,7 +18,7 @@ use super::{Element, Tensor};
 /// `$forward`, and each operand's adjoint contribution `$d` from the
 /// operands, the value `y` and the output's adjoint `g`.
 macro_rules! region_source {
-    (($($x:ident),+) => $forward:literal; $($d:ident = $adjoint:literal),+) => {
+    ([$($x:ident),+], $forward:literal, [$($d:ident = $adjoint:literal),+]) => {
         concat!(
             "template <typename T>\n__device__ T adjoint_region_forward(",
             region_source!(@params $($x),+),
@@ -40,7 +40,7 @@ pub(crate) use region_source;
 
 /// The single-op region summing the output's adjoint into an operand of
 /// another (broadcast) shape.
-const IDENTITY: &str = region_source!((x0) => "x0"; d0 = "g");
+const IDENTITY: &str = region_source!([x0], "x0", [d0 = "g"]);
 
 /// `Some` with `f`'s result when every operand lives on a CUDA device.
 #[cfg(feature = "cuda")]
@@ -345,7 +345,7 @@ pub(crate) mod tests {
 
     #[test]
     fn single_op_regions_print_like_the_compilers() {
-        let source = region_source!((x0, x1) => "x0 * x1"; d0 = "g * x1", d1 = "g * x0");
+        let source = region_source!([x0, x1], "x0 * x1", [d0 = "g * x1", d1 = "g * x0"]);
         assert_eq!(
             source,
             "template <typename T>\n__device__ T adjoint_region_forward(T x0, T x1) { return x0 * x1; }\n\

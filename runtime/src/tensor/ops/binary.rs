@@ -17,11 +17,14 @@ use crate::tensor::device::{self, region_source};
 use crate::tensor::shape::broadcast_shapes;
 use crate::tensor::{Element, ShapeError, Tensor};
 
-const ADD_CUDA: &str = region_source!((x0, x1) => "x0 + x1"; d0 = "g", d1 = "g");
-const SUB_CUDA: &str = region_source!((x0, x1) => "x0 - x1"; d0 = "g", d1 = "-g");
-const MUL_CUDA: &str = region_source!((x0, x1) => "x0 * x1"; d0 = "g * x1", d1 = "g * x0");
-const DIV_CUDA: &str =
-    region_source!((x0, x1) => "x0 / x1"; d0 = "g / x1", d1 = "-g * x0 / (x1 * x1)");
+const ADD_CUDA: &str = region_source!([x0, x1], "x0 + x1", [d0 = "g", d1 = "g"]);
+const SUB_CUDA: &str = region_source!([x0, x1], "x0 - x1", [d0 = "g", d1 = "-g"]);
+const MUL_CUDA: &str = region_source!([x0, x1], "x0 * x1", [d0 = "g * x1", d1 = "g * x0"]);
+const DIV_CUDA: &str = region_source!(
+    [x0, x1],
+    "x0 / x1",
+    [d0 = "g / x1", d1 = "-g * x0 / (x1 * x1)"]
+);
 
 /// `a ∘ b` on the operands' CUDA device, where they live on one.
 fn on_device<T: Element>(

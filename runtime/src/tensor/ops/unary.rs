@@ -42,7 +42,7 @@ macro_rules! unary_op {
     ) => {
         #[doc = $doc]
         pub fn $name<T: Element>(x: &Tensor<T>) -> Tensor<T> {
-    const CUDA: &str = region_source!((x0) => $cuda; d0 = "T(0)");
+            const CUDA: &str = region_source!([x0], $cuda, [d0 = "T(0)"]);
             device::region_forward(stringify!($name), CUDA, &[x], x.shape())
                 .unwrap_or_else(|| x.map(|$x| $forward))
         }
@@ -50,7 +50,7 @@ macro_rules! unary_op {
         #[doc = $bdoc]
         #[track_caller]
         pub fn $backward<T: Element>($saved: &Tensor<T>, grad: &Tensor<T>) -> Tensor<T> {
-    const CUDA: &str = region_source!((x0, x1) => $cuda_adjoint; d0 = "T(0)", d1 = "T(0)");
+            const CUDA: &str = region_source!([x0, x1], $cuda_adjoint, [d0 = "T(0)", d1 = "T(0)"]);
             expect_same_shape(stringify!($backward), $saved.shape(), grad.shape());
             device::region_forward(stringify!($backward), CUDA, &[$saved, grad], grad.shape())
                 .unwrap_or_else(|| {
@@ -74,9 +74,9 @@ macro_rules! unary_op {
             use crate::tensor::device::tests::host_values;
             use crate::tensor::Tensor;
 
-    const FORWARD: &str = region_source!((x0) => $cuda; d0 = "T(0)");
+            const FORWARD: &str = region_source!([x0], $cuda, [d0 = "T(0)"]);
             const ADJOINT: &str =
-        region_source!((x0, x1) => $cuda_adjoint; d0 = "T(0)", d1 = "T(0)");
+                region_source!([x0, x1], $cuda_adjoint, [d0 = "T(0)", d1 = "T(0)"]);
 
             #[cfg(feature = "cuda")]
             #[test]
@@ -178,7 +178,7 @@ unary_op! {
 }
 
 /// The CUDA C of `-x0`.
-pub(crate) const NEG_CUDA: &str = region_source!((x0) => "-x0"; d0 = "-g");
+pub(crate) const NEG_CUDA: &str = region_source!([x0], "-x0", [d0 = "-g"]);
 
 /// `-x` element-wise (also the unary `-` operator).
 pub fn neg<T: Element>(x: &Tensor<T>) -> Tensor<T> {
