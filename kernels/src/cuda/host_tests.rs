@@ -177,3 +177,63 @@ fn runtime_kernels_compute_cross_entropy_sums_and_adam() {
         );
     }
 }
+
+#[test]
+fn axis_kernels_sum_and_softmax_along_a_middle_axis() {
+    let Some(cxx) = compiler() else { return };
+    // x viewed as [outer 2, len 3, inner 2].
+    let x = [
+        0.5, -1.0, 2.0, 0.25, -0.5, 1.5, 3.0, 0.0, 1.0, -2.0, 0.75, 0.5,
+    ];
+    let g = [
+        0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, 0.8, -0.9, 1.0, 0.2, 0.3,
+    ];
+    let mut program = ops::module_source();
+    let _ = write!(
+        program,
+        "int main() {{\n  double x[] = {x}, g[] = {g}, s[4], y[12], ly[12], dx[12], ldx[12];\n  \
+         adjoint_sum_axis_f64(x, s, 2, 3, 2, 0.5);\n  \
+         adjoint_softmax_axis_f64(x, y, 2, 3, 2, 0);\n  adjoint_softmax_axis_f64(x, ly, 2, 3, 2, 1);\n  \
+         adjoint_softmax_axis_backward_f64(y, g, dx, 2, 3, 2, 0);\n  \
+         adjoint_softmax_axis_backward_f64(ly, g, ldx, 2, 3, 2, 1);\n  \
+         for (double v : s) printf(\"%.17g \", v);\n  for (double v : y) printf(\"%.17g \", v);\n  \
+         for (double v : ly) printf(\"%.17g \", v);\n  for (double v : dx) printf(\"%.17g \", v);\n  \
+         for (double v : ldx) printf(\"%.17g \", v);\n  return 0;\n}}\n",
+        x = array(&x),
+        g = array(&g),
+    );
+    let printed = run(cxx, "axis", &program);
+    let at = |o: usize, k: usize, n: usize| (o * 3 + k) * 2 + n;
+    let mut sums = Vec::new();
+    let (mut y, mut ly, mut dx, mut ldx) = ([0.0; 12], [0.0; 12], [0.0; 12], [0.0; 12]);
+    for o in 0..2 {
+        for n in 0..2 {
+            let row: Vec<f64> = (0..3).map(|k| x[at(o, k, n)]).collect();
+            sums.push(0.5 * row.iter().sum::<f64>());
+            let top = row.iter().cloned().fold(f64::MIN, f64::max);
+            let total: f64 = row.iter().map(|v| (v - top).exp()).sum();
+            for k in 0..3 {
+                y[at(o, k, n)] = (row[k] - top).exp() / total;
+                ly[at(o, k, n)] = row[k] - top - total.ln();
+            }
+            let dot: f64 = (0..3).map(|k| g[at(o, k, n)] * y[at(o, k, n)]).sum();
+            let gsum: f64 = (0..3).map(|k| g[at(o, k, n)]).sum();
+            for k in 0..3 {
+                let i = at(o, k, n);
+                dx[i] = y[i] * (g[i] - dot);
+                ldx[i] = g[i] - ly[i].exp() * gsum;
+            }
+        }
+    }
+    let mut expected = sums;
+    for part in [y, ly, dx, ldx] {
+        expected.extend(part);
+    }
+    assert_eq!(printed.len(), expected.len(), "{printed:?}");
+    for (k, (p, e)) in printed.iter().zip(&expected).enumerate() {
+        assert!(
+            (p - e).abs() <= 1e-12 * e.abs().max(1.0),
+            "value {k}: host {p} vs {e}"
+        );
+    }
+}

@@ -128,6 +128,30 @@ impl AdjointLayout {
     }
 }
 
+impl AdjointLayout {
+    /// The layout of operands read through explicit element `strides` over
+    /// the output's axes (a transpose reads its input with two strides
+    /// swapped); every operand counts as broadcast (accumulated).
+    pub fn with_strides(out: &[usize], strides: &[Vec<usize>]) -> Result<AdjointLayout, String> {
+        let shapes: Vec<&[usize]> = strides.iter().map(|_| &[][..]).collect();
+        let mut layout = AdjointLayout::new(out, &shapes)?;
+        for (k, operand) in strides.iter().enumerate() {
+            if operand.len() != out.len() {
+                return Err(format!(
+                    "{} strides for an output of {} axes",
+                    operand.len(),
+                    out.len()
+                ));
+            }
+            for (d, &stride) in operand.iter().enumerate() {
+                layout.strides[k][d] = stride as u64;
+            }
+            layout.full[k] = 0;
+        }
+        Ok(layout)
+    }
+}
+
 /// The loop body computing each operand's element offset `o{k}` from the
 /// output index `i`.
 fn offsets(inputs: usize) -> String {

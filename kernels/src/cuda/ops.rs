@@ -1,6 +1,7 @@
 //! CUDA C kernels of the runtime's ops that are not element-wise maps (those
 //! are regions: [`super::region_kernels`]): cross-entropy over class labels,
-//! a summing reduction, and Adam's update. Each is a `__device__` template
+//! a summing reduction, sums and softmaxes along an axis (a tensor viewed as
+//! `[outer, len, inner]`, the axis in the middle), and Adam's update. Each is a `__device__` template
 //! with `extern "C"` entry points for `float` (`…_f32`) and `double`
 //! (`…_f64`), no includes; the runtime compiles [`SOURCE`] once per device
 //! with NVRTC.
@@ -59,6 +60,53 @@ __device__ void block_sums(const T* x, T* partial, unsigned long long n) {
 }
 
 template <typename T>
+__device__ void sum_axis(const T* x, T* out, unsigned long long outer, unsigned long long len,
+                         unsigned long long inner, T scale) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < outer * inner;
+       i += (unsigned long long)blockDim.x * gridDim.x) {
+    const T* row = x + (i / inner) * len * inner + i % inner;
+    T acc = T(0);
+    for (unsigned long long k = 0; k < len; k++) acc += row[k * inner];
+    out[i] = acc * scale;
+  }
+}
+
+template <typename T>
+__device__ void softmax_axis(const T* x, T* y, unsigned long long outer, unsigned long long len,
+                             unsigned long long inner, int log_domain) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < outer * inner;
+       i += (unsigned long long)blockDim.x * gridDim.x) {
+    unsigned long long start = (i / inner) * len * inner + i % inner;
+    T top = x[start];
+    for (unsigned long long k = 1; k < len; k++) top = x[start + k * inner] > top ? x[start + k * inner] : top;
+    T total = T(0);
+    for (unsigned long long k = 0; k < len; k++) total += exp(x[start + k * inner] - top);
+    for (unsigned long long k = 0; k < len; k++) {
+      T shifted = x[start + k * inner] - top;
+      y[start + k * inner] = log_domain ? shifted - log(total) : exp(shifted) / total;
+    }
+  }
+}
+
+template <typename T>
+__device__ void softmax_axis_backward(const T* y, const T* g, T* dx, unsigned long long outer,
+                                      unsigned long long len, unsigned long long inner, int log_domain) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < outer * inner;
+       i += (unsigned long long)blockDim.x * gridDim.x) {
+    unsigned long long start = (i / inner) * len * inner + i % inner;
+    T acc = T(0);
+    for (unsigned long long k = 0; k < len; k++) {
+      unsigned long long at = start + k * inner;
+      acc += log_domain ? g[at] : g[at] * y[at];
+    }
+    for (unsigned long long k = 0; k < len; k++) {
+      unsigned long long at = start + k * inner;
+      dx[at] = log_domain ? g[at] - exp(y[at]) * acc : y[at] * (g[at] - acc);
+    }
+  }
+}
+
+template <typename T>
 __device__ void adam(T* w, const T* g, T* m, T* v, unsigned long long n, T lr, T beta1, T beta2,
                      T bias1, T bias2, T eps, T weight_decay, int decoupled) {
   for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
@@ -86,6 +134,15 @@ extern "C" __global__ void adjoint_cross_entropy_backward_{suffix}(const {ty}* x
 extern "C" __global__ void adjoint_sum_{suffix}(const {ty}* x, {ty}* partial, unsigned long long n) {{
   block_sums<{ty}>(x, partial, n);
 }}
+extern "C" __global__ void adjoint_sum_axis_{suffix}(const {ty}* x, {ty}* out, unsigned long long outer, unsigned long long len, unsigned long long inner, {ty} scale) {{
+  sum_axis<{ty}>(x, out, outer, len, inner, scale);
+}}
+extern "C" __global__ void adjoint_softmax_axis_{suffix}(const {ty}* x, {ty}* y, unsigned long long outer, unsigned long long len, unsigned long long inner, int log_domain) {{
+  softmax_axis<{ty}>(x, y, outer, len, inner, log_domain);
+}}
+extern "C" __global__ void adjoint_softmax_axis_backward_{suffix}(const {ty}* y, const {ty}* g, {ty}* dx, unsigned long long outer, unsigned long long len, unsigned long long inner, int log_domain) {{
+  softmax_axis_backward<{ty}>(y, g, dx, outer, len, inner, log_domain);
+}}
 extern "C" __global__ void adjoint_adam_{suffix}({ty}* w, const {ty}* g, {ty}* m, {ty}* v, unsigned long long n, {ty} lr, {ty} beta1, {ty} beta2, {ty} bias1, {ty} bias2, {ty} eps, {ty} weight_decay, int decoupled) {{
   adam<{ty}>(w, g, m, v, n, lr, beta1, beta2, bias1, bias2, eps, weight_decay, decoupled);
 }}
@@ -109,7 +166,15 @@ mod tests {
     #[test]
     fn the_module_has_every_entry_point_for_both_precisions() {
         let source = module_source();
-        for kernel in ["cross_entropy", "cross_entropy_backward", "sum", "adam"] {
+        for kernel in [
+            "cross_entropy",
+            "cross_entropy_backward",
+            "sum",
+            "sum_axis",
+            "softmax_axis",
+            "softmax_axis_backward",
+            "adam",
+        ] {
             for suffix in ["f32", "f64"] {
                 let name = format!("adjoint_{kernel}_{suffix}(");
                 assert!(source.contains(&name), "{name} missing");

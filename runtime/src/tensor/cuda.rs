@@ -362,8 +362,36 @@ pub(crate) fn region_forward<T: Element>(
     shapes: &[&[usize]],
     out_shape: &[usize],
 ) -> Buffer<T> {
+    let layout = inputs[0]
+        .gpu
+        .check(op, AdjointLayout::new(out_shape, shapes));
+    region_forward_with(op, source, inputs, &layout, out_shape)
+}
+
+/// `input` read through explicit element `strides` over the axes of
+/// `out_shape` (a transpose).
+pub(crate) fn gather<T: Element>(
+    op: &str,
+    source: &str,
+    input: &Buffer<T>,
+    strides: Vec<usize>,
+    out_shape: &[usize],
+) -> Buffer<T> {
+    let layout = input
+        .gpu
+        .check(op, AdjointLayout::with_strides(out_shape, &[strides]));
+    region_forward_with(op, source, &[input], &layout, out_shape)
+}
+
+/// [`region_forward`] through a given layout.
+fn region_forward_with<T: Element>(
+    op: &str,
+    source: &str,
+    inputs: &[&Buffer<T>],
+    layout: &AdjointLayout,
+    out_shape: &[usize],
+) -> Buffer<T> {
     let gpu = &inputs[0].gpu;
-    let layout = gpu.check(op, AdjointLayout::new(out_shape, shapes));
     let n = numel(out_shape);
     let module = kernels::region_kernels(source, inputs.len());
     let f = gpu.function(&module, &format!("adjoint_forward_{}", T::SUFFIX));
@@ -373,9 +401,9 @@ pub(crate) fn region_forward<T: Element>(
     for x in inputs {
         launch.arg(&*x.slice);
     }
-    launch.arg(&mut out).arg(&n64).arg(&layout);
+    launch.arg(&mut out).arg(&n64).arg(layout);
     // SAFETY: the kernel reads each operand through the layout built from
-    // its shape and writes `n` elements of `out`.
+    // its shape (or strides) and writes `n` elements of `out`.
     gpu.check(op, unsafe { launch.launch(grid(n)) });
     gpu.wrap(out, n)
 }
@@ -516,6 +544,92 @@ fn class_indices(gpu: &Gpu, labels: &[usize]) -> CudaSlice<u32> {
         "copying labels to the device",
         gpu.stream.clone_htod(&labels),
     )
+}
+
+/// The sums along the middle axis of `x` viewed as `[outer, len, inner]`,
+/// times `scale`: `[outer, inner]` elements.
+pub(crate) fn sum_axis<T: Element>(
+    x: &Buffer<T>,
+    (outer, len, inner): (usize, usize, usize),
+    scale: T,
+) -> Buffer<T> {
+    let gpu = &x.gpu;
+    let f = ops_function::<T>(gpu, "sum_axis");
+    let n = outer * inner;
+    let mut out = gpu.alloc::<T>(n);
+    let (o, l, i) = (outer as u64, len as u64, inner as u64);
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch
+        .arg(&*x.slice)
+        .arg(&mut out)
+        .arg(&o)
+        .arg(&l)
+        .arg(&i)
+        .arg(&scale);
+    // SAFETY: `x` holds outer·len·inner elements, `out` outer·inner.
+    gpu.check("sum_axis", unsafe { launch.launch(grid(n)) });
+    gpu.wrap(out, n)
+}
+
+/// Softmax (or, with `log_domain`, log-softmax) along the middle axis of
+/// `x` viewed as `[outer, len, inner]`.
+pub(crate) fn softmax<T: Element>(
+    x: &Buffer<T>,
+    (outer, len, inner): (usize, usize, usize),
+    log_domain: bool,
+) -> Buffer<T> {
+    let gpu = &x.gpu;
+    let f = ops_function::<T>(gpu, "softmax_axis");
+    let mut y = gpu.alloc::<T>(x.len);
+    let (o, l, i, log) = (
+        outer as u64,
+        len as u64,
+        inner as u64,
+        i32::from(log_domain),
+    );
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch
+        .arg(&*x.slice)
+        .arg(&mut y)
+        .arg(&o)
+        .arg(&l)
+        .arg(&i)
+        .arg(&log);
+    // SAFETY: `x` and `y` hold outer·len·inner elements.
+    gpu.check("softmax", unsafe { launch.launch(grid(outer * inner)) });
+    gpu.wrap(y, x.len)
+}
+
+/// The adjoint of [`softmax`] from its output `y` and the adjoint `g`.
+pub(crate) fn softmax_backward<T: Element>(
+    y: &Buffer<T>,
+    g: &Buffer<T>,
+    (outer, len, inner): (usize, usize, usize),
+    log_domain: bool,
+) -> Buffer<T> {
+    let gpu = &y.gpu;
+    let f = ops_function::<T>(gpu, "softmax_axis_backward");
+    let mut dx = gpu.alloc::<T>(y.len);
+    let (o, l, i, log) = (
+        outer as u64,
+        len as u64,
+        inner as u64,
+        i32::from(log_domain),
+    );
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch
+        .arg(&*y.slice)
+        .arg(&*g.slice)
+        .arg(&mut dx)
+        .arg(&o)
+        .arg(&l)
+        .arg(&i)
+        .arg(&log);
+    // SAFETY: the three buffers hold outer·len·inner elements.
+    gpu.check("softmax_backward", unsafe {
+        launch.launch(grid(outer * inner))
+    });
+    gpu.wrap(dx, y.len)
 }
 
 /// The sum of every element: per-block sums on the device, added on the

@@ -141,6 +141,86 @@ pub(crate) fn reduce_to_shape<T: Element>(grad: &Tensor<T>, shape: &[usize]) -> 
     grads.pop().flatten()
 }
 
+/// `x` broadcast to `shape` (numpy's rules, checked by the caller).
+pub(crate) fn broadcast<T: Element>(x: &Tensor<T>, shape: &[usize]) -> Option<Tensor<T>> {
+    region_forward("broadcast_to", IDENTITY, &[x], shape)
+}
+
+/// `x` with axes `a0` and `a1` swapped (checked by the caller).
+pub(crate) fn transpose<T: Element>(x: &Tensor<T>, a0: usize, a1: usize) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("transpose", &[x], |b| {
+        let mut shape = x.shape().to_vec();
+        shape.swap(a0, a1);
+        let mut strides = x.strides();
+        strides.swap(a0, a1);
+        let y = cuda::gather("transpose", IDENTITY, b[0], strides, &shape);
+        Tensor::from_buffer(y, &shape)
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The sums along the middle axis of `x` viewed as `dims` = `[outer, len,
+/// inner]`, times `scale`, shaped `out_shape`.
+pub(crate) fn sum_axis<T: Element>(
+    x: &Tensor<T>,
+    dims: (usize, usize, usize),
+    scale: T,
+    out_shape: &[usize],
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("sum_axis", &[x], |b| {
+        Tensor::from_buffer(cuda::sum_axis(b[0], dims, scale), out_shape)
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// Softmax (log-softmax with `log_domain`) along the middle axis of `x`
+/// viewed as `dims`.
+pub(crate) fn softmax<T: Element>(
+    x: &Tensor<T>,
+    dims: (usize, usize, usize),
+    log_domain: bool,
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("softmax", &[x], |b| {
+        Tensor::from_buffer(cuda::softmax(b[0], dims, log_domain), x.shape())
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The adjoint of [`softmax`] from its output `y`.
+pub(crate) fn softmax_backward<T: Element>(
+    y: &Tensor<T>,
+    g: &Tensor<T>,
+    dims: (usize, usize, usize),
+    log_domain: bool,
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("softmax_backward", &[y, g], |b| {
+        Tensor::from_buffer(
+            cuda::softmax_backward(b[0], b[1], dims, log_domain),
+            y.shape(),
+        )
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// `s` as a 0-d tensor on `x`'s device, where that is a CUDA device (the
+/// tensor–scalar ops then run as broadcast tensor ops there).
+pub(crate) fn scalar_like<T: Element>(x: &Tensor<T>, s: T) -> Option<Tensor<T>> {
+    let device = x.device();
+    (device != super::Device::Cpu).then(|| {
+        Tensor::scalar(s)
+            .to_device(device)
+            .unwrap_or_else(|e| panic!("copying a scalar to {device}: {e}"))
+    })
+}
+
 /// The mean cross-entropy of `[rows, classes]` logits against class indices.
 pub(crate) fn cross_entropy<T: Element>(
     logits: &Tensor<T>,

@@ -12,6 +12,7 @@
 //! [`ShapeError::EmptyReduction`] naming the op and the shape (the `try_`
 //! forms return it, the others panic with its message), never NaN.
 
+use crate::tensor::device;
 use crate::tensor::error::or_panic;
 use crate::tensor::shape::{check_axis, split_at_axis};
 use crate::tensor::{Element, ShapeError, Tensor};
@@ -104,6 +105,10 @@ pub fn try_sum_axis<T: Element>(
 ) -> Result<Tensor<T>, ShapeError> {
     check_axis("sum_axis", x.shape(), axis)?;
     let dims = split_at_axis(x.shape(), axis);
+    let shape = reduced_shape(x.shape(), axis, keepdim);
+    if let Some(y) = device::sum_axis(x, dims, T::one(), &shape) {
+        return Ok(y);
+    }
     Ok(Tensor::from_parts(
         sum_along(x.data(), dims),
         reduced_shape(x.shape(), axis, keepdim),
@@ -119,6 +124,9 @@ pub fn sum_axis_backward<T: Element>(
     grad: &Tensor<T>,
 ) -> Tensor<T> {
     check_reduced_grad("sum_axis_backward", input_shape, axis, grad);
+    if let Some(dx) = spread_on_device(grad, input_shape, axis, T::one()) {
+        return dx;
+    }
     Tensor::from_parts(
         spread_along(grad.data(), split_at_axis(input_shape, axis), T::one()),
         input_shape.to_vec(),
@@ -135,6 +143,10 @@ pub fn try_mean_axis<T: Element>(
     check_nonempty_axis("mean_axis", AVERAGE, x.shape(), axis)?;
     let dims = split_at_axis(x.shape(), axis);
     let scale = T::one() / T::cast_usize(dims.1);
+    let shape = reduced_shape(x.shape(), axis, keepdim);
+    if let Some(y) = device::sum_axis(x, dims, scale, &shape) {
+        return Ok(y);
+    }
     let mut data = sum_along(x.data(), dims);
     data.iter_mut().for_each(|v| *v = *v * scale);
     Ok(Tensor::from_parts(
@@ -160,6 +172,9 @@ pub fn mean_axis_backward<T: Element>(
     ));
     let dims = split_at_axis(input_shape, axis);
     let scale = T::one() / T::cast_usize(dims.1);
+    if let Some(dx) = spread_on_device(grad, input_shape, axis, scale) {
+        return dx;
+    }
     Tensor::from_parts(spread_along(grad.data(), dims, scale), input_shape.to_vec())
 }
 
@@ -364,6 +379,23 @@ fn source_offset(k: usize, j: usize, len: usize, inner: usize) -> usize {
 }
 
 /// The shape after reducing `axis`.
+/// `grad` (reduced along `axis`, kept or not) times `scale`, repeated along
+/// `axis` to `input_shape`, where it lives on a CUDA device.
+fn spread_on_device<T: Element>(
+    grad: &Tensor<T>,
+    input_shape: &[usize],
+    axis: usize,
+    scale: T,
+) -> Option<Tensor<T>> {
+    let kept = grad.reshape(&reduced_shape(input_shape, axis, true));
+    let spread = device::broadcast(&kept, input_shape)?;
+    Some(if scale == T::one() {
+        spread
+    } else {
+        super::scalar::mul_scalar(&spread, scale)
+    })
+}
+
 fn reduced_shape(shape: &[usize], axis: usize, keepdim: bool) -> Vec<usize> {
     let mut out = shape.to_vec();
     if keepdim {

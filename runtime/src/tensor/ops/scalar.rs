@@ -8,49 +8,68 @@
 //! - `x * s`: `dx = g s`, `ds = Σ g x`
 //! - `x / s`: `dx = g / s`, `ds = -Σ g x / s²`; `s / x`: `dx = -g s / x²`, `ds = Σ g / x`
 
-use super::reduce::sum_slice;
+use super::binary::{try_add, try_div, try_mul, try_sub};
+use super::reduce::sum;
+use super::unary::neg;
 use crate::tensor::base::expect_same_shape;
+use crate::tensor::device::scalar_like;
+use crate::tensor::error::or_panic;
 use crate::tensor::{Element, Tensor};
 
 /// `x + s` for every element.
 pub fn add_scalar<T: Element>(x: &Tensor<T>, s: T) -> Tensor<T> {
-    x.map(|v| v + s)
+    match scalar_like(x, s) {
+        Some(s) => or_panic(try_add(x, &s)),
+        None => x.map(|v| v + s),
+    }
 }
 
 /// Adjoint of [`add_scalar`]: `(grad, Σ grad)`.
 pub fn add_scalar_backward<T: Element>(grad: &Tensor<T>) -> (Tensor<T>, T) {
-    (grad.clone(), sum_slice(grad.data()))
+    (grad.clone(), sum(grad))
 }
 
 /// `x - s` for every element.
 pub fn sub_scalar<T: Element>(x: &Tensor<T>, s: T) -> Tensor<T> {
-    x.map(|v| v - s)
+    match scalar_like(x, s) {
+        Some(s) => or_panic(try_sub(x, &s)),
+        None => x.map(|v| v - s),
+    }
 }
 
 /// Adjoint of [`sub_scalar`]: `(grad, -Σ grad)`.
 pub fn sub_scalar_backward<T: Element>(grad: &Tensor<T>) -> (Tensor<T>, T) {
-    (grad.clone(), -sum_slice(grad.data()))
+    (grad.clone(), -sum(grad))
 }
 
 /// `s - x` for every element.
 pub fn rsub_scalar<T: Element>(s: T, x: &Tensor<T>) -> Tensor<T> {
-    x.map(|v| s - v)
+    match scalar_like(x, s) {
+        Some(s) => or_panic(try_sub(&s, x)),
+        None => x.map(|v| s - v),
+    }
 }
 
 /// Adjoint of [`rsub_scalar`]: `(-grad, Σ grad)`.
 pub fn rsub_scalar_backward<T: Element>(grad: &Tensor<T>) -> (Tensor<T>, T) {
-    (grad.map(|g| -g), sum_slice(grad.data()))
+    (neg(grad), sum(grad))
 }
 
 /// `x * s` for every element.
 pub fn mul_scalar<T: Element>(x: &Tensor<T>, s: T) -> Tensor<T> {
-    x.map(|v| v * s)
+    match scalar_like(x, s) {
+        Some(s) => or_panic(try_mul(x, &s)),
+        None => x.map(|v| v * s),
+    }
 }
 
 /// Adjoint of [`mul_scalar`]: `(grad * s, Σ grad * x)`.
 #[track_caller]
 pub fn mul_scalar_backward<T: Element>(x: &Tensor<T>, s: T, grad: &Tensor<T>) -> (Tensor<T>, T) {
     expect_same_shape("mul_scalar_backward", x.shape(), grad.shape());
+    if scalar_like(x, s).is_some() {
+        return (mul_scalar(grad, s), sum(&or_panic(try_mul(grad, x))));
+    }
     let mut ds = T::zero();
     let dx = grad
         .data()
@@ -66,7 +85,10 @@ pub fn mul_scalar_backward<T: Element>(x: &Tensor<T>, s: T, grad: &Tensor<T>) ->
 
 /// `x / s` for every element.
 pub fn div_scalar<T: Element>(x: &Tensor<T>, s: T) -> Tensor<T> {
-    x.map(|v| v / s)
+    match scalar_like(x, s) {
+        Some(s) => or_panic(try_div(x, &s)),
+        None => x.map(|v| v / s),
+    }
 }
 
 /// Adjoint of [`div_scalar`]: `(grad / s, -Σ grad * x / s²)`.
@@ -74,6 +96,10 @@ pub fn div_scalar<T: Element>(x: &Tensor<T>, s: T) -> Tensor<T> {
 pub fn div_scalar_backward<T: Element>(x: &Tensor<T>, s: T, grad: &Tensor<T>) -> (Tensor<T>, T) {
     expect_same_shape("div_scalar_backward", x.shape(), grad.shape());
     let inv = T::one() / s;
+    if scalar_like(x, s).is_some() {
+        let dot = sum(&or_panic(try_mul(grad, x)));
+        return (mul_scalar(grad, inv), -dot * inv * inv);
+    }
     let mut dot = T::zero();
     let dx = grad
         .data()
@@ -89,13 +115,21 @@ pub fn div_scalar_backward<T: Element>(x: &Tensor<T>, s: T, grad: &Tensor<T>) ->
 
 /// `s / x` for every element.
 pub fn rdiv_scalar<T: Element>(s: T, x: &Tensor<T>) -> Tensor<T> {
-    x.map(|v| s / v)
+    match scalar_like(x, s) {
+        Some(s) => or_panic(try_div(&s, x)),
+        None => x.map(|v| s / v),
+    }
 }
 
 /// Adjoint of [`rdiv_scalar`]: `(-grad * s / x², Σ grad / x)`.
 #[track_caller]
 pub fn rdiv_scalar_backward<T: Element>(s: T, x: &Tensor<T>, grad: &Tensor<T>) -> (Tensor<T>, T) {
     expect_same_shape("rdiv_scalar_backward", x.shape(), grad.shape());
+    if scalar_like(x, s).is_some() {
+        let q = or_panic(try_div(grad, x));
+        let dx = neg(&or_panic(try_div(&mul_scalar(&q, s), x)));
+        return (dx, sum(&q));
+    }
     let mut ds = T::zero();
     let dx = grad
         .data()

@@ -10,6 +10,7 @@
 use super::axis::along_axis;
 use super::reduce::sum_slice;
 use crate::tensor::base::expect_same_shape;
+use crate::tensor::device;
 use crate::tensor::error::or_panic;
 use crate::tensor::shape::{check_axis, split_at_axis};
 use crate::tensor::{Element, ShapeError, Tensor};
@@ -26,6 +27,9 @@ pub fn softmax_backward<T: Element>(y: &Tensor<T>, axis: usize, grad: &Tensor<T>
     or_panic(check_axis("softmax_backward", y.shape(), axis));
     expect_same_shape("softmax_backward", grad.shape(), y.shape());
     let dims = split_at_axis(y.shape(), axis);
+    if let Some(dx) = device::softmax_backward(y, grad, dims, false) {
+        return dx;
+    }
     let data = along_axis(y.data(), grad.data(), dims, |ys, gs, out| {
         let dot = ys
             .iter()
@@ -49,6 +53,9 @@ pub fn log_softmax_backward<T: Element>(y: &Tensor<T>, axis: usize, grad: &Tenso
     or_panic(check_axis("log_softmax_backward", y.shape(), axis));
     expect_same_shape("log_softmax_backward", grad.shape(), y.shape());
     let dims = split_at_axis(y.shape(), axis);
+    if let Some(dx) = device::softmax_backward(y, grad, dims, true) {
+        return dx;
+    }
     let data = along_axis(y.data(), grad.data(), dims, |ys, gs, out| {
         let total = sum_slice(gs);
         out.extend(ys.iter().zip(gs).map(|(&y, &g)| g - y.exp() * total));
@@ -83,6 +90,9 @@ impl<T: Element> Tensor<T> {
 /// Softmax (or log-softmax when `log`) of every slice of `x` along a valid `axis`.
 pub(crate) fn normalise_exp<T: Element>(x: &Tensor<T>, axis: usize, log: bool) -> Tensor<T> {
     let dims = split_at_axis(x.shape(), axis);
+    if let Some(y) = device::softmax(x, dims, log) {
+        return y;
+    }
     let data = along_axis(x.data(), x.data(), dims, |xs, _, out| {
         softmax_slice(xs, log, out)
     });

@@ -78,6 +78,9 @@ fn swap_axes<T: Element>(x: &Tensor<T>, a0: usize, a1: usize) -> Tensor<T> {
     if a0 == a1 {
         return x.clone();
     }
+    if let Some(y) = crate::tensor::device::transpose(x, a0, a1) {
+        return y;
+    }
     let mut shape = x.shape().to_vec();
     shape.swap(a0, a1);
     let nd = shape.len();
