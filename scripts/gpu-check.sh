@@ -37,7 +37,7 @@ run() {
     out="${OUT:-gpu-out}"
     mkdir -p "$out"
     nvidia-smi -L | tee "$out/device.txt"
-    libs=$(find / -xdev \( -name 'libcublas.so*' -o -name 'libnvrtc.so*' \) 2>/dev/null |
+    libs=$(find /usr /opt -xdev \( -name 'libcublas.so*' -o -name 'libnvrtc.so*' \) 2>/dev/null |
         xargs -r -n1 dirname | sort -u | tr '\n' ':')
     export LD_LIBRARY_PATH="${libs}${LD_LIBRARY_PATH:-}"
     echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" | tee -a "$out/device.txt"

@@ -530,7 +530,7 @@ impl __loss_adjoint {
             },
         );
         let v4_dot = ::adjoint::__private::ops::fused::map(
-            &<__loss_adjoint>::REGIONS[0],
+            &<__loss_adjoint>::REGIONS[0].host_only(),
             [&v2, &v3, &v2_dot, &v3_dot],
             |[__x0, __x1, __t0, __t1]: [f32; 4]| {
                 let __s0: f32 = __x0 + __x1;
@@ -555,7 +555,7 @@ impl __loss_adjoint {
             },
         );
         let v8_dot = ::adjoint::__private::ops::fused::map(
-            &<__loss_adjoint>::REGIONS[1],
+            &<__loss_adjoint>::REGIONS[1].host_only(),
             [&v6, &v7, &v6_dot, &v7_dot],
             |[__x0, __x1, __t0, __t1]: [f32; 4]| {
                 let __s0: f32 = __x0 + __x1;

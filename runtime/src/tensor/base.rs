@@ -73,6 +73,12 @@ impl<T: Element> Tensor<T> {
         Self::from_parts(vec![x], Vec::new())
     }
 
+    /// A 0-dimensional tensor holding `x` on this tensor's device (a
+    /// scalar operand of a fused region in generated code).
+    pub fn scalar_like(&self, x: T) -> Self {
+        super::device::scalar_like(self, x).unwrap_or_else(|| Self::scalar(x))
+    }
+
     /// A tensor of `shape` filled with zeros.
     pub fn zeros(shape: &[usize]) -> Self {
         Self::full(shape, T::zero())

@@ -6,11 +6,14 @@
 //! - reverse: `fused::map_backward(name, [Value(&x0) | Shape(&x0_shape), …],
 //!   y, &g, needs, |[x0, …], y, g| [dx0, …])`, passing only what the
 //!   printed adjoint reads;
-//! - forward mode: `fused::map(name, [&x0, …, &dx0, …], |…| tangent)`.
+//! - forward mode: `fused::map(&REGIONS[i].host_only(), [&x0, …, &dx0, …],
+//!   |…| tangent)` (the region's CUDA C is its forward and adjoint, not this).
 //!
-//! Tensor operands are closure parameters; scalar operands (never active:
-//! the fusion pass leaves ops with a varying scalar alone) are read from the
-//! enclosing code.
+//! Every operand is a closure parameter in the forward and the reverse, so
+//! the operands line up with the region's CUDA C: a scalar operand (never
+//! active: the fusion pass leaves ops with a varying scalar alone) is
+//! passed as a 0-d tensor on the first tensor operand's device. In forward
+//! mode scalars are read from the enclosing code.
 
 use super::{shape_ident, Line, Reverse, TensorGen};
 use crate::ir::{Kind, ValueId};
@@ -33,6 +36,13 @@ impl TensorGen<'_> {
         quote!(&<#marker>::REGIONS[#id])
     }
 
+    /// The region's `Kernel` without its CUDA C, for forward mode's map.
+    fn host_kernel(&self, id: usize) -> TokenStream {
+        let marker = crate::codegen::slots::marker(&self.sig.name);
+        let id = proc_macro2::Literal::usize_unsuffixed(id);
+        quote!(&<#marker>::REGIONS[#id].host_only())
+    }
+
     /// Which operands of a region are tensors (closure parameters).
     fn tensor_operands(&self, args: &[ValueId]) -> Vec<usize> {
         (0..args.len())
@@ -40,34 +50,54 @@ impl TensorGen<'_> {
             .collect()
     }
 
-    /// The operands as the printer sees them: tensors as parameters
-    /// `__x{i}`, scalars as the enclosing code's locals.
-    fn region_inputs(&self, args: &[ValueId]) -> Vec<Sym> {
+    /// The operands as the printer sees them: every operand as parameter
+    /// `__x{i}`, or (`scalars_inline`, forward mode) scalars as the
+    /// enclosing code's locals.
+    fn region_inputs(&self, args: &[ValueId], scalars_inline: bool) -> Vec<Sym> {
         args.iter()
             .enumerate()
             .map(|(i, a)| {
-                if self.f.kind(*a) == Kind::Tensor {
-                    Sym::value(param_id(i), &param(i))
-                } else {
+                if scalars_inline && self.f.kind(*a) != Kind::Tensor {
                     Sym::value(*a, self.names.value(*a))
+                } else {
+                    Sym::value(param_id(i), &param(i))
                 }
             })
             .collect()
+    }
+
+    /// Operand `i` as the drivers take it: a tensor by reference, a scalar
+    /// as a 0-d tensor on the device of the region's first tensor operand.
+    fn operand_ref(&self, args: &[ValueId], i: usize) -> TokenStream {
+        let x = self.names.value(args[i]);
+        if self.f.kind(args[i]) == Kind::Tensor {
+            return quote!(&#x);
+        }
+        let like = self.tensor_operands(args)[0];
+        let like = self.names.value(args[like]);
+        let ty = &self.ty;
+        quote!(&::adjoint::Tensor::<#ty>::scalar_like(&#like, #x))
     }
 
     /// `let v = fused::map(…);`
     pub(super) fn fused_forward(&self, value: ValueId, id: usize, args: &[ValueId]) -> TokenStream {
         let region = self.region(id);
         let mut printer = RustPrinter::new(&self.ty);
-        let out = region.print_forward(&mut printer, &self.region_inputs(args));
-        let (body, _) = printer.finish(&[&out], out.tokens().clone());
-        let tensors = self.tensor_operands(args);
-        let operands = tensors.iter().map(|i| self.names.value(args[*i]));
-        let params = tensors.iter().map(|i| param(*i));
-        let (ty, n, name) = (&self.ty, arity(tensors.len()), self.kernel(id));
+        let out = region.print_forward(&mut printer, &self.region_inputs(args, false));
+        let (body, read) = printer.finish(&[&out], out.tokens().clone());
+        let operands = (0..args.len()).map(|i| self.operand_ref(args, i));
+        let params = (0..args.len()).map(|i| {
+            if read.contains(&param_id(i)) {
+                let p = param(i);
+                quote!(#p)
+            } else {
+                quote!(_)
+            }
+        });
+        let (ty, n, name) = (&self.ty, arity(args.len()), self.kernel(id));
         let v = self.names.value(value);
         quote! {
-            let #v = ::adjoint::__private::ops::fused::map(#name, [#(&#operands),*], |[#(#params),*]: [#ty; #n]| #body);
+            let #v = ::adjoint::__private::ops::fused::map(#name, [#(#operands),*], |[#(#params),*]: [#ty; #n]| #body);
         }
     }
 
@@ -92,15 +122,14 @@ impl TensorGen<'_> {
         let (y, g) = (format_ident!("__y"), format_ident!("__g"));
         let adjoints = region.print_adjoint(
             &mut printer,
-            &self.region_inputs(args),
+            &self.region_inputs(args, false),
             &Sym::value(VALUE_ID, &y),
             &Sym::local(&g),
             &needed,
         );
-        let tensors = self.tensor_operands(args);
-        let results: Vec<TokenStream> = tensors
+        let results: Vec<TokenStream> = adjoints
             .iter()
-            .map(|i| match &adjoints[*i] {
+            .map(|a| match a {
                 Some(a) => a.tokens().clone(),
                 None => quote!(0.0),
             })
@@ -112,18 +141,21 @@ impl TensorGen<'_> {
             .collect();
         let reads_value = read.contains(&VALUE_ID);
         let v = self.names.value(value);
-        let operands = tensors.iter().map(|i| {
-            let x = self.names.value(args[*i]);
-            if reads[*i] {
-                quote!(::adjoint::__private::ops::fused::Operand::Value(&#x))
-            } else {
-                let s = shape_ident(x);
+        let operands = (0..args.len()).map(|i| {
+            let tensor = self.f.kind(args[i]) == Kind::Tensor;
+            if reads[i] {
+                let x = self.operand_ref(args, i);
+                quote!(::adjoint::__private::ops::fused::Operand::Value(#x))
+            } else if tensor {
+                let s = shape_ident(self.names.value(args[i]));
                 quote!(::adjoint::__private::ops::fused::Operand::Shape(&#s))
+            } else {
+                quote!(::adjoint::__private::ops::fused::Operand::Shape(&[]))
             }
         });
-        let params = tensors.iter().map(|i| {
-            if reads[*i] {
-                let p = param(*i);
+        let params = (0..args.len()).map(|i| {
+            if reads[i] {
+                let p = param(i);
                 quote!(#p)
             } else {
                 quote!(_)
@@ -135,18 +167,18 @@ impl TensorGen<'_> {
         } else {
             quote!(::core::option::Option::None)
         };
-        let needs = tensors.iter().map(|i| needed[*i]);
+        let needs = needed.iter();
         let d = |i: usize| format_ident!("{}_d{}", v, i);
-        let patterns = tensors.iter().map(|i| {
-            if needed[*i] {
-                let d = d(*i);
+        let patterns = (0..args.len()).map(|i| {
+            if needed[i] {
+                let d = d(i);
                 quote!(::core::option::Option::Some(#d))
             } else {
                 quote!(_)
             }
         });
         let bar = self.names.bar(value);
-        let (ty, n, name) = (&self.ty, arity(tensors.len()), self.kernel(id));
+        let (ty, n, name) = (&self.ty, arity(args.len()), self.kernel(id));
         let line = quote! {
             let [#(#patterns),*] = ::adjoint::__private::ops::fused::map_backward(
                 #name,
@@ -161,7 +193,7 @@ impl TensorGen<'_> {
         };
         let line = crate::codegen::respan(line, self.names.at(self.f.span(value)));
         rev.lines.push(Line::new(line));
-        for i in tensors {
+        for i in 0..args.len() {
             if needed[i] {
                 let d = d(i);
                 self.contribute(rev, args[i], quote!(#d));
@@ -187,7 +219,7 @@ impl TensorGen<'_> {
             })
             .collect();
         let mut printer = RustPrinter::new(&self.ty);
-        let dot = region.print_tangent(&mut printer, &self.region_inputs(args), &tangents);
+        let dot = region.print_tangent(&mut printer, &self.region_inputs(args, true), &tangents);
         let (body, read) = printer.finish(&[&dot], dot.tokens().clone());
         let operands = tensors
             .iter()
@@ -211,7 +243,7 @@ impl TensorGen<'_> {
         let (ty, n, name) = (
             &self.ty,
             arity(tensors.len() + varying.len()),
-            self.kernel(id),
+            self.host_kernel(id),
         );
         quote! {
             ::adjoint::__private::ops::fused::map(#name, [#(&#operands),*], |[#(#params),*]: [#ty; #n]| #body)

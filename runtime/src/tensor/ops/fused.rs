@@ -50,6 +50,13 @@ impl Kernel {
             cuda: "",
         }
     }
+
+    /// This region's name without its device body: for a map whose
+    /// operands are not the region's (forward mode's tangents), which runs
+    /// on the host.
+    pub const fn host_only(&self) -> Kernel {
+        Kernel::named(self.name)
+    }
 }
 
 /// An operand of a region's adjoint: its value where the adjoint reads it,
