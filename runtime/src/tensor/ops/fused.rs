@@ -86,9 +86,9 @@ impl<'a, T: Element> Operand<'a, T> {
 }
 
 /// `run` (a region's device path) where the region's CUDA C takes exactly
-/// its `n` tensor operands: a hand-built region has no CUDA body, and one
-/// with scalar operands has none that takes them yet, so both stay on the
-/// host (where a device operand stops the op with a message).
+/// the `n` operands given: a hand-built region and forward mode's map
+/// (`Kernel::host_only`) have no CUDA body, so they stay on the host (where
+/// a device operand stops the op with a message).
 fn on_device<R>(region: &Kernel, n: usize, run: impl FnOnce() -> Option<R>) -> Option<R> {
     if region.inputs == n && !region.cuda.is_empty() {
         run()
