@@ -9,16 +9,17 @@
 #
 # `run` finds libcublas and libnvrtc in pip's nvidia wheels (or the CUDA
 # toolkit), then runs: the op test matrix on cuda:0 against the CPU, the
-# CUDA device tests (MLP gradients to 1e-4 in f32, Adam, training, errors),
-# and MNIST training with --device cuda (the README quick start's job), and
-# writes everything to $OUT (or gpu-out/) as logs.
+# CUDA device tests (MLP and CNN gradients to 1e-4 in f32, running
+# statistics, Adam, training, errors), MNIST training with --device cuda (the
+# README quick start's job) and a short ConvNet run on the bundled CIFAR-10
+# fixture, and writes everything to $OUT (or gpu-out/) as logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build() {
     rm -rf gpu-bin && mkdir -p gpu-bin
-    cargo build --release --features cuda --example mnist_mlp
-    cp target/release/examples/mnist_mlp gpu-bin/
+    cargo build --release --features cuda --example mnist_mlp --example cifar_cnn
+    cp target/release/examples/mnist_mlp target/release/examples/cifar_cnn gpu-bin/
     cargo test --release --features cuda --no-run --test op_matrix --test cuda_device \
         --message-format=json 2>/dev/null |
         python3 -c '
@@ -46,6 +47,8 @@ run() {
     gpu-bin/op_matrix matrix_cuda 2>&1 | tee "$out/op_matrix.log" || status=1
     (time gpu-bin/mnist_mlp --device cuda --data data/mnist --out "$out/mnist") 2>&1 |
         tee "$out/mnist.log" || status=1
+    (time gpu-bin/cifar_cnn --device cuda --data data/cifar10-fixture --steps 40 \
+        --test-limit 100 --train-eval 100 --out "$out/cifar") 2>&1 | tee "$out/cifar.log" || status=1
     exit $status
 }
 

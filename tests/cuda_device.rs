@@ -1,10 +1,12 @@
 //! The CUDA backend against the CPU, on `cuda:0`: generated gradients of an
-//! MLP (f32, 1e-4 relative), an Adam step, a short training run, and the
-//! device errors users meet. Needs the `cuda` feature and a GPU with its
+//! MLP and of a small CNN with batch norm, max pooling and dropout (f32,
+//! 1e-4 relative), running statistics and evaluation mode, Adam steps, a
+//! short training run, and the device errors users meet. Needs the `cuda` feature and a GPU with its
 //! driver, cuBLAS and NVRTC; elsewhere each test prints why it checks
 //! nothing (`cargo test --features cuda --test cuda_device -- --nocapture`).
 #![cfg(feature = "cuda")]
 
+use adjoint::nn::{self, BatchNorm, Conv2d, Linear, MOMENTUM};
 use adjoint::optim::{Adam, Optimizer};
 use adjoint::prelude::*;
 use adjoint::tensor::rand::{rngs::StdRng, SeedableRng};
@@ -143,6 +145,67 @@ fn training_on_cuda_lowers_the_loss() {
         adam.step(&mut p, &g.p);
     }
     assert!(last < 0.5 * first, "loss {first} -> {last} after 50 steps");
+}
+
+#[derive(Parameters, Clone)]
+struct Cnn {
+    conv: Conv2d,
+    bn: BatchNorm,
+    fc: Linear,
+}
+
+#[differentiable]
+fn cnn_logits(p: &Cnn, #[constant] x: &Tensor, #[constant] seed: u64) -> Tensor {
+    let h = nn::batch_norm(&p.bn, &nn::conv2d(&p.conv, x, 1, 1)).relu();
+    let h = h.max_pool2d(3, 2, 1).dropout(0.25, seed);
+    nn::linear(&p.fc, &h.global_avg_pool())
+}
+
+#[differentiable]
+fn cnn_loss(p: &Cnn, #[constant] x: &Tensor, #[constant] labels: &[usize]) -> f32 {
+    cross_entropy(&cnn_logits(p, x, 7), labels)
+}
+
+#[test]
+fn cnn_gradients_and_running_statistics_on_cuda_match_the_cpu() {
+    let Some(device) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(14);
+    let mut cpu = Cnn {
+        conv: Conv2d::new(3, 8, 3, &mut rng),
+        bn: BatchNorm::new(8),
+        fc: Linear::new(8, 10, &mut rng),
+    };
+    let x = Tensor::randn(&[6, 3, 9, 9], &mut rng);
+    let labels = [1usize, 4, 9, 0, 3, 3];
+    let mut there = cpu.clone();
+    there.move_to_device(device).expect("the model moves");
+    let xd = x.to_device(device).expect("the batch moves");
+    let c = nn::train(&mut cpu, MOMENTUM, |p| cnn_loss_grad(p, &x, &labels)).expect("own layers");
+    let d =
+        nn::train(&mut there, MOMENTUM, |p| cnn_loss_grad(p, &xd, &labels)).expect("own layers");
+    assert!(
+        (c.value - d.value).abs() <= 1e-4 * c.value.abs(),
+        "loss {} vs {}",
+        d.value,
+        c.value
+    );
+    for ((name, a), (_, b)) in c.p.named_tensors().iter().zip(d.p.named_tensors()) {
+        let diff = max_rel_diff(a, &b);
+        assert!(
+            diff <= 1e-4,
+            "{name}: gradient on {device} differs by {diff}"
+        );
+    }
+    for ((name, a), (_, b)) in cpu.named_state().iter().zip(there.named_state()) {
+        let diff = max_rel_diff(a, &b);
+        assert!(
+            diff <= 1e-4,
+            "{name} after a training step differs by {diff}"
+        );
+    }
+    let eval_cpu = nn::evaluate(&cpu, |m| cnn_logits(m, &x, 7));
+    let eval_there = nn::evaluate(&there, |m| cnn_logits(m, &xd, 7));
+    assert!(max_rel_diff(&eval_cpu, &eval_there) <= 1e-4);
 }
 
 #[test]

@@ -237,3 +237,138 @@ fn axis_kernels_sum_and_softmax_along_a_middle_axis() {
         );
     }
 }
+
+#[test]
+fn im2col_and_col2im_are_transposes_of_each_other() {
+    let Some(cxx) = compiler() else { return };
+    // One image of 2 channels 3×4, kernel 2×3, stride 2, padding 1: output 2×2.
+    let (c, h, w, kh, kw, stride, pad) = (2usize, 3usize, 4usize, 2usize, 3usize, 2usize, 1usize);
+    let (ho, wo) = (
+        (h + 2 * pad - kh) / stride + 1,
+        (w + 2 * pad - kw) / stride + 1,
+    );
+    let x: Vec<f64> = (0..c * h * w).map(|i| (i as f64) * 0.5 - 3.0).collect();
+    let k = c * kh * kw;
+    let cols_in: Vec<f64> = (0..k * ho * wo)
+        .map(|i| ((i * 7) % 11) as f64 - 5.0)
+        .collect();
+    let mut program = ops::module_source();
+    let _ = write!(
+        program,
+        "int main() {{\n  double x[] = {x}, cols_in[] = {ci}, cols[{nc}], dx[{nx}];\n  \
+         adjoint_im2col_f64(x, cols, {c}, {h}, {w}, {kh}, {kw}, {stride}, {pad}, {ho}, {wo});\n  \
+         adjoint_col2im_f64(cols_in, dx, {c}, {h}, {w}, {kh}, {kw}, {stride}, {pad}, {ho}, {wo});\n  \
+         for (double v : cols) printf(\"%.17g \", v);\n  for (double v : dx) printf(\"%.17g \", v);\n  return 0;\n}}\n",
+        x = array(&x),
+        ci = array(&cols_in),
+        nc = k * ho * wo,
+        nx = c * h * w,
+    );
+    let printed = run(cxx, "im2col", &program);
+    // The receptive fields, and col2im as the adjoint of im2col.
+    let mut cols = vec![0.0; k * ho * wo];
+    let mut dx = vec![0.0; c * h * w];
+    for ch in 0..c {
+        for i in 0..kh {
+            for j in 0..kw {
+                let row = (ch * kh + i) * kw + j;
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let (iy, ix) = (
+                            (oy * stride + i) as i64 - pad as i64,
+                            (ox * stride + j) as i64 - pad as i64,
+                        );
+                        if iy >= 0 && iy < h as i64 && ix >= 0 && ix < w as i64 {
+                            let at = (ch * h + iy as usize) * w + ix as usize;
+                            cols[row * ho * wo + oy * wo + ox] = x[at];
+                            dx[at] += cols_in[row * ho * wo + oy * wo + ox];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let expected = [cols, dx].concat();
+    assert_eq!(printed.len(), expected.len(), "{printed:?}");
+    for (k, (p, e)) in printed.iter().zip(&expected).enumerate() {
+        assert!((p - e).abs() <= 1e-12, "value {k}: host {p} vs {e}");
+    }
+}
+
+#[test]
+fn max_pooling_finds_the_first_maximum_and_scatters_back() {
+    let Some(cxx) = compiler() else { return };
+    // One plane 3×4 with a tie, kernel 3, stride 2, padding 1: output 2×2.
+    let x = [1.0, 5.0, 2.0, 0.0, 5.0, -1.0, 3.0, 4.0, 0.5, 2.5, 4.0, -2.0];
+    let g = [1.0, 2.0, 3.0, 4.0];
+    let mut program = ops::module_source();
+    let _ = write!(
+        program,
+        "int main() {{\n  double x[] = {x}, g[] = {g}, y[4], dx[12] = {{0}};\n  unsigned long long at[4];\n  \
+         adjoint_max_pool_f64(x, y, at, 1, 3, 4, 3, 2, 1, 2, 2);\n  adjoint_scatter_add_f64(g, at, dx, 4);\n  \
+         for (double v : y) printf(\"%.17g \", v);\n  for (unsigned long long v : at) printf(\"%llu \", v);\n  \
+         for (double v : dx) printf(\"%.17g \", v);\n  return 0;\n}}\n",
+        x = array(&x),
+        g = array(&g),
+    );
+    let printed = run(cxx, "max_pool", &program);
+    // Windows (rows, cols): (0..2, 0..2), (0..2, 1..4), (1..3, 0..2), (1..3, 1..4).
+    let (mut y, mut at) = (Vec::new(), Vec::new());
+    for (r, c) in [(0..2, 0..2), (0..2, 1..4), (1..3, 0..2), (1..3, 1..4)] {
+        let mut best: Option<(f64, usize)> = None;
+        for iy in r.clone() {
+            for ix in c.clone() {
+                let v = x[iy * 4 + ix];
+                if best.is_none_or(|(b, _)| v > b) {
+                    best = Some((v, iy * 4 + ix));
+                }
+            }
+        }
+        let (v, i) = best.expect("a window");
+        y.push(v);
+        at.push(i as f64);
+    }
+    let mut dx = vec![0.0; 12];
+    for (i, gv) in at.iter().zip(g) {
+        dx[*i as usize] += gv;
+    }
+    let expected = [y, at, dx].concat();
+    assert_eq!(printed, expected);
+}
+
+#[test]
+fn dropout_draws_the_runtimes_splitmix_stream() {
+    let Some(cxx) = compiler() else { return };
+    let x: Vec<f64> = (0..64).map(|i| i as f64 + 1.0).collect();
+    let mut program = ops::module_source();
+    let _ = write!(
+        program,
+        "int main() {{\n  double x[] = {x}, y[64];\n  \
+         adjoint_dropout_f64(x, y, 64, 0.3, 12345ull, 2.0);\n  \
+         for (double v : y) printf(\"%.17g \", v);\n  return 0;\n}}\n",
+        x = array(&x),
+    );
+    let printed = run(cxx, "dropout", &program);
+    // The runtime's stream (`ops::dropout::dropout_uniform`), restated.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let key = mix(12345 ^ 0x243F_6A88_85A3_08D3);
+    let expected: Vec<f64> = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let z = mix(key.wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            let u = (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+            if u >= 0.3 {
+                v * 2.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    assert_eq!(printed, expected);
+    assert!(expected.contains(&0.0) && expected.iter().any(|v| *v != 0.0));
+}

@@ -1,7 +1,10 @@
 //! CUDA C kernels of the runtime's ops that are not element-wise maps (those
 //! are regions: [`super::region_kernels`]): cross-entropy over class labels,
 //! a summing reduction, sums and softmaxes along an axis (a tensor viewed as
-//! `[outer, len, inner]`, the axis in the middle), and Adam's update. Each is a `__device__` template
+//! `[outer, len, inner]`, the axis in the middle), a convolution's
+//! `im2col`/`col2im` (the products are cuBLAS's), max pooling with its
+//! argmax and the scatter of its adjoint, dropout's counter-based mask (the
+//! runtime's SplitMix64 stream, bit for bit), and Adam's update. Each is a `__device__` template
 //! with `extern "C"` entry points for `float` (`…_f32`) and `double`
 //! (`…_f64`), no includes; the runtime compiles [`SOURCE`] once per device
 //! with NVRTC.
@@ -107,6 +110,100 @@ __device__ void softmax_axis_backward(const T* y, const T* g, T* dx, unsigned lo
 }
 
 template <typename T>
+__device__ void im2col(const T* x, T* cols, unsigned long long c, unsigned long long h,
+                       unsigned long long w, unsigned long long kh, unsigned long long kw,
+                       unsigned long long stride, unsigned long long pad, unsigned long long ho,
+                       unsigned long long wo) {
+  unsigned long long l = ho * wo;
+  for (unsigned long long idx = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+       idx < c * kh * kw * l; idx += (unsigned long long)blockDim.x * gridDim.x) {
+    unsigned long long col = idx % l, row = idx / l;
+    unsigned long long ox = col % wo, oy = col / wo;
+    unsigned long long j = row % kw, i = (row / kw) % kh, ch = row / (kw * kh);
+    long long iy = (long long)(oy * stride + i) - (long long)pad;
+    long long ix = (long long)(ox * stride + j) - (long long)pad;
+    bool inside = iy >= 0 && iy < (long long)h && ix >= 0 && ix < (long long)w;
+    cols[idx] = inside ? x[(ch * h + (unsigned long long)iy) * w + (unsigned long long)ix] : T(0);
+  }
+}
+
+template <typename T>
+__device__ void col2im(const T* cols, T* dx, unsigned long long c, unsigned long long h,
+                       unsigned long long w, unsigned long long kh, unsigned long long kw,
+                       unsigned long long stride, unsigned long long pad, unsigned long long ho,
+                       unsigned long long wo) {
+  for (unsigned long long idx = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+       idx < c * h * w; idx += (unsigned long long)blockDim.x * gridDim.x) {
+    long long ix = (long long)(idx % w), iy = (long long)((idx / w) % h);
+    unsigned long long ch = idx / (h * w);
+    T acc = T(0);
+    for (unsigned long long i = 0; i < kh; i++) {
+      long long ty = iy + (long long)pad - (long long)i;
+      if (ty < 0 || ty % (long long)stride != 0 || ty / (long long)stride >= (long long)ho) continue;
+      for (unsigned long long j = 0; j < kw; j++) {
+        long long tx = ix + (long long)pad - (long long)j;
+        if (tx < 0 || tx % (long long)stride != 0 || tx / (long long)stride >= (long long)wo) continue;
+        acc += cols[((ch * kh + i) * kw + j) * ho * wo + (unsigned long long)(ty / (long long)stride) * wo +
+                    (unsigned long long)(tx / (long long)stride)];
+      }
+    }
+    dx[idx] = acc;
+  }
+}
+
+template <typename T>
+__device__ void max_pool(const T* x, T* y, unsigned long long* at, unsigned long long planes,
+                         unsigned long long h, unsigned long long w, unsigned long long k,
+                         unsigned long long stride, unsigned long long pad, unsigned long long ho,
+                         unsigned long long wo) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+       i < planes * ho * wo; i += (unsigned long long)blockDim.x * gridDim.x) {
+    unsigned long long ox = i % wo, oy = (i / wo) % ho, plane = i / (ho * wo);
+    long long y0 = (long long)(oy * stride) - (long long)pad, x0 = (long long)(ox * stride) - (long long)pad;
+    T best = T(0);
+    unsigned long long where = ~0ull;
+    for (long long iy = y0 < 0 ? 0 : y0; iy < y0 + (long long)k && iy < (long long)h; iy++) {
+      for (long long ix = x0 < 0 ? 0 : x0; ix < x0 + (long long)k && ix < (long long)w; ix++) {
+        unsigned long long idx = (plane * h + (unsigned long long)iy) * w + (unsigned long long)ix;
+        T v = x[idx];
+        if (where == ~0ull || v > best || (v != v && best == best)) {
+          best = v;
+          where = idx;
+        }
+      }
+    }
+    y[i] = best;
+    at[i] = where;
+  }
+}
+
+template <typename T>
+__device__ void scatter_add(const T* g, const unsigned long long* at, T* dx, unsigned long long n) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+       i += (unsigned long long)blockDim.x * gridDim.x) {
+    atomicAdd(&dx[at[i]], g[i]);
+  }
+}
+
+__device__ unsigned long long splitmix64(unsigned long long z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+template <typename T>
+__device__ void dropout(const T* x, T* y, unsigned long long n, double p, unsigned long long seed,
+                        T scale) {
+  unsigned long long key = splitmix64(seed ^ 0x243F6A8885A308D3ull);
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+       i += (unsigned long long)blockDim.x * gridDim.x) {
+    unsigned long long z = splitmix64(key + i * 0x9E3779B97F4A7C15ull);
+    double u = (double)(z >> 11) * (1.0 / 9007199254740992.0);
+    y[i] = u >= p ? x[i] * scale : T(0);
+  }
+}
+
+template <typename T>
 __device__ void adam(T* w, const T* g, T* m, T* v, unsigned long long n, T lr, T beta1, T beta2,
                      T bias1, T bias2, T eps, T weight_decay, int decoupled) {
   for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
@@ -143,6 +240,21 @@ extern "C" __global__ void adjoint_softmax_axis_{suffix}(const {ty}* x, {ty}* y,
 extern "C" __global__ void adjoint_softmax_axis_backward_{suffix}(const {ty}* y, const {ty}* g, {ty}* dx, unsigned long long outer, unsigned long long len, unsigned long long inner, int log_domain) {{
   softmax_axis_backward<{ty}>(y, g, dx, outer, len, inner, log_domain);
 }}
+extern "C" __global__ void adjoint_im2col_{suffix}(const {ty}* x, {ty}* cols, unsigned long long c, unsigned long long h, unsigned long long w, unsigned long long kh, unsigned long long kw, unsigned long long stride, unsigned long long pad, unsigned long long ho, unsigned long long wo) {{
+  im2col<{ty}>(x, cols, c, h, w, kh, kw, stride, pad, ho, wo);
+}}
+extern "C" __global__ void adjoint_col2im_{suffix}(const {ty}* cols, {ty}* dx, unsigned long long c, unsigned long long h, unsigned long long w, unsigned long long kh, unsigned long long kw, unsigned long long stride, unsigned long long pad, unsigned long long ho, unsigned long long wo) {{
+  col2im<{ty}>(cols, dx, c, h, w, kh, kw, stride, pad, ho, wo);
+}}
+extern "C" __global__ void adjoint_max_pool_{suffix}(const {ty}* x, {ty}* y, unsigned long long* at, unsigned long long planes, unsigned long long h, unsigned long long w, unsigned long long k, unsigned long long stride, unsigned long long pad, unsigned long long ho, unsigned long long wo) {{
+  max_pool<{ty}>(x, y, at, planes, h, w, k, stride, pad, ho, wo);
+}}
+extern "C" __global__ void adjoint_scatter_add_{suffix}(const {ty}* g, const unsigned long long* at, {ty}* dx, unsigned long long n) {{
+  scatter_add<{ty}>(g, at, dx, n);
+}}
+extern "C" __global__ void adjoint_dropout_{suffix}(const {ty}* x, {ty}* y, unsigned long long n, double p, unsigned long long seed, {ty} scale) {{
+  dropout<{ty}>(x, y, n, p, seed, scale);
+}}
 extern "C" __global__ void adjoint_adam_{suffix}({ty}* w, const {ty}* g, {ty}* m, {ty}* v, unsigned long long n, {ty} lr, {ty} beta1, {ty} beta2, {ty} bias1, {ty} bias2, {ty} eps, {ty} weight_decay, int decoupled) {{
   adam<{ty}>(w, g, m, v, n, lr, beta1, beta2, bias1, bias2, eps, weight_decay, decoupled);
 }}
@@ -173,6 +285,11 @@ mod tests {
             "sum_axis",
             "softmax_axis",
             "softmax_axis_backward",
+            "im2col",
+            "col2im",
+            "max_pool",
+            "scatter_add",
+            "dropout",
             "adam",
         ] {
             for suffix in ["f32", "f64"] {

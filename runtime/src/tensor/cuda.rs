@@ -21,12 +21,12 @@ use adjoint_kernels::cuda::{self as kernels, nvrtc, AdjointLayout};
 use adjoint_kernels::cudarc::cublas::sys::cublasOperation_t;
 use adjoint_kernels::cudarc::cublas::{CudaBlas, GemmConfig};
 use adjoint_kernels::cudarc::driver::{
-    sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, DevicePtrMut,
-    LaunchConfig, PushKernelArg,
+    sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut,
+    DevicePtr, DevicePtrMut, LaunchConfig, PushKernelArg,
 };
 use adjoint_kernels::cudarc::nvrtc::Ptx;
 
-use super::device::AdamStep;
+use super::device::{AdamStep, ConvDims, PoolDims};
 use super::shape::numel;
 use super::storage::{Device, DeviceError};
 use super::{Element, Tensor};
@@ -293,7 +293,7 @@ fn ops_function<T: Element>(gpu: &Gpu, kernel: &str) -> CudaFunction {
     gpu.function(source, &format!("adjoint_{kernel}_{}", T::SUFFIX))
 }
 
-/// `C[m, n] = op(A) · op(B)` for row-major `A` (`[m, k]`, or `[k, m]` when
+/// `C[m, n] = op(A) · op(B) + beta·C` for row-major `A` (`[m, k]`, or `[k, m]` when
 /// `trans_a`) and `B` (`[k, n]`, or `[n, k]` when `trans_b`), at element
 /// offsets: cuBLAS is column-major, so it computes `Cᵀ = op(B)ᵀ · op(A)ᵀ`.
 #[allow(clippy::too_many_arguments)]
@@ -304,6 +304,7 @@ fn gemm_into<T: Element, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
     c: &mut C,
     (trans_a, trans_b): (bool, bool),
     (m, k, n): (usize, usize, usize),
+    beta: T,
 ) {
     let op = |t: bool| {
         if t {
@@ -322,7 +323,7 @@ fn gemm_into<T: Element, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
         alpha: T::one(),
         lda: int(if trans_b { k } else { n }),
         ldb: int(if trans_a { m } else { k }),
-        beta: T::zero(),
+        beta,
         ldc: int(n),
     };
     // SAFETY: the sizes and leading dimensions above describe the buffers,
@@ -347,7 +348,7 @@ pub(crate) fn gemm<T: Element>(
             let a_i = a.slice.slice(i * m * k..(i + 1) * m * k);
             let b_i = b.slice.slice(i * k * n..(i + 1) * k * n);
             let mut c_i = c.slice_mut(i * m * n..(i + 1) * m * n);
-            gemm_into(gpu, &a_i, &b_i, &mut c_i, trans, (m, k, n));
+            gemm_into(gpu, &a_i, &b_i, &mut c_i, trans, (m, k, n), T::zero());
         }
     }
     gpu.wrap(c, len)
@@ -706,4 +707,219 @@ fn unique<'a, T: Element>(gpu: &Gpu, shared: &'a mut Arc<CudaSlice<T>>) -> &'a m
         *shared = Arc::new(copy);
     }
     Arc::get_mut(shared).unwrap_or_else(|| unreachable!("just made unique"))
+}
+
+impl ConvDims {
+    fn k(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    fn l(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    fn chw(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    /// The `im2col`/`col2im` arguments after the two buffers.
+    fn args(&self) -> [u64; 9] {
+        [
+            self.c,
+            self.h,
+            self.w,
+            self.kh,
+            self.kw,
+            self.stride,
+            self.pad,
+            self.ho,
+            self.wo,
+        ]
+        .map(|v| v as u64)
+    }
+}
+
+/// The receptive fields of one image into `cols` (`c·kh·kw × ho·wo`).
+fn im2col<T: Element>(gpu: &Gpu, image: &CudaView<'_, T>, cols: &mut CudaSlice<T>, d: &ConvDims) {
+    let f = ops_function::<T>(gpu, "im2col");
+    let args = d.args();
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch.arg(image).arg(cols);
+    for a in &args {
+        launch.arg(a);
+    }
+    // SAFETY: `image` holds c·h·w elements, `cols` c·kh·kw·ho·wo.
+    gpu.check("im2col", unsafe { launch.launch(grid(d.k() * d.l())) });
+}
+
+/// The adjoint of [`im2col`]: each input element's sum over the columns
+/// that read it.
+fn col2im<T: Element>(
+    gpu: &Gpu,
+    cols: &CudaSlice<T>,
+    image: &mut CudaViewMut<'_, T>,
+    d: &ConvDims,
+) {
+    let f = ops_function::<T>(gpu, "col2im");
+    let args = d.args();
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch.arg(cols).arg(image);
+    for a in &args {
+        launch.arg(a);
+    }
+    // SAFETY: as `im2col`, the other way.
+    gpu.check("col2im", unsafe { launch.launch(grid(d.chw())) });
+}
+
+/// The convolution of `x [N, C, H, W]` with `w [O, C, kh, kw]`: per image,
+/// its receptive fields (`im2col`) times the weights (cuBLAS).
+pub(crate) fn conv2d<T: Element>(x: &Buffer<T>, w: &Buffer<T>, d: &ConvDims) -> Buffer<T> {
+    let gpu = &x.gpu;
+    let (k, l, chw) = (d.k(), d.l(), d.chw());
+    let mut cols = gpu.alloc::<T>(k * l);
+    let len = d.n * d.o * l;
+    let mut y = gpu.alloc::<T>(len);
+    for i in 0..d.n {
+        let image = x.slice.slice(i * chw..(i + 1) * chw);
+        im2col(gpu, &image, &mut cols, d);
+        let mut y_i = y.slice_mut(i * d.o * l..(i + 1) * d.o * l);
+        gemm_into(
+            gpu,
+            &*w.slice,
+            &cols,
+            &mut y_i,
+            (false, false),
+            (d.o, k, l),
+            T::zero(),
+        );
+    }
+    gpu.wrap(y, len)
+}
+
+/// The adjoint of [`conv2d`]: `dw = Σ_n g_n · cols_nᵀ` and `dx_n =
+/// col2im(wᵀ · g_n)`, each when asked for.
+pub(crate) fn conv2d_backward<T: Element>(
+    x: &Buffer<T>,
+    w: &Buffer<T>,
+    g: &Buffer<T>,
+    d: &ConvDims,
+    [need_dx, need_dw]: [bool; 2],
+) -> (Option<Buffer<T>>, Option<Buffer<T>>) {
+    let gpu = &x.gpu;
+    let (k, l, chw) = (d.k(), d.l(), d.chw());
+    let mut cols = gpu.alloc::<T>(k * l);
+    let mut dw = need_dw.then(|| gpu.zeros::<T>(d.o * k));
+    let mut dx = need_dx.then(|| gpu.alloc::<T>(d.n * chw));
+    for i in 0..d.n {
+        let g_i = g.slice.slice(i * d.o * l..(i + 1) * d.o * l);
+        if let Some(dw) = dw.as_mut() {
+            let image = x.slice.slice(i * chw..(i + 1) * chw);
+            im2col(gpu, &image, &mut cols, d);
+            gemm_into(gpu, &g_i, &cols, dw, (false, true), (d.o, l, k), T::one());
+        }
+        if let Some(dx) = dx.as_mut() {
+            gemm_into(
+                gpu,
+                &*w.slice,
+                &g_i,
+                &mut cols,
+                (true, false),
+                (k, d.o, l),
+                T::zero(),
+            );
+            let mut dx_i = dx.slice_mut(i * chw..(i + 1) * chw);
+            col2im(gpu, &cols, &mut dx_i, d);
+        }
+    }
+    (
+        dx.map(|dx| gpu.wrap(dx, d.n * chw)),
+        dw.map(|dw| gpu.wrap(dw, d.o * k)),
+    )
+}
+
+/// Flat input indices on a device (max pooling's argmax).
+#[derive(Clone)]
+pub(crate) struct Indices {
+    slice: Arc<CudaSlice<u64>>,
+    len: usize,
+    gpu: Arc<Gpu>,
+}
+
+impl Indices {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// A copy on the host.
+    pub(crate) fn download(&self) -> Vec<usize> {
+        if self.len == 0 {
+            return Vec::new();
+        }
+        let gpu = &self.gpu;
+        let values = gpu.check(
+            "copying indices to the host",
+            gpu.stream.clone_dtoh(&self.slice.slice(0..self.len)),
+        );
+        gpu.check("synchronising", gpu.stream.synchronize());
+        values.into_iter().map(|v| v as usize).collect()
+    }
+}
+
+/// Max pooling of every plane, with the flat input index of each maximum.
+pub(crate) fn max_pool<T: Element>(x: &Buffer<T>, d: &PoolDims) -> (Buffer<T>, Indices) {
+    let gpu = &x.gpu;
+    let f = ops_function::<T>(gpu, "max_pool");
+    let n = d.planes * d.ho * d.wo;
+    // SAFETY: the kernel writes every index.
+    let at = gpu.check("allocating", unsafe { gpu.stream.alloc::<u64>(n.max(1)) });
+    let (mut y, mut at) = (gpu.alloc::<T>(n), at);
+    let args = [d.planes, d.h, d.w, d.k, d.stride, d.pad, d.ho, d.wo].map(|v| v as u64);
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch.arg(&*x.slice).arg(&mut y).arg(&mut at);
+    for a in &args {
+        launch.arg(a);
+    }
+    // SAFETY: `x` holds planes·h·w elements, `y` and `at` planes·ho·wo.
+    gpu.check("max_pool2d", unsafe { launch.launch(grid(n)) });
+    let indices = Indices {
+        slice: Arc::new(at),
+        len: n,
+        gpu: gpu.clone(),
+    };
+    (gpu.wrap(y, n), indices)
+}
+
+/// `g` added onto the input elements `at` names: a tensor of `len` elements.
+pub(crate) fn scatter_add<T: Element>(g: &Buffer<T>, at: &Indices, len: usize) -> Buffer<T> {
+    let gpu = &g.gpu;
+    let f = ops_function::<T>(gpu, "scatter_add");
+    let mut dx = gpu.zeros::<T>(len);
+    let n = at.len as u64;
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch.arg(&*g.slice).arg(&*at.slice).arg(&mut dx).arg(&n);
+    // SAFETY: every index is below `len` (they came from the forward).
+    gpu.check("max_pool2d_backward", unsafe {
+        launch.launch(grid(at.len))
+    });
+    gpu.wrap(dx, len)
+}
+
+/// `x` with dropout's counter-based mask of (`p`, `seed`) applied,
+/// survivors scaled by `scale`.
+pub(crate) fn dropout<T: Element>(x: &Buffer<T>, p: f64, seed: u64, scale: T) -> Buffer<T> {
+    let gpu = &x.gpu;
+    let f = ops_function::<T>(gpu, "dropout");
+    let mut y = gpu.alloc::<T>(x.len);
+    let n = x.len as u64;
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch
+        .arg(&*x.slice)
+        .arg(&mut y)
+        .arg(&n)
+        .arg(&p)
+        .arg(&seed)
+        .arg(&scale);
+    // SAFETY: `x` and `y` hold `n` elements.
+    gpu.check("dropout", unsafe { launch.launch(grid(x.len)) });
+    gpu.wrap(y, x.len)
 }

@@ -210,6 +210,121 @@ pub(crate) fn softmax_backward<T: Element>(
     None
 }
 
+/// The sizes of a convolution (checked by the caller): `n` images of `c`
+/// channels `h × w`, `o` filters `kh × kw` at `stride` with `pad`, output
+/// `ho × wo`.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) struct ConvDims {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub ho: usize,
+    pub wo: usize,
+}
+
+/// The convolution of `x [N, C, H, W]` with `w [O, C, kh, kw]`.
+pub(crate) fn conv2d<T: Element>(
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    dims: ConvDims,
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("conv2d", &[x, w], |b| {
+        let y = cuda::conv2d(b[0], b[1], &dims);
+        Tensor::from_buffer(y, &[dims.n, dims.o, dims.ho, dims.wo])
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The adjoint of [`conv2d`]: `(dx, dw)`, each when `needs` asks.
+#[allow(clippy::type_complexity)]
+pub(crate) fn conv2d_backward<T: Element>(
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    g: &Tensor<T>,
+    dims: ConvDims,
+    needs: [bool; 2],
+) -> Option<(Option<Tensor<T>>, Option<Tensor<T>>)> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("conv2d_backward", &[x, w, g], |b| {
+        let (dx, dw) = cuda::conv2d_backward(b[0], b[1], b[2], &dims, needs);
+        (
+            dx.map(|dx| Tensor::from_buffer(dx, x.shape())),
+            dw.map(|dw| Tensor::from_buffer(dw, w.shape())),
+        )
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The sizes of a pooling: `planes` (`N·C`) of `h × w`, a `k × k` window
+/// at `stride` with `pad`, output `ho × wo`.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) struct PoolDims {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub ho: usize,
+    pub wo: usize,
+}
+
+/// Max pooling with its indices, shaped `out_shape`.
+pub(crate) fn max_pool<T: Element>(
+    x: &Tensor<T>,
+    dims: PoolDims,
+    out_shape: &[usize],
+) -> Option<(Tensor<T>, super::ops::pool::PoolIndices)> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("max_pool2d", &[x], |b| {
+        let (y, at) = cuda::max_pool(b[0], &dims);
+        (
+            Tensor::from_buffer(y, out_shape),
+            super::ops::pool::PoolIndices::on_device(at),
+        )
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The adjoint of max pooling: `grad` added onto the inputs `indices` name.
+pub(crate) fn max_pool_backward<T: Element>(
+    indices: &super::ops::pool::PoolIndices,
+    grad: &Tensor<T>,
+    input_shape: &[usize],
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    {
+        let at = indices.device()?;
+        let g = cuda::buffers("max_pool2d_backward", &[grad])?;
+        let dx = cuda::scatter_add(g[0], at, super::shape::numel(input_shape));
+        Some(Tensor::from_buffer(dx, input_shape))
+    }
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// `x` with dropout's mask of (`p`, `seed`), survivors scaled by `scale`.
+pub(crate) fn dropout<T: Element>(x: &Tensor<T>, p: f64, seed: u64, scale: T) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("dropout", &[x], |b| {
+        Tensor::from_buffer(cuda::dropout(b[0], p, seed, scale), x.shape())
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
 /// `s` as a 0-d tensor on `x`'s device, where that is a CUDA device (the
 /// tensor–scalar ops then run as broadcast tensor ops there).
 pub(crate) fn scalar_like<T: Element>(x: &Tensor<T>, s: T) -> Option<Tensor<T>> {

@@ -14,6 +14,7 @@
 //!   `running = (1 - momentum) · running + momentum · batch`, the variance
 //!   stored unbiased (`σ² · m / (m - 1)`).
 
+use super::batch_norm_composed as composed;
 use super::batch_norm_state::{record, running_for};
 use crate::tensor::base::expect_same_shape;
 use crate::tensor::error::or_panic;
@@ -31,6 +32,12 @@ pub struct BatchStats<T: Element = f32> {
     pub inv_std: Tensor<T>,
     /// The number of elements each channel's statistics are over (`N·H·W`).
     pub count: usize,
+}
+
+/// Whether `x` lives on a device, where batch norm runs as a composition of
+/// tensor ops (`batch_norm_composed.rs`).
+fn on_device<T: Element>(x: &Tensor<T>) -> bool {
+    x.device() != crate::tensor::Device::Cpu
 }
 
 /// `(N, C, S)` of a batch-norm input (`S = H·W`, or 1 for `[N, C]`), after
@@ -97,6 +104,11 @@ pub fn try_batch_norm_train<T: Element>(
     if let Some((running_mean, running_var)) = running_for(gamma) {
         return eval_with(x, gamma, beta, &running_mean, &running_var, eps, m);
     }
+    if on_device(x) {
+        let (y, stats) = composed::train(x, gamma, beta, eps, (n, c, s));
+        record(gamma, &stats);
+        return Ok((y, stats));
+    }
     let count = T::cast_usize(m);
     let mut mean = vec![T::zero(); c];
     for_blocks(x.data(), c, s, |ch, block| {
@@ -135,6 +147,22 @@ fn eval_with<T: Element>(
     eps: f64,
     count: usize,
 ) -> Result<(Tensor<T>, BatchStats<T>), ShapeError> {
+    if on_device(x) {
+        let (n, c, s) = dims(
+            "batch_norm",
+            x.shape(),
+            &[running_mean.shape(), running_var.shape()],
+        )?;
+        return Ok(composed::eval(
+            x,
+            gamma,
+            beta,
+            running_mean,
+            running_var,
+            eps,
+            (n, c, s),
+        ));
+    }
     let y = try_batch_norm_eval(x, gamma, beta, running_mean, running_var, eps)?;
     let e = T::cast_f64(eps);
     let inv: Vec<T> = running_var
@@ -210,12 +238,15 @@ pub fn batch_norm_backward<T: Element>(
     needs: [bool; 3],
 ) -> BatchNormGrads<T> {
     let op = "batch_norm_backward";
-    let (_, c, s) = or_panic(dims(
+    let (n, c, s) = or_panic(dims(
         op,
         x.shape(),
         &[gamma.shape(), stats.mean.shape(), stats.inv_std.shape()],
     ));
     expect_same_shape(op, grad.shape(), x.shape());
+    if on_device(x) {
+        return composed::backward(x, gamma, stats, grad, needs, (n, c, s));
+    }
     let (mean, inv) = (stats.mean.data(), stats.inv_std.data());
     let (dbeta, dgamma) = param_grads(x.data(), grad.data(), c, s, mean, inv);
     let dx = needs[0].then(|| {
@@ -295,7 +326,7 @@ pub fn try_batch_norm_eval<T: Element>(
     running_var: &Tensor<T>,
     eps: f64,
 ) -> Result<Tensor<T>, ShapeError> {
-    let (_, c, s) = dims(
+    let (n, c, s) = dims(
         "batch_norm_eval",
         x.shape(),
         &[
@@ -305,6 +336,10 @@ pub fn try_batch_norm_eval<T: Element>(
             running_var.shape(),
         ],
     )?;
+    if on_device(x) {
+        let dims = (n, c, s);
+        return Ok(composed::eval(x, gamma, beta, running_mean, running_var, eps, dims).0);
+    }
     let inv = inv_std(running_var, eps);
     Ok(affine(
         x,
@@ -387,6 +422,10 @@ pub fn update_running_stats<T: Element>(
                 rhs: stats.mean.shape().to_vec(),
             });
         }
+    }
+    if on_device(running_mean) {
+        composed::update_running(running_mean, running_var, stats, momentum);
+        return Ok(());
     }
     let m = stats.count as f64;
     let unbias = if stats.count > 1 { m / (m - 1.0) } else { 1.0 };

@@ -73,6 +73,23 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
+    /// The sizes as the device kernels take them.
+    fn dims(&self) -> crate::tensor::device::ConvDims {
+        crate::tensor::device::ConvDims {
+            n: self.n,
+            c: self.c,
+            h: self.h,
+            w: self.w,
+            o: self.o,
+            kh: self.kh,
+            kw: self.kw,
+            stride: self.stride,
+            pad: self.pad,
+            ho: self.ho,
+            wo: self.wo,
+        }
+    }
+
     /// Rows of `cols`: `C·kh·kw`.
     fn k(&self) -> usize {
         self.c * self.kh * self.kw
@@ -368,6 +385,9 @@ pub fn try_conv2d<T: Element>(
     padding: usize,
 ) -> Result<Tensor<T>, ShapeError> {
     let g = geometry("conv2d", x.shape(), w.shape(), stride, padding)?;
+    if let Some(y) = crate::tensor::device::conv2d(x, w, g.dims()) {
+        return Ok(y);
+    }
     let out = conv2d_forward(&g, layout_for(&g), x.data(), w.data());
     Ok(Tensor::from_parts(out, g.out_shape()))
 }
@@ -413,6 +433,9 @@ pub(crate) fn conv2d_backward_with<T: Element>(
         padding,
     ));
     expect_same_shape("conv2d_backward", grad.shape(), &g.out_shape());
+    if let Some(grads) = crate::tensor::device::conv2d_backward(x, w, grad, g.dims(), needs) {
+        return grads;
+    }
     let layout = layout(&g);
     let (k, l, o, chw) = (g.k(), g.l(), g.o, g.chw());
     let [need_dx, need_dw] = needs;

@@ -60,6 +60,9 @@ fn apply_mask<T: Element>(v: &Tensor<T>, p: f64, seed: u64) -> Tensor<T> {
         return v.clone();
     }
     let scale = T::cast_f64(1.0 / (1.0 - p));
+    if let Some(y) = crate::tensor::device::dropout(v, p, seed, scale) {
+        return y;
+    }
     let data = v
         .data()
         .iter()

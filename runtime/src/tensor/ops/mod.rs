@@ -15,6 +15,7 @@
 
 mod axis;
 pub mod batch_norm;
+mod batch_norm_composed;
 pub mod batch_norm_state;
 pub mod binary;
 pub mod broadcast;

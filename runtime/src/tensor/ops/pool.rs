@@ -19,8 +19,84 @@
 
 use super::par::{group_size, run_parts};
 use crate::tensor::base::expect_same_shape;
+use crate::tensor::device::{self, PoolDims};
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
+
+/// Where each output of a max pooling was taken from: a flat index into
+/// the input per output element, kept on the input's device (what
+/// [`max_pool2d_backward`] routes the gradient by).
+#[derive(Clone)]
+pub struct PoolIndices(Where);
+
+#[derive(Clone)]
+enum Where {
+    Host(Vec<usize>),
+    #[cfg(feature = "cuda")]
+    Device(crate::tensor::cuda::Indices),
+}
+
+impl PoolIndices {
+    /// Indices on the device of a pooled tensor.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn on_device(indices: crate::tensor::cuda::Indices) -> PoolIndices {
+        PoolIndices(Where::Device(indices))
+    }
+
+    /// The indices on a device, if they live on one.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn device(&self) -> Option<&crate::tensor::cuda::Indices> {
+        match &self.0 {
+            Where::Device(indices) => Some(indices),
+            Where::Host(_) => None,
+        }
+    }
+
+    /// The number of indices (the pooled tensor's element count).
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Where::Host(v) => v.len(),
+            #[cfg(feature = "cuda")]
+            Where::Device(d) => d.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The indices on the host (copied from a device).
+    pub fn to_vec(&self) -> Vec<usize> {
+        match &self.0 {
+            Where::Host(v) => v.clone(),
+            #[cfg(feature = "cuda")]
+            Where::Device(d) => d.download(),
+        }
+    }
+
+    /// The host indices, for the host kernels.
+    #[track_caller]
+    fn host(&self) -> &[usize] {
+        match &self.0 {
+            Where::Host(v) => v,
+            #[cfg(feature = "cuda")]
+            Where::Device(_) => {
+                panic!("max pooling's indices live on a device and this op has no device path yet")
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for PoolIndices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Where::Host(v) => f.debug_tuple("PoolIndices").field(v).finish(),
+            #[cfg(feature = "cuda")]
+            Where::Device(d) => write!(f, "PoolIndices({} on a device)", d.len()),
+        }
+    }
+}
 
 /// The sizes of one pooling, checked to fit together.
 #[derive(Debug, Clone, Copy)]
@@ -105,8 +181,21 @@ pub fn try_max_pool2d_with_indices<T: Element>(
     kernel: usize,
     stride: usize,
     padding: usize,
-) -> Result<(Tensor<T>, Vec<usize>), ShapeError> {
+) -> Result<(Tensor<T>, PoolIndices), ShapeError> {
     let g = pool_geometry("max_pool2d", x.shape(), kernel, stride, padding)?;
+    let dims = PoolDims {
+        planes: g.planes,
+        h: g.h,
+        w: g.w,
+        k: g.k,
+        stride: g.s,
+        pad: g.p,
+        ho: g.ho,
+        wo: g.wo,
+    };
+    if let Some(pooled) = device::max_pool(x, dims, &g.out_shape(x.shape())) {
+        return Ok(pooled);
+    }
     let plane_out = g.ho * g.wo;
     let mut out = vec![T::zero(); g.planes * plane_out];
     let mut idx = vec![0usize; out.len()];
@@ -130,7 +219,10 @@ pub fn try_max_pool2d_with_indices<T: Element>(
             },
         );
     }
-    Ok((Tensor::from_parts(out, g.out_shape(x.shape())), idx))
+    Ok((
+        Tensor::from_parts(out, g.out_shape(x.shape())),
+        PoolIndices(Where::Host(idx)),
+    ))
 }
 
 /// Max pooling of one plane; `base` is the plane's offset in the input.
@@ -177,9 +269,13 @@ pub fn try_max_pool2d<T: Element>(
 #[track_caller]
 pub fn max_pool2d_backward<T: Element>(
     input_shape: &[usize],
-    indices: &[usize],
+    indices: &PoolIndices,
     grad: &Tensor<T>,
 ) -> Tensor<T> {
+    if let Some(dx) = device::max_pool_backward(indices, grad, input_shape) {
+        return dx;
+    }
+    let indices = indices.host();
     assert_eq!(
         grad.len(),
         indices.len(),
@@ -202,10 +298,11 @@ pub fn max_pool2d_backward<T: Element>(
 /// # Panics
 /// If an index is out of `tangent`'s range or `indices` does not fill `out_shape`.
 pub fn max_pool2d_tangent<T: Element>(
-    indices: &[usize],
+    indices: &PoolIndices,
     tangent: &Tensor<T>,
     out_shape: &[usize],
 ) -> Tensor<T> {
+    let indices = indices.host();
     let d = tangent.data();
     assert_eq!(
         indices.len(),
@@ -313,6 +410,9 @@ pub fn avg_pool2d_backward<T: Element>(
 /// for another rank or empty planes.
 pub fn try_global_avg_pool<T: Element>(x: &Tensor<T>) -> Result<Tensor<T>, ShapeError> {
     let (n, c, hw) = global_dims("global_avg_pool", x.shape())?;
+    if x.device() != crate::tensor::Device::Cpu {
+        return Ok(x.reshape(&[n, c, hw]).mean_axis(2, false));
+    }
     let scale = T::one() / T::cast_usize(hw);
     let out = x
         .data()
@@ -331,6 +431,10 @@ pub fn try_global_avg_pool<T: Element>(x: &Tensor<T>) -> Result<Tensor<T>, Shape
 pub fn global_avg_pool_backward<T: Element>(input_shape: &[usize], grad: &Tensor<T>) -> Tensor<T> {
     let (n, c, hw) = or_panic(global_dims("global_avg_pool_backward", input_shape));
     expect_same_shape("global_avg_pool_backward", grad.shape(), &[n, c]);
+    if grad.device() != crate::tensor::Device::Cpu {
+        let spread = super::reduce::mean_axis_backward(&[n, c, hw], 2, grad);
+        return spread.reshape(input_shape);
+    }
     let scale = T::one() / T::cast_usize(hw);
     let mut dx = Vec::with_capacity(n * c * hw);
     for &gv in grad.data() {
@@ -385,7 +489,7 @@ impl<T: Element> Tensor<T> {
         kernel: usize,
         stride: usize,
         padding: usize,
-    ) -> (Self, Vec<usize>) {
+    ) -> (Self, PoolIndices) {
         or_panic(try_max_pool2d_with_indices(self, kernel, stride, padding))
     }
 

@@ -26,7 +26,7 @@ fn max_pool2d_closed_form_with_indices() {
     let (y, idx) = x.max_pool2d_with_indices(2, 2, 0);
     assert_eq!(y.shape(), &[1, 1, 2, 2]);
     assert_eq!(y.to_vec(), vec![5.0, 7.0, 13.0, 15.0]);
-    assert_eq!(idx, vec![5, 7, 13, 15]);
+    assert_eq!(idx.to_vec(), vec![5, 7, 13, 15]);
     // Padding acts as -∞: with all-negative values the padded windows
     // still take a real element. 3×3/2 windows with padding 1 over a 3×3 plane.
     let neg = t(
@@ -35,11 +35,11 @@ fn max_pool2d_closed_form_with_indices() {
     );
     let (y, idx) = neg.max_pool2d_with_indices(3, 2, 1);
     assert_eq!(y.to_vec(), vec![-5.0, -4.0, -2.0, -1.0]);
-    assert_eq!(idx, vec![4, 5, 7, 8]);
+    assert_eq!(idx.to_vec(), vec![4, 5, 7, 8]);
     // Indices are flat into the whole input: the second plane starts at 16.
     let two = t(&(0..32).map(f64::from).collect::<Vec<_>>(), &[1, 2, 4, 4]);
     let (_, idx) = two.max_pool2d_with_indices(2, 2, 0);
-    assert_eq!(idx, vec![5, 7, 13, 15, 21, 23, 29, 31]);
+    assert_eq!(idx.to_vec(), vec![5, 7, 13, 15, 21, 23, 29, 31]);
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn max_pool2d_propagates_nan() {
     let (y, idx) = x.max_pool2d_with_indices(2, 2, 0);
     assert!(y.data()[0].is_nan());
     assert_eq!(y.data()[1], 8.0);
-    assert_eq!(idx, vec![1, 7]);
+    assert_eq!(idx.to_vec(), vec![1, 7]);
     // NaN after a larger value wins too.
     let x = t(&[9.0, 1.0, 2.0, f64::NAN], &[1, 1, 2, 2]);
     assert!(x.max_pool2d(2, 2, 0).data()[0].is_nan());
@@ -143,6 +143,7 @@ fn pooling_large_batches_matches_small_ones() {
     let mut r = rng(202);
     let x = rand_t(&[8, 16, 12, 10], -1.0, 1.0, &mut r);
     let (ym, idx) = x.max_pool2d_with_indices(3, 2, 1);
+    let idx = idx.to_vec();
     let ya = x.avg_pool2d(3, 2, 1);
     assert_eq!(ym.shape(), &[8, 16, 6, 5]);
     let plane = 12 * 10;
@@ -154,7 +155,7 @@ fn pooling_large_batches_matches_small_ones() {
         .unwrap();
         let (sm, sidx) = single.max_pool2d_with_indices(3, 2, 1);
         assert_eq!(sm.data(), &ym.data()[p * 30..(p + 1) * 30]);
-        let shifted: Vec<usize> = sidx.iter().map(|i| i + p * plane).collect();
+        let shifted: Vec<usize> = sidx.to_vec().iter().map(|i| i + p * plane).collect();
         assert_eq!(shifted, idx[p * 30..(p + 1) * 30]);
         assert_eq!(
             single.avg_pool2d(3, 2, 1).data(),
