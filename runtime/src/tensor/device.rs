@@ -526,6 +526,13 @@ pub(crate) mod tests {
         use crate::tensor::ops::binary::tests::SOURCES;
         compiles(super::IDENTITY, 1);
         compiles(crate::tensor::ops::unary::NEG_CUDA, 1);
+        use crate::tensor::ops::unary::{
+            LEAKY_RELU_BACKWARD_CUDA, LEAKY_RELU_CUDA, POWF_BACKWARD_CUDA, POWF_CUDA,
+        };
+        compiles(POWF_CUDA, 2);
+        compiles(LEAKY_RELU_CUDA, 2);
+        compiles(POWF_BACKWARD_CUDA, 3);
+        compiles(LEAKY_RELU_BACKWARD_CUDA, 3);
         for source in SOURCES {
             compiles(source, 2);
         }

@@ -143,6 +143,12 @@ pub fn cross_entropy_backward<'a, T: Element>(
     Tensor::from_parts(dx, logits.shape().to_vec())
 }
 
+/// Whether `t` lives on a device, where the pair losses run as compositions
+/// of device-capable ops.
+fn on_a_device<T: Element>(t: &Tensor<T>) -> bool {
+    t.device() != crate::tensor::Device::Cpu
+}
+
 /// `f` on the class indices, where the targets are classes and `f` runs
 /// on a device (probability targets run on the host).
 fn on_device<T: Element, R>(
@@ -159,6 +165,9 @@ fn on_device<T: Element, R>(
 /// are equal and hold at least one element.
 pub fn try_mse<T: Element>(pred: &Tensor<T>, target: &Tensor<T>) -> Result<T, ShapeError> {
     check_pair("mse", pred, target)?;
+    if on_a_device(pred) {
+        return Ok(super::reduce::mean(&(pred - target).square()));
+    }
     let total = pred
         .data()
         .iter()
@@ -185,6 +194,11 @@ pub fn mse_backward<T: Element>(
 ) -> (Tensor<T>, Tensor<T>) {
     or_panic(check_pair("mse_backward", pred, target));
     let scale = T::cast_f64(2.0) * grad / T::cast_usize(pred.len());
+    if on_a_device(pred) {
+        let d = super::scalar::mul_scalar(&(pred - target), scale);
+        let neg = super::unary::neg(&d);
+        return (d, neg);
+    }
     let d = Tensor::zip_map("mse_backward", pred, target, |a, b| (a - b) * scale);
     let neg = d.map(|v| -v);
     (d, neg)
@@ -194,6 +208,9 @@ pub fn mse_backward<T: Element>(
 /// are equal and hold at least one element.
 pub fn try_l1<T: Element>(pred: &Tensor<T>, target: &Tensor<T>) -> Result<T, ShapeError> {
     check_pair("l1", pred, target)?;
+    if on_a_device(pred) {
+        return Ok(super::reduce::mean(&(pred - target).abs()));
+    }
     let total = pred
         .data()
         .iter()
@@ -219,6 +236,13 @@ pub fn l1_backward<T: Element>(
 ) -> (Tensor<T>, Tensor<T>) {
     or_panic(check_pair("l1_backward", pred, target));
     let scale = grad / T::cast_usize(pred.len());
+    if on_a_device(pred) {
+        let diff = pred - target;
+        let spread = diff.scalar_like(scale).broadcast_to(diff.shape());
+        let d = super::unary::abs_backward(&diff, &spread);
+        let neg = super::unary::neg(&d);
+        return (d, neg);
+    }
     let d = Tensor::zip_map("l1_backward", pred, target, |a, b| {
         let diff = a - b;
         if diff > T::zero() {

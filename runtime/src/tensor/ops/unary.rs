@@ -191,27 +191,73 @@ pub fn neg_backward<T: Element>(grad: &Tensor<T>) -> Tensor<T> {
         .unwrap_or_else(|| grad.map(|g| -g))
 }
 
+/// The CUDA C of the ops with a scalar parameter `x1` (a 0-d operand):
+/// `x0^x1` and its adjoint (`x2` the gradient), the leaky rectifier of slope
+/// `x1` and its adjoint.
+pub(crate) const POWF_CUDA: &str =
+    region_source!([x0, x1], "pow(x0, x1)", [d0 = "T(0)", d1 = "T(0)"]);
+pub(crate) const POWF_BACKWARD_CUDA: &str = region_source!(
+    [x0, x1, x2],
+    "x2 * x1 * pow(x0, x1 - T(1))",
+    [d0 = "T(0)", d1 = "T(0)", d2 = "T(0)"]
+);
+pub(crate) const LEAKY_RELU_CUDA: &str = region_source!(
+    [x0, x1],
+    "(x0 > T(0) ? x0 : x1 * x0)",
+    [d0 = "T(0)", d1 = "T(0)"]
+);
+pub(crate) const LEAKY_RELU_BACKWARD_CUDA: &str = region_source!(
+    [x0, x1, x2],
+    "(x0 > T(0) ? x2 : (x0 != x0 ? x2 * x0 : x1 * x2))",
+    [d0 = "T(0)", d1 = "T(0)", d2 = "T(0)"]
+);
+
+/// `op` of `x` with the scalar parameter `p` (and `grad`, for an adjoint)
+/// on their CUDA device, where they live on one.
+fn with_parameter<T: Element>(
+    op: &str,
+    source: &str,
+    x: &Tensor<T>,
+    p: T,
+    grad: Option<&Tensor<T>>,
+) -> Option<Tensor<T>> {
+    let p = device::scalar_like(x, p)?;
+    let mut operands = vec![x, &p];
+    operands.extend(grad);
+    device::region_forward(op, source, &operands, x.shape())
+}
+
 /// `x^p` element-wise.
 pub fn powf<T: Element>(x: &Tensor<T>, p: T) -> Tensor<T> {
-    x.map(|v| v.powf(p))
+    with_parameter("powf", POWF_CUDA, x, p, None).unwrap_or_else(|| x.map(|v| v.powf(p)))
 }
 
 /// Adjoint of [`powf`] from its input `x`: `g p x^(p-1)`.
 #[track_caller]
 pub fn powf_backward<T: Element>(x: &Tensor<T>, p: T, grad: &Tensor<T>) -> Tensor<T> {
+    expect_same_shape("powf_backward", x.shape(), grad.shape());
+    if let Some(dx) = with_parameter("powf_backward", POWF_BACKWARD_CUDA, x, p, Some(grad)) {
+        return dx;
+    }
     let q = p - T::one();
     Tensor::zip_map("powf_backward", x, grad, |v, g| g * p * v.powf(q))
 }
 
 /// The leaky rectifier element-wise: `x` where positive, `a x` elsewhere (NaN stays NaN).
 pub fn leaky_relu<T: Element>(x: &Tensor<T>, a: T) -> Tensor<T> {
-    x.map(|v| if v > T::zero() { v } else { a * v })
+    with_parameter("leaky_relu", LEAKY_RELU_CUDA, x, a, None)
+        .unwrap_or_else(|| x.map(|v| if v > T::zero() { v } else { a * v }))
 }
 
 /// Adjoint of [`leaky_relu`] from its input `x`: `g` where `x > 0`, `g · NaN` where `x` is
 /// NaN, `a g` elsewhere (also at 0).
 #[track_caller]
 pub fn leaky_relu_backward<T: Element>(x: &Tensor<T>, a: T, grad: &Tensor<T>) -> Tensor<T> {
+    expect_same_shape("leaky_relu_backward", x.shape(), grad.shape());
+    let source = LEAKY_RELU_BACKWARD_CUDA;
+    if let Some(dx) = with_parameter("leaky_relu_backward", source, x, a, Some(grad)) {
+        return dx;
+    }
     Tensor::zip_map("leaky_relu_backward", x, grad, |v, g| {
         if v > T::zero() {
             g
@@ -289,5 +335,57 @@ fn logistic<T: Element>(x: T) -> T {
     } else {
         let e = x.exp();
         e / (T::one() + e)
+    }
+}
+
+#[cfg(test)]
+mod parameter_tests {
+    use crate::tensor::device::tests::{host_values, same};
+    use crate::tensor::Tensor;
+
+    /// The CUDA C of the ops with a scalar parameter, run as host C,
+    /// computes what the CPU kernels compute.
+    #[test]
+    fn host_c_matches_the_cpu() {
+        let points = [-1.5, -0.0, 0.0, 0.7, 2.0, f64::NAN];
+        let x = Tensor::from(points.to_vec());
+        let g = Tensor::from(vec![0.3; points.len()]);
+        let with = |p: f64, g: Option<f64>| -> Vec<Vec<f64>> {
+            points
+                .iter()
+                .map(|v| [Some(*v), Some(p), g].into_iter().flatten().collect())
+                .collect()
+        };
+        let checks: [(&str, &str, Vec<Vec<f64>>, Tensor<f64>); 4] = [
+            (
+                "powf",
+                super::POWF_CUDA,
+                with(2.5, None),
+                super::powf(&x, 2.5),
+            ),
+            (
+                "powf_backward",
+                super::POWF_BACKWARD_CUDA,
+                with(2.5, Some(0.3)),
+                super::powf_backward(&x, 2.5, &g),
+            ),
+            (
+                "leaky_relu",
+                super::LEAKY_RELU_CUDA,
+                with(0.1, None),
+                super::leaky_relu(&x, 0.1),
+            ),
+            (
+                "leaky_relu_backward",
+                super::LEAKY_RELU_BACKWARD_CUDA,
+                with(0.1, Some(0.3)),
+                super::leaky_relu_backward(&x, 0.1, &g),
+            ),
+        ];
+        for (op, source, rows, cpu) in checks {
+            if let Some(host) = host_values(source, &rows) {
+                same(op, &host, &cpu.to_vec());
+            }
+        }
     }
 }
