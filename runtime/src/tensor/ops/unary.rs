@@ -356,7 +356,7 @@ mod parameter_tests {
                 .map(|v| [Some(*v), Some(p), g].into_iter().flatten().collect())
                 .collect()
         };
-        let checks: [(&str, &str, Vec<Vec<f64>>, Tensor<f64>); 4] = [
+        let checks = [
             (
                 "powf",
                 super::POWF_CUDA,
