@@ -1,64 +1,11 @@
-//! The CUDA C of this module run as host C++ (no GPU): a shim erases
-//! `__global__`/`__device__`, runs each kernel as one block of one thread
-//! (so grid-stride loops visit every element) and makes `atomicAdd` a plain
-//! add; the results are compared with the same math in Rust. This checks
+//! The CUDA C of this module run as host C++ ([`super::host`], no GPU),
+//! compared with the same math in Rust. This checks
 //! the wrappers' broadcast indexing through `AdjointLayout` and the
 //! runtime's kernels before any GPU runs them.
 
+use super::host::run;
 use super::{ops, region_kernels, AdjointLayout};
 use std::fmt::Write;
-use std::process::Command;
-
-/// The host shim: CUDA's built-ins for one thread of one block.
-const SHIM: &str = r#"#include <cmath>
-#include <cstdio>
-using namespace std;
-#define __global__
-#define __device__
-#define __shared__ static
-#define __restrict__
-struct Dim { unsigned int x; };
-static Dim blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
-static void __syncthreads() {}
-template <typename T> T atomicAdd(T* a, T v) { T old = *a; *a += v; return old; }
-"#;
-
-/// A C++ compiler, or `None` after printing why the check is skipped.
-fn compiler() -> Option<&'static str> {
-    let found = ["g++", "c++", "clang++"]
-        .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok());
-    if found.is_none() {
-        println!("skipped: no C++ compiler (g++, c++ or clang++) to run the CUDA C on the host");
-    }
-    found
-}
-
-/// Compiles `program` (after the shim) as host C++ and returns what it
-/// prints, one number per whitespace-separated word.
-fn run(compiler: &str, name: &str, program: &str) -> Vec<f64> {
-    let dir = std::env::temp_dir().join(format!("adjoint_kernels_{name}_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (source, binary) = (dir.join("main.cpp"), dir.join("main"));
-    std::fs::write(&source, format!("{SHIM}{program}")).expect("source written");
-    let built = Command::new(compiler)
-        .args(["-std=c++17", "-O0", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .expect("the compiler runs");
-    assert!(
-        built.status.success(),
-        "{compiler} rejected the CUDA C:\n{}\n{program}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let out = Command::new(&binary).output().expect("the program runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(|v| v.parse().expect("a number"))
-        .collect()
-}
 
 /// A C array initialiser.
 fn array(values: &[f64]) -> String {
@@ -86,7 +33,6 @@ fn layout_init(layout: &AdjointLayout) -> String {
 
 #[test]
 fn region_wrappers_broadcast_and_accumulate_like_numpy() {
-    let Some(cxx) = compiler() else { return };
     let body = "template <typename T> __device__ T adjoint_region_forward(T x0, T x1) { return x0 * x1; }\n\
                 template <typename T> __device__ void adjoint_region_adjoint(T x0, T x1, T y, T g, T* d0, T* d1) { *d0 = g * x1; *d1 = g * x0; }\n";
     let a = [1.0, -2.0, 3.0, 0.5, 4.0, -1.5];
@@ -111,7 +57,7 @@ fn region_wrappers_broadcast_and_accumulate_like_numpy() {
             nb = b.len(),
             l = layout_init(&layout),
         );
-        let printed = run(cxx, "region", &program);
+        let Some(printed) = run(&program) else { return };
         let b_at = |i: usize| if b_shape == [3] { b[i % 3] } else { b[i / 3] };
         let mut expected: Vec<f64> = (0..6).map(|i| a[i] * b_at(i)).collect();
         expected.extend((0..6).map(|i| g[i] * b_at(i)));
@@ -132,7 +78,6 @@ fn region_wrappers_broadcast_and_accumulate_like_numpy() {
 
 #[test]
 fn runtime_kernels_compute_cross_entropy_sums_and_adam() {
-    let Some(cxx) = compiler() else { return };
     let x = [1.0, 2.0, 0.5, -1.0, 0.0, 3.0];
     let labels = [2u32, 0];
     let (w, gr) = ([0.5, -0.25], [0.1, -0.2]);
@@ -151,7 +96,7 @@ fn runtime_kernels_compute_cross_entropy_sums_and_adam() {
         w = array(&w),
         gr = array(&gr),
     );
-    let printed = run(cxx, "ops", &program);
+    let Some(printed) = run(&program) else { return };
     let mut expected = Vec::new();
     let mut grads = Vec::new();
     for (r, row) in x.chunks(3).enumerate() {
@@ -180,7 +125,6 @@ fn runtime_kernels_compute_cross_entropy_sums_and_adam() {
 
 #[test]
 fn axis_kernels_sum_and_softmax_along_a_middle_axis() {
-    let Some(cxx) = compiler() else { return };
     // x viewed as [outer 2, len 3, inner 2].
     let x = [
         0.5, -1.0, 2.0, 0.25, -0.5, 1.5, 3.0, 0.0, 1.0, -2.0, 0.75, 0.5,
@@ -202,7 +146,7 @@ fn axis_kernels_sum_and_softmax_along_a_middle_axis() {
         x = array(&x),
         g = array(&g),
     );
-    let printed = run(cxx, "axis", &program);
+    let Some(printed) = run(&program) else { return };
     let at = |o: usize, k: usize, n: usize| (o * 3 + k) * 2 + n;
     let mut sums = Vec::new();
     let (mut y, mut ly, mut dx, mut ldx) = ([0.0; 12], [0.0; 12], [0.0; 12], [0.0; 12]);
@@ -240,7 +184,6 @@ fn axis_kernels_sum_and_softmax_along_a_middle_axis() {
 
 #[test]
 fn im2col_and_col2im_are_transposes_of_each_other() {
-    let Some(cxx) = compiler() else { return };
     // One image of 2 channels 3×4, kernel 2×3, stride 2, padding 1: output 2×2.
     let (c, h, w, kh, kw, stride, pad) = (2usize, 3usize, 4usize, 2usize, 3usize, 2usize, 1usize);
     let (ho, wo) = (
@@ -264,7 +207,7 @@ fn im2col_and_col2im_are_transposes_of_each_other() {
         nc = k * ho * wo,
         nx = c * h * w,
     );
-    let printed = run(cxx, "im2col", &program);
+    let Some(printed) = run(&program) else { return };
     // The receptive fields, and col2im as the adjoint of im2col.
     let mut cols = vec![0.0; k * ho * wo];
     let mut dx = vec![0.0; c * h * w];
@@ -297,7 +240,6 @@ fn im2col_and_col2im_are_transposes_of_each_other() {
 
 #[test]
 fn max_pooling_finds_the_first_maximum_and_scatters_back() {
-    let Some(cxx) = compiler() else { return };
     // One plane 3×4 with a tie, kernel 3, stride 2, padding 1: output 2×2.
     let x = [1.0, 5.0, 2.0, 0.0, 5.0, -1.0, 3.0, 4.0, 0.5, 2.5, 4.0, -2.0];
     let g = [1.0, 2.0, 3.0, 4.0];
@@ -311,7 +253,7 @@ fn max_pooling_finds_the_first_maximum_and_scatters_back() {
         x = array(&x),
         g = array(&g),
     );
-    let printed = run(cxx, "max_pool", &program);
+    let Some(printed) = run(&program) else { return };
     // Windows (rows, cols): (0..2, 0..2), (0..2, 1..4), (1..3, 0..2), (1..3, 1..4).
     let (mut y, mut at) = (Vec::new(), Vec::new());
     for (r, c) in [(0..2, 0..2), (0..2, 1..4), (1..3, 0..2), (1..3, 1..4)] {
@@ -338,7 +280,6 @@ fn max_pooling_finds_the_first_maximum_and_scatters_back() {
 
 #[test]
 fn dropout_draws_the_runtimes_splitmix_stream() {
-    let Some(cxx) = compiler() else { return };
     let x: Vec<f64> = (0..64).map(|i| i as f64 + 1.0).collect();
     let mut program = ops::module_source();
     let _ = write!(
@@ -348,7 +289,7 @@ fn dropout_draws_the_runtimes_splitmix_stream() {
          for (double v : y) printf(\"%.17g \", v);\n  return 0;\n}}\n",
         x = array(&x),
     );
-    let printed = run(cxx, "dropout", &program);
+    let Some(printed) = run(&program) else { return };
     // The runtime's stream (`ops::dropout::dropout_uniform`), restated.
     let mix = |mut z: u64| {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

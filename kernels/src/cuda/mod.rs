@@ -11,6 +11,8 @@
 //! writes a full-shape operand's gradient in place and adds a broadcast
 //! operand's with `atomicAdd`; a null gradient pointer means "not needed".
 
+#[doc(hidden)]
+pub mod host;
 #[cfg(test)]
 mod host_tests;
 pub mod ops;

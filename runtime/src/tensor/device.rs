@@ -433,18 +433,7 @@ pub(crate) mod tests {
     /// operands, run as host C++; `None` after printing why where no C++
     /// compiler is found.
     pub(crate) fn host_values(source: &str, rows: &[Vec<f64>]) -> Option<Vec<f64>> {
-        use std::process::Command;
-        let compiler = ["g++", "c++", "clang++"]
-            .into_iter()
-            .find(|c| Command::new(c).arg("--version").output().is_ok());
-        let Some(compiler) = compiler else {
-            println!("skipped: no C++ compiler to run the CUDA C on the host");
-            return None;
-        };
-        let mut program = String::from(
-            "#include <cmath>\n#include <cstdio>\nusing namespace std;\n#define __device__\n",
-        );
-        program.push_str(source);
+        let mut program = String::from(source);
         program.push_str("int main() {\n");
         for row in rows {
             let args: Vec<String> = row
@@ -463,31 +452,7 @@ pub(crate) mod tests {
             ));
         }
         program.push_str("  return 0;\n}\n");
-        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("adjoint_host_{}_{run}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let (file, binary) = (dir.join("main.cpp"), dir.join("main"));
-        std::fs::write(&file, &program).expect("source written");
-        let built = Command::new(compiler)
-            .args(["-std=c++17", "-O0", "-o"])
-            .arg(&binary)
-            .arg(&file)
-            .output()
-            .expect("the compiler runs");
-        assert!(
-            built.status.success(),
-            "{compiler} rejected the CUDA C:\n{}\n{program}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        let out = Command::new(&binary).output().expect("the program runs");
-        let _ = std::fs::remove_dir_all(&dir);
-        Some(
-            String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(|v| v.parse().expect("a number"))
-                .collect(),
-        )
+        adjoint_kernels::cuda::host::run(&program)
     }
 
     /// Host C values against the CPU kernels' (NaN equal to NaN).
