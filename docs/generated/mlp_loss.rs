@@ -36,9 +36,9 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     let x = ::core::clone::Clone::clone(x);
     let v1 = ::core::clone::Clone::clone(&p.w1);
     let v2 = x.matmul(&v1);
-    let v2_shape: ::std::vec::Vec<usize> = v2.shape().to_vec();
+    let v2_shape = ::adjoint::__private::Placement::of(&v2);
     let v3 = ::core::clone::Clone::clone(&p.b1);
-    let v3_shape: ::std::vec::Vec<usize> = v3.shape().to_vec();
+    let v3_shape = ::adjoint::__private::Placement::of(&v3);
     let v4 = ::adjoint::__private::ops::fused::map(
         &<__loss_adjoint>::REGIONS[0],
         [&v2, &v3],
@@ -51,9 +51,9 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     ::core::mem::drop(v3);
     let v5 = ::core::clone::Clone::clone(&p.w2);
     let v6 = v4.matmul(&v5);
-    let v6_shape: ::std::vec::Vec<usize> = v6.shape().to_vec();
+    let v6_shape = ::adjoint::__private::Placement::of(&v6);
     let v7 = ::core::clone::Clone::clone(&p.b2);
-    let v7_shape: ::std::vec::Vec<usize> = v7.shape().to_vec();
+    let v7_shape = ::adjoint::__private::Placement::of(&v7);
     let v8 = ::adjoint::__private::ops::fused::map(
         &<__loss_adjoint>::REGIONS[1],
         [&v6, &v7],
@@ -66,9 +66,9 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     ::core::mem::drop(v7);
     let v9 = ::core::clone::Clone::clone(&p.w3);
     let v10 = v8.matmul(&v9);
-    let v10_shape: ::std::vec::Vec<usize> = v10.shape().to_vec();
+    let v10_shape = ::adjoint::__private::Placement::of(&v10);
     let v11 = ::core::clone::Clone::clone(&p.b3);
-    let v11_shape: ::std::vec::Vec<usize> = v11.shape().to_vec();
+    let v11_shape = ::adjoint::__private::Placement::of(&v11);
     let v12 = &v10 + &v11;
     ::core::mem::drop(v10);
     ::core::mem::drop(v11);
@@ -209,9 +209,9 @@ impl __loss_adjoint {
         let x = ::core::clone::Clone::clone(x);
         let v1 = ::core::clone::Clone::clone(&p.w1);
         let v2 = x.matmul(&v1);
-        let v2_shape: ::std::vec::Vec<usize> = v2.shape().to_vec();
+        let v2_shape = ::adjoint::__private::Placement::of(&v2);
         let v3 = ::core::clone::Clone::clone(&p.b1);
-        let v3_shape: ::std::vec::Vec<usize> = v3.shape().to_vec();
+        let v3_shape = ::adjoint::__private::Placement::of(&v3);
         let v4 = ::adjoint::__private::ops::fused::map(
             &<__loss_adjoint>::REGIONS[0],
             [&v2, &v3],
@@ -224,9 +224,9 @@ impl __loss_adjoint {
         ::core::mem::drop(v3);
         let v5 = ::core::clone::Clone::clone(&p.w2);
         let v6 = v4.matmul(&v5);
-        let v6_shape: ::std::vec::Vec<usize> = v6.shape().to_vec();
+        let v6_shape = ::adjoint::__private::Placement::of(&v6);
         let v7 = ::core::clone::Clone::clone(&p.b2);
-        let v7_shape: ::std::vec::Vec<usize> = v7.shape().to_vec();
+        let v7_shape = ::adjoint::__private::Placement::of(&v7);
         let v8 = ::adjoint::__private::ops::fused::map(
             &<__loss_adjoint>::REGIONS[1],
             [&v6, &v7],
@@ -239,9 +239,9 @@ impl __loss_adjoint {
         ::core::mem::drop(v7);
         let v9 = ::core::clone::Clone::clone(&p.w3);
         let v10 = v8.matmul(&v9);
-        let v10_shape: ::std::vec::Vec<usize> = v10.shape().to_vec();
+        let v10_shape = ::adjoint::__private::Placement::of(&v10);
         let v11 = ::core::clone::Clone::clone(&p.b3);
-        let v11_shape: ::std::vec::Vec<usize> = v11.shape().to_vec();
+        let v11_shape = ::adjoint::__private::Placement::of(&v11);
         let v12 = &v10 + &v11;
         ::core::mem::drop(v10);
         ::core::mem::drop(v11);

@@ -139,9 +139,10 @@ fn shape_ident(value: &syn::Ident) -> syn::Ident {
     format_ident!("{}_shape", value)
 }
 
-/// Inserts `let v_shape = v.shape().to_vec();` right after the definition of
-/// every tensor whose shape `reverse` mentions, so the tensor itself can be
-/// freed before the reverse sweep when only its shape is needed there.
+/// Inserts `let v_shape = Placement::of(&v);` (the shape, and the device)
+/// right after the definition of every tensor whose shape `reverse`
+/// mentions, so the tensor itself can be freed before the reverse sweep
+/// when only its shape is needed there.
 fn record_shapes(
     forward: Vec<Line>,
     reverse: &[Line],
@@ -173,7 +174,7 @@ fn record_shapes_of(
         for ident in after.get(&i).into_iter().flatten() {
             let s = shape_ident(ident);
             out.push(Line::new(
-                quote!(let #s: ::std::vec::Vec<usize> = #ident.shape().to_vec();),
+                quote!(let #s = ::adjoint::__private::Placement::of(&#ident);),
             ));
         }
     }
@@ -413,7 +414,7 @@ impl TensorGen<'_> {
             let shape = shape_ident(phi);
             saved
                 .contains(&shape.to_string())
-                .then(|| quote!(let #shape: ::std::vec::Vec<usize> = #phi.shape().to_vec();))
+                .then(|| quote!(let #shape = ::adjoint::__private::Placement::of(&#phi);))
         });
         let declare = if saves.is_some() {
             quote!(let mut #stack = ::std::vec::Vec::new();)

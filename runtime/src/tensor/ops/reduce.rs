@@ -13,6 +13,7 @@
 //! forms return it, the others panic with its message), never NaN.
 
 use crate::tensor::device;
+use crate::tensor::Place;
 use crate::tensor::error::or_panic;
 use crate::tensor::shape::{check_axis, split_at_axis};
 use crate::tensor::{Element, ShapeError, Tensor};
@@ -43,9 +44,18 @@ pub fn sum<T: Element>(x: &Tensor<T>) -> T {
     crate::tensor::device::sum(x).unwrap_or_else(|| sum_slice(x.data()))
 }
 
-/// Adjoint of [`sum`]: `grad` in every position of the input's shape.
-pub fn sum_backward<T: Element>(input_shape: &[usize], grad: T) -> Tensor<T> {
-    Tensor::full(input_shape, grad)
+/// Adjoint of [`sum`]: `grad` in every position of the input's shape, on
+/// the input's device (a [`Placement`](crate::tensor::Placement), or a bare
+/// shape for the host).
+pub fn sum_backward<T: Element, P: Place + ?Sized>(input: &P, grad: T) -> Tensor<T> {
+    full_on(input, grad)
+}
+
+/// `value` everywhere in a tensor placed as `input` says.
+fn full_on<T: Element, P: Place + ?Sized>(input: &P, value: T) -> Tensor<T> {
+    let host = Tensor::full(input.shape(), value);
+    host.to_device(input.device())
+        .unwrap_or_else(|e| panic!("a gradient on {}: {e}", input.device()))
 }
 
 /// The mean of all elements; fails for an empty tensor
@@ -66,15 +76,15 @@ pub fn mean<T: Element>(x: &Tensor<T>) -> T {
 /// Adjoint of [`mean`]: `grad / n` in every position of the input's shape;
 /// panics for an empty shape, as [`mean`] does.
 #[track_caller]
-pub fn mean_backward<T: Element>(input_shape: &[usize], grad: T) -> Tensor<T> {
-    let n: usize = input_shape.iter().product();
+pub fn mean_backward<T: Element, P: Place + ?Sized>(input: &P, grad: T) -> Tensor<T> {
+    let n: usize = input.shape().iter().product();
     if n == 0 {
         panic!(
             "{}",
-            empty_error("mean_backward", AVERAGE, input_shape, None)
+            empty_error("mean_backward", AVERAGE, input.shape(), None)
         );
     }
-    Tensor::full(input_shape, grad / T::cast_usize(n))
+    full_on(input, grad / T::cast_usize(n))
 }
 
 /// The largest element; fails for an empty tensor. NaNs are ignored unless

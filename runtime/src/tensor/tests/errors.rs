@@ -294,7 +294,7 @@ fn empty_reductions_are_errors_naming_op_and_shape() {
     assert_eq!(msg(reduce::try_mean(&empty)), mean);
     assert_eq!(panic_message(|| empty.mean()), mean);
     assert_eq!(
-        panic_message(|| reduce::mean_backward::<f64>(&[0, 10], 1.0)),
+        panic_message(|| reduce::mean_backward::<f64, _>(&[0, 10], 1.0)),
         "mean_backward: cannot average over zero elements (shape [0, 10])"
     );
 
