@@ -69,8 +69,8 @@ pub mod __private {
     pub use adjoint_runtime::scalar::SliceTangent;
     pub use adjoint_runtime::scalar::{relu, sigmoid};
     pub use adjoint_runtime::slots::{Active, CallResult, Constant, IntoAdjoint, Slot};
-    pub use adjoint_runtime::tensor::Placement;
     pub use adjoint_runtime::tensor::ops;
+    pub use adjoint_runtime::tensor::Placement;
     pub use adjoint_runtime::tensor_trace::Kept;
     pub use adjoint_runtime::trace::TraceArg;
 }

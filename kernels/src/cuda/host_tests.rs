@@ -313,3 +313,74 @@ fn dropout_draws_the_runtimes_splitmix_stream() {
     assert_eq!(printed, expected);
     assert!(expected.contains(&0.0) && expected.iter().any(|v| *v != 0.0));
 }
+
+#[test]
+fn argmax_gather_scatter_and_average_pooling() {
+    // x viewed as [outer 2, len 3, inner 2], with a tie and a NaN.
+    let x = [
+        1.0,
+        4.0,
+        3.0,
+        f64::NAN,
+        3.0,
+        2.0,
+        -1.0,
+        0.5,
+        2.0,
+        0.5,
+        0.0,
+        0.25,
+    ];
+    let g = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+    let mut program = ops::module_source();
+    let _ = write!(
+        program,
+        "int main() {{\n  double x[] = {{1.0, 4.0, 3.0, NAN, 3.0, 2.0, -1.0, 0.5, 2.0, 0.5, 0.0, 0.25}}, g[] = {g};\n  \
+         double values[4], y[8], dx[12] = {{0}}, pooled[4], pdx[12] = {{0}};\n  \
+         unsigned long long at[4], idx[] = {{2, 0}};\n  \
+         adjoint_argmax_axis_f64(x, values, at, 2, 3, 2);\n  \
+         adjoint_gather_axis_f64(x, idx, y, 2, 3, 2, 2);\n  adjoint_scatter_axis_f64(g, idx, dx, 2, 3, 2, 2);\n  \
+         adjoint_avg_pool_f64(x + 6, pooled, nullptr, nullptr, 1, 2, 3, 2, 1, 0, 1, 2);\n  \
+         adjoint_avg_pool_f64(x + 6, nullptr, g, pdx, 1, 2, 3, 2, 1, 0, 1, 2);\n  \
+         for (double v : values) printf(\"%.17g \", v);\n  for (unsigned long long v : at) printf(\"%llu \", v);\n  \
+         for (double v : y) printf(\"%.17g \", v);\n  for (double v : dx) printf(\"%.17g \", v);\n  \
+         for (int i = 0; i < 2; i++) printf(\"%.17g \", pooled[i]);\n  for (int i = 0; i < 6; i++) printf(\"%.17g \", pdx[i]);\n  \
+         return 0;\n}}\n",
+        g = array(&g),
+    );
+    let Some(printed) = run(&program) else { return };
+    // First arg-max per (o, n): ties keep the first, NaN loses to numbers.
+    let at = [2usize, 1, 8, 7];
+    let values: Vec<f64> = at.iter().map(|&i| x[i]).collect();
+    let gathered = [x[4], x[5], x[0], x[1], x[10], x[11], x[6], x[7]];
+    let mut dx = [0.0; 12];
+    for (k, &(o, j)) in [(0, 2), (0, 0), (1, 2), (1, 0)].iter().enumerate() {
+        for n in 0..2 {
+            dx[(o * 3 + j) * 2 + n] += g[k * 2 + n];
+        }
+    }
+    // A 2×3 plane (x[6..12]), 2×2 windows, stride 1: outputs 1×2.
+    let plane = &x[6..12];
+    let pooled = [
+        (plane[0] + plane[1] + plane[3] + plane[4]) / 4.0,
+        (plane[1] + plane[2] + plane[4] + plane[5]) / 4.0,
+    ];
+    let pdx = [
+        g[0] / 4.0,
+        (g[0] + g[1]) / 4.0,
+        g[1] / 4.0,
+        g[0] / 4.0,
+        (g[0] + g[1]) / 4.0,
+        g[1] / 4.0,
+    ];
+    let mut expected: Vec<f64> = values;
+    expected.extend(at.iter().map(|&i| i as f64));
+    expected.extend(gathered);
+    expected.extend(dx);
+    expected.extend(pooled);
+    expected.extend(pdx);
+    assert_eq!(printed.len(), expected.len(), "{printed:?}");
+    for (k, (p, e)) in printed.iter().zip(&expected).enumerate() {
+        assert!((p - e).abs() <= 1e-12, "value {k}: host {p} vs {e}");
+    }
+}

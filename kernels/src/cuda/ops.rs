@@ -3,8 +3,10 @@
 //! a summing reduction, sums and softmaxes along an axis (a tensor viewed as
 //! `[outer, len, inner]`, the axis in the middle), a convolution's
 //! `im2col`/`col2im` (the products are cuBLAS's), max pooling with its
-//! argmax and the scatter of its adjoint, dropout's counter-based mask (the
-//! runtime's SplitMix64 stream, bit for bit), and Adam's update. Each is a `__device__` template
+//! argmax and the scatter of its adjoint, average pooling and its adjoint,
+//! the first arg-max along an axis, a gather along an axis by an index list
+//! and its scatter, dropout's counter-based mask (the runtime's SplitMix64
+//! stream, bit for bit), and Adam's update. Each is a `__device__` template
 //! with `extern "C"` entry points for `float` (`…_f32`) and `double`
 //! (`…_f64`), no includes; the runtime compiles [`SOURCE`] once per device
 //! with NVRTC.
@@ -185,6 +187,62 @@ __device__ void scatter_add(const T* g, const unsigned long long* at, T* dx, uns
   }
 }
 
+template <typename T>
+__device__ void argmax_axis(const T* x, T* values, unsigned long long* at, unsigned long long outer,
+                            unsigned long long len, unsigned long long inner) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < outer * inner;
+       i += (unsigned long long)blockDim.x * gridDim.x) {
+    unsigned long long start = (i / inner) * len * inner + i % inner, best = start;
+    for (unsigned long long k = 1; k < len; k++) {
+      unsigned long long j = start + k * inner;
+      if (x[j] > x[best] || (x[best] != x[best] && x[j] == x[j])) best = j;
+    }
+    values[i] = x[best];
+    at[i] = best;
+  }
+}
+
+template <typename T>
+__device__ void gather_axis(const T* x, const unsigned long long* idx, T* y, unsigned long long outer,
+                            unsigned long long len, unsigned long long inner, unsigned long long count) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+       i < outer * count * inner; i += (unsigned long long)blockDim.x * gridDim.x) {
+    unsigned long long n = i % inner, j = (i / inner) % count, o = i / (inner * count);
+    y[i] = x[(o * len + idx[j]) * inner + n];
+  }
+}
+
+template <typename T>
+__device__ void scatter_axis(const T* g, const unsigned long long* idx, T* dx, unsigned long long outer,
+                             unsigned long long len, unsigned long long inner, unsigned long long count) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+       i < outer * count * inner; i += (unsigned long long)blockDim.x * gridDim.x) {
+    unsigned long long n = i % inner, j = (i / inner) % count, o = i / (inner * count);
+    atomicAdd(&dx[(o * len + idx[j]) * inner + n], g[i]);
+  }
+}
+
+template <typename T>
+__device__ void avg_pool(const T* x, T* y, const T* g, T* dx, unsigned long long planes,
+                         unsigned long long h, unsigned long long w, unsigned long long k,
+                         unsigned long long stride, unsigned long long pad, unsigned long long ho,
+                         unsigned long long wo) {
+  T scale = T(1) / T(k * k);
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+       i < planes * ho * wo; i += (unsigned long long)blockDim.x * gridDim.x) {
+    unsigned long long ox = i % wo, oy = (i / wo) % ho, plane = i / (ho * wo);
+    long long y0 = (long long)(oy * stride) - (long long)pad, x0 = (long long)(ox * stride) - (long long)pad;
+    T acc = T(0);
+    for (long long iy = y0 < 0 ? 0 : y0; iy < y0 + (long long)k && iy < (long long)h; iy++) {
+      for (long long ix = x0 < 0 ? 0 : x0; ix < x0 + (long long)k && ix < (long long)w; ix++) {
+        unsigned long long at = (plane * h + (unsigned long long)iy) * w + (unsigned long long)ix;
+        if (y) acc += x[at]; else atomicAdd(&dx[at], g[i] * scale);
+      }
+    }
+    if (y) y[i] = acc * scale;
+  }
+}
+
 __device__ unsigned long long splitmix64(unsigned long long z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -252,6 +310,18 @@ extern "C" __global__ void adjoint_max_pool_{suffix}(const {ty}* x, {ty}* y, uns
 extern "C" __global__ void adjoint_scatter_add_{suffix}(const {ty}* g, const unsigned long long* at, {ty}* dx, unsigned long long n) {{
   scatter_add<{ty}>(g, at, dx, n);
 }}
+extern "C" __global__ void adjoint_argmax_axis_{suffix}(const {ty}* x, {ty}* values, unsigned long long* at, unsigned long long outer, unsigned long long len, unsigned long long inner) {{
+  argmax_axis<{ty}>(x, values, at, outer, len, inner);
+}}
+extern "C" __global__ void adjoint_gather_axis_{suffix}(const {ty}* x, const unsigned long long* idx, {ty}* y, unsigned long long outer, unsigned long long len, unsigned long long inner, unsigned long long count) {{
+  gather_axis<{ty}>(x, idx, y, outer, len, inner, count);
+}}
+extern "C" __global__ void adjoint_scatter_axis_{suffix}(const {ty}* g, const unsigned long long* idx, {ty}* dx, unsigned long long outer, unsigned long long len, unsigned long long inner, unsigned long long count) {{
+  scatter_axis<{ty}>(g, idx, dx, outer, len, inner, count);
+}}
+extern "C" __global__ void adjoint_avg_pool_{suffix}(const {ty}* x, {ty}* y, const {ty}* g, {ty}* dx, unsigned long long planes, unsigned long long h, unsigned long long w, unsigned long long k, unsigned long long stride, unsigned long long pad, unsigned long long ho, unsigned long long wo) {{
+  avg_pool<{ty}>(x, y, g, dx, planes, h, w, k, stride, pad, ho, wo);
+}}
 extern "C" __global__ void adjoint_dropout_{suffix}(const {ty}* x, {ty}* y, unsigned long long n, double p, unsigned long long seed, {ty} scale) {{
   dropout<{ty}>(x, y, n, p, seed, scale);
 }}
@@ -290,6 +360,10 @@ mod tests {
             "max_pool",
             "scatter_add",
             "dropout",
+            "argmax_axis",
+            "gather_axis",
+            "scatter_axis",
+            "avg_pool",
             "adam",
         ] {
             for suffix in ["f32", "f64"] {

@@ -889,7 +889,8 @@ pub(crate) fn max_pool<T: Element>(x: &Buffer<T>, d: &PoolDims) -> (Buffer<T>, I
     (gpu.wrap(y, n), indices)
 }
 
-/// `g` added onto the input elements `at` names: a tensor of `len` elements.
+/// `g` added onto the input elements `at` names: a tensor of `len` elements
+/// (max pooling's and the max reductions' adjoints).
 pub(crate) fn scatter_add<T: Element>(g: &Buffer<T>, at: &Indices, len: usize) -> Buffer<T> {
     let gpu = &g.gpu;
     let f = ops_function::<T>(gpu, "scatter_add");
@@ -922,4 +923,109 @@ pub(crate) fn dropout<T: Element>(x: &Buffer<T>, p: f64, seed: u64, scale: T) ->
     // SAFETY: `x` and `y` hold `n` elements.
     gpu.check("dropout", unsafe { launch.launch(grid(x.len)) });
     gpu.wrap(y, x.len)
+}
+
+/// The first arg-max along the middle axis of `x` viewed as `[outer, len,
+/// inner]`: the maxima and their flat offsets (NaN loses to a number).
+pub(crate) fn argmax_axis<T: Element>(
+    x: &Buffer<T>,
+    (outer, len, inner): (usize, usize, usize),
+) -> (Buffer<T>, Indices) {
+    let gpu = &x.gpu;
+    let f = ops_function::<T>(gpu, "argmax_axis");
+    let n = outer * inner;
+    // SAFETY: the kernel writes every index.
+    let mut at = gpu.check("allocating", unsafe { gpu.stream.alloc::<u64>(n.max(1)) });
+    let mut values = gpu.alloc::<T>(n);
+    let (o, l, i) = (outer as u64, len as u64, inner as u64);
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch
+        .arg(&*x.slice)
+        .arg(&mut values)
+        .arg(&mut at)
+        .arg(&o)
+        .arg(&l)
+        .arg(&i);
+    // SAFETY: `x` holds outer·len·inner elements, the outputs outer·inner.
+    gpu.check("max", unsafe { launch.launch(grid(n)) });
+    let indices = Indices {
+        slice: Arc::new(at),
+        len: n,
+        gpu: gpu.clone(),
+    };
+    (gpu.wrap(values, n), indices)
+}
+
+/// The entries `indices` along the middle axis of `x` viewed as `[outer,
+/// len, inner]` (`gather`), or the adjoint: `g` added back there into zeros
+/// of `outer·len·inner` elements (`!gather`).
+pub(crate) fn along_axis<T: Element>(
+    x_or_g: &Buffer<T>,
+    indices: &[usize],
+    (outer, len, inner): (usize, usize, usize),
+    gather: bool,
+) -> Buffer<T> {
+    let gpu = &x_or_g.gpu;
+    let kernel = if gather {
+        "gather_axis"
+    } else {
+        "scatter_axis"
+    };
+    let f = ops_function::<T>(gpu, kernel);
+    let mut idx: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
+    if idx.is_empty() {
+        idx.push(0);
+    }
+    let idx = gpu.check("copying indices", gpu.stream.clone_htod(&idx));
+    let count = indices.len();
+    let (picked, full) = (outer * count * inner, outer * len * inner);
+    let mut out = if gather {
+        gpu.alloc::<T>(picked)
+    } else {
+        gpu.zeros::<T>(full)
+    };
+    let args = [outer, len, inner, count].map(|v| v as u64);
+    let mut launch = gpu.stream.launch_builder(&f);
+    launch.arg(&*x_or_g.slice).arg(&idx).arg(&mut out);
+    for a in &args {
+        launch.arg(a);
+    }
+    // SAFETY: every index is below `len` (checked by the caller).
+    gpu.check(kernel, unsafe { launch.launch(grid(picked)) });
+    gpu.wrap(out, if gather { picked } else { full })
+}
+
+/// Average pooling (padding counted) of every plane, or with `g` its
+/// adjoint into zeros of the input's size.
+pub(crate) fn avg_pool<T: Element>(x_or_g: &Buffer<T>, d: &PoolDims, backward: bool) -> Buffer<T> {
+    let gpu = &x_or_g.gpu;
+    let f = ops_function::<T>(gpu, "avg_pool");
+    let (inputs, outputs) = (d.planes * d.h * d.w, d.planes * d.ho * d.wo);
+    let null = 0u64;
+    let args = [d.planes, d.h, d.w, d.k, d.stride, d.pad, d.ho, d.wo].map(|v| v as u64);
+    let mut out = if backward {
+        gpu.zeros::<T>(inputs)
+    } else {
+        gpu.alloc::<T>(outputs)
+    };
+    let mut launch = gpu.stream.launch_builder(&f);
+    if backward {
+        launch
+            .arg(&null)
+            .arg(&null)
+            .arg(&*x_or_g.slice)
+            .arg(&mut out);
+    } else {
+        launch
+            .arg(&*x_or_g.slice)
+            .arg(&mut out)
+            .arg(&null)
+            .arg(&null);
+    }
+    for a in &args {
+        launch.arg(a);
+    }
+    // SAFETY: inputs hold planes·h·w elements, outputs planes·ho·wo.
+    gpu.check("avg_pool2d", unsafe { launch.launch(grid(outputs)) });
+    gpu.wrap(out, if backward { inputs } else { outputs })
 }

@@ -315,6 +315,85 @@ pub(crate) fn max_pool_backward<T: Element>(
     None
 }
 
+/// The first maxima along the middle axis of `x` viewed as `dims`, shaped
+/// `out_shape`.
+pub(crate) fn max_axis<T: Element>(
+    x: &Tensor<T>,
+    dims: (usize, usize, usize),
+    out_shape: &[usize],
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("max_axis", &[x], |b| {
+        Tensor::from_buffer(cuda::argmax_axis(b[0], dims).0, out_shape)
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The adjoint of [`max_axis`]: each element of `grad` at the first
+/// arg-max of its slice of `x`, zeros elsewhere.
+pub(crate) fn max_axis_backward<T: Element>(
+    x: &Tensor<T>,
+    dims: (usize, usize, usize),
+    grad: &Tensor<T>,
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("max_axis_backward", &[x, grad], |b| {
+        let (_, at) = cuda::argmax_axis(b[0], dims);
+        Tensor::from_buffer(cuda::scatter_add(b[1], &at, x.len()), x.shape())
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The entries `indices` along the middle axis of `x` viewed as `dims`,
+/// shaped `out_shape`.
+pub(crate) fn gather_axis<T: Element>(
+    x: &Tensor<T>,
+    indices: &[usize],
+    dims: (usize, usize, usize),
+    out_shape: &[usize],
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("select", &[x], |b| {
+        Tensor::from_buffer(cuda::along_axis(b[0], indices, dims, true), out_shape)
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// The adjoint of [`gather_axis`]: `grad` added back at `indices` into
+/// zeros of `input_shape`.
+pub(crate) fn scatter_axis<T: Element>(
+    grad: &Tensor<T>,
+    indices: &[usize],
+    dims: (usize, usize, usize),
+    input_shape: &[usize],
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("select_backward", &[grad], |b| {
+        Tensor::from_buffer(cuda::along_axis(b[0], indices, dims, false), input_shape)
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
+/// Average pooling (or, with `backward`, its adjoint from `x_or_grad`),
+/// shaped `out_shape`.
+pub(crate) fn avg_pool<T: Element>(
+    x_or_grad: &Tensor<T>,
+    dims: PoolDims,
+    backward: bool,
+    out_shape: &[usize],
+) -> Option<Tensor<T>> {
+    #[cfg(feature = "cuda")]
+    return on_cuda("avg_pool2d", &[x_or_grad], |b| {
+        Tensor::from_buffer(cuda::avg_pool(b[0], &dims, backward), out_shape)
+    });
+    #[cfg(not(feature = "cuda"))]
+    None
+}
+
 /// `x` with dropout's mask of (`p`, `seed`), survivors scaled by `scale`.
 pub(crate) fn dropout<T: Element>(x: &Tensor<T>, p: f64, seed: u64, scale: T) -> Option<Tensor<T>> {
     #[cfg(feature = "cuda")]
@@ -495,6 +574,8 @@ pub(crate) mod tests {
             LEAKY_RELU_BACKWARD_CUDA, LEAKY_RELU_CUDA, POWF_BACKWARD_CUDA, POWF_CUDA,
         };
         compiles(POWF_CUDA, 2);
+        compiles(crate::tensor::ops::unary::POWF_EXPONENT_CUDA, 2);
+        compiles(crate::tensor::ops::unary::LEAKY_SLOPE_CUDA, 1);
         compiles(LEAKY_RELU_CUDA, 2);
         compiles(POWF_BACKWARD_CUDA, 3);
         compiles(LEAKY_RELU_BACKWARD_CUDA, 3);

@@ -64,8 +64,8 @@ pub use error::ShapeError;
 pub use ops::broadcast::{reduce_to_shape, try_reduce_to_shape};
 pub use ops::index::{concat, try_concat};
 pub use ops::loss::{cross_entropy, l1, mse, try_cross_entropy, try_l1, try_mse, Labels};
-pub use shape::broadcast_shapes;
 pub use placement::{Place, Placement};
+pub use shape::broadcast_shapes;
 pub use storage::{Device, DeviceError};
 
 /// The random-number crate the constructors take generators from, so

@@ -12,6 +12,7 @@
 use std::ops::Range;
 
 use crate::tensor::base::expect_same_shape;
+use crate::tensor::device;
 use crate::tensor::error::or_panic;
 use crate::tensor::shape::{check_axis, numel, split_at_axis};
 use crate::tensor::{Element, ShapeError, Tensor};
@@ -25,6 +26,10 @@ pub fn try_select<T: Element>(
 ) -> Result<Tensor<T>, ShapeError> {
     check_indices("select", x.shape(), axis, indices)?;
     let (outer, len, inner) = split_at_axis(x.shape(), axis);
+    let shape = with_axis_len(x.shape(), axis, indices.len());
+    if let Some(y) = device::gather_axis(x, indices, (outer, len, inner), &shape) {
+        return Ok(y);
+    }
     let src = x.data();
     let mut out = Vec::with_capacity(outer * indices.len() * inner);
     for o in 0..outer {
@@ -55,6 +60,9 @@ pub fn select_backward<T: Element>(
         &with_axis_len(input_shape, axis, indices.len()),
     );
     let (outer, len, inner) = split_at_axis(input_shape, axis);
+    if let Some(dx) = device::scatter_axis(grad, indices, (outer, len, inner), input_shape) {
+        return dx;
+    }
     let mut dx = vec![T::zero(); numel(input_shape)];
     if inner > 0 {
         let mut rows = grad.data().chunks_exact(inner);
@@ -81,6 +89,13 @@ pub fn try_slice<T: Element>(
 ) -> Result<Tensor<T>, ShapeError> {
     check_range("slice", x.shape(), axis, &range)?;
     let (outer, len, inner) = split_at_axis(x.shape(), axis);
+    if x.device() != crate::tensor::Device::Cpu {
+        let picked: Vec<usize> = range.clone().collect();
+        let shape = with_axis_len(x.shape(), axis, range.len());
+        if let Some(y) = device::gather_axis(x, &picked, (outer, len, inner), &shape) {
+            return Ok(y);
+        }
+    }
     let src = x.data();
     let mut out = Vec::with_capacity(outer * range.len() * inner);
     for o in 0..outer {
@@ -108,6 +123,12 @@ pub fn slice_backward<T: Element>(
         &with_axis_len(input_shape, axis, range.len()),
     );
     let (outer, len, inner) = split_at_axis(input_shape, axis);
+    if grad.device() != crate::tensor::Device::Cpu {
+        let picked: Vec<usize> = range.clone().collect();
+        if let Some(dx) = device::scatter_axis(grad, &picked, (outer, len, inner), input_shape) {
+            return dx;
+        }
+    }
     let piece = range.len() * inner;
     let mut dx = vec![T::zero(); numel(input_shape)];
     if piece > 0 {

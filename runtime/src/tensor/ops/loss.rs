@@ -77,6 +77,9 @@ pub fn try_cross_entropy<'a, T: Element>(
     }) {
         return Ok(loss);
     }
+    if let (Labels::Probs(p), true) = (labels, on_a_device(logits)) {
+        return Ok(soft_cross_entropy(logits, p, n));
+    }
     let mut total = T::zero();
     let mut logp = Vec::with_capacity(c);
     for (r, row) in logits.data().chunks_exact(c).enumerate() {
@@ -120,6 +123,9 @@ pub fn cross_entropy_backward<'a, T: Element>(
     }) {
         return dx;
     }
+    if let (Labels::Probs(p), true) = (labels, on_a_device(logits)) {
+        return soft_cross_entropy_backward(logits, p, grad, n);
+    }
     let mut dx = Vec::with_capacity(logits.len());
     let scale = grad / T::cast_usize(n);
     for (r, row) in logits.data().chunks_exact(c).enumerate() {
@@ -150,7 +156,7 @@ fn on_a_device<T: Element>(t: &Tensor<T>) -> bool {
 }
 
 /// `f` on the class indices, where the targets are classes and `f` runs
-/// on a device (probability targets run on the host).
+/// on a device (probability targets go through [`soft_cross_entropy`]).
 fn on_device<T: Element, R>(
     labels: Labels<'_, T>,
     f: impl FnOnce(&[usize]) -> Option<R>,
@@ -159,6 +165,24 @@ fn on_device<T: Element, R>(
         Labels::Classes(classes) => f(classes),
         Labels::Probs(_) => None,
     }
+}
+
+/// Cross-entropy against probabilities composed of tensor ops (for a
+/// device): `-(1/n) Σ p ⊙ log_softmax(x)`.
+fn soft_cross_entropy<T: Element>(logits: &Tensor<T>, probs: &Tensor<T>, n: usize) -> T {
+    -super::reduce::sum(&(probs * &logits.log_softmax(1))) / T::cast_usize(n)
+}
+
+/// Its adjoint: `(g / n) (softmax(x) Σ_j p_j - p)`.
+fn soft_cross_entropy_backward<T: Element>(
+    logits: &Tensor<T>,
+    probs: &Tensor<T>,
+    grad: T,
+    n: usize,
+) -> Tensor<T> {
+    let mass = probs.sum_axis(1, true);
+    let d = &(&logits.softmax(1) * &mass) - probs;
+    super::scalar::mul_scalar(&d, grad / T::cast_usize(n))
 }
 
 /// The mean squared error `mean((pred - target)²)`; fails unless the shapes
@@ -333,5 +357,26 @@ fn check_same<T: Element>(
             lhs: a.shape().to_vec(),
             rhs: b.shape().to_vec(),
         })
+    }
+}
+
+#[cfg(test)]
+mod composed_tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+
+    #[test]
+    fn soft_targets_composed_equal_the_kernels() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let x = Tensor::<f64>::randn(&[4, 3], &mut rng);
+        let p = Tensor::<f64>::uniform(&[4, 3], 0.0, 1.0, &mut rng);
+        let loss = soft_cross_entropy(&x, &p, 4);
+        let kernel = try_cross_entropy(&x, &p).expect("shapes fit");
+        assert!((loss - kernel).abs() <= 1e-12 * kernel.abs().max(1.0));
+        let a = soft_cross_entropy_backward(&x, &p, 0.7, 4);
+        let b = cross_entropy_backward(&x, &p, 0.7);
+        for (u, v) in a.data().iter().zip(b.data()) {
+            assert!((u - v).abs() <= 1e-12, "{u} vs {v}");
+        }
     }
 }

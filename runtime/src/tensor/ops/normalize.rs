@@ -12,6 +12,9 @@ use crate::tensor::{Element, ShapeError, Tensor};
 /// `x / Σ x` along `axis`; fails for a bad axis.
 pub fn try_normalize<T: Element>(x: &Tensor<T>, axis: usize) -> Result<Tensor<T>, ShapeError> {
     check_axis("normalize", x.shape(), axis)?;
+    if x.device() != crate::tensor::Device::Cpu {
+        return Ok(composed(x, axis));
+    }
     let dims = split_at_axis(x.shape(), axis);
     let data = along_axis(x.data(), x.data(), dims, |xs, _, out| {
         let inv = T::one() / sum_slice(xs);
@@ -26,6 +29,9 @@ pub fn try_normalize<T: Element>(x: &Tensor<T>, axis: usize) -> Result<Tensor<T>
 pub fn normalize_backward<T: Element>(x: &Tensor<T>, axis: usize, grad: &Tensor<T>) -> Tensor<T> {
     or_panic(check_axis("normalize_backward", x.shape(), axis));
     expect_same_shape("normalize_backward", grad.shape(), x.shape());
+    if x.device() != crate::tensor::Device::Cpu {
+        return composed_backward(x, axis, grad);
+    }
     let dims = split_at_axis(x.shape(), axis);
     let data = along_axis(x.data(), grad.data(), dims, |xs, gs, out| {
         let inv = T::one() / sum_slice(xs);
@@ -39,6 +45,19 @@ pub fn normalize_backward<T: Element>(x: &Tensor<T>, axis: usize, grad: &Tensor<
     Tensor::from_parts(data, x.shape().to_vec())
 }
 
+/// [`try_normalize`] composed of tensor ops (for a device): `x / Σ x`.
+fn composed<T: Element>(x: &Tensor<T>, axis: usize) -> Tensor<T> {
+    x / &x.sum_axis(axis, true)
+}
+
+/// [`normalize_backward`] composed of tensor ops: `(g - Σ g·x / s) / s`
+/// along the axis, `s = Σ x`.
+fn composed_backward<T: Element>(x: &Tensor<T>, axis: usize, grad: &Tensor<T>) -> Tensor<T> {
+    let s = x.sum_axis(axis, true);
+    let dot = &(grad * x).sum_axis(axis, true) / &s;
+    &(grad - &dot) / &s
+}
+
 impl<T: Element> Tensor<T> {
     /// Each slice along `axis` divided by its sum, or an error for a bad axis.
     pub fn try_normalize(&self, axis: usize) -> Result<Self, ShapeError> {
@@ -49,5 +68,32 @@ impl<T: Element> Tensor<T> {
     #[track_caller]
     pub fn normalize(&self, axis: usize) -> Self {
         or_panic(try_normalize(self, axis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+
+    #[test]
+    fn the_device_composition_computes_what_the_kernels_compute() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let x = Tensor::<f64>::uniform(&[3, 4, 2], 0.5, 2.0, &mut rng);
+        let g = Tensor::<f64>::randn(&[3, 4, 2], &mut rng);
+        for axis in 0..3 {
+            let pairs = [
+                (composed(&x, axis), or_panic(try_normalize(&x, axis))),
+                (
+                    composed_backward(&x, axis, &g),
+                    normalize_backward(&x, axis, &g),
+                ),
+            ];
+            for (a, b) in pairs {
+                for (p, q) in a.data().iter().zip(b.data()) {
+                    assert!((p - q).abs() <= 1e-12 * q.abs().max(1.0), "{p} vs {q}");
+                }
+            }
+        }
     }
 }

@@ -122,6 +122,20 @@ impl Pool {
         )
     }
 
+    /// The sizes as the device kernels take them.
+    fn dims(&self) -> PoolDims {
+        PoolDims {
+            planes: self.planes,
+            h: self.h,
+            w: self.w,
+            k: self.k,
+            stride: self.s,
+            pad: self.p,
+            ho: self.ho,
+            wo: self.wo,
+        }
+    }
+
     /// The output's shape.
     fn out_shape(&self, input: &[usize]) -> Vec<usize> {
         vec![input[0], input[1], self.ho, self.wo]
@@ -183,17 +197,7 @@ pub fn try_max_pool2d_with_indices<T: Element>(
     padding: usize,
 ) -> Result<(Tensor<T>, PoolIndices), ShapeError> {
     let g = pool_geometry("max_pool2d", x.shape(), kernel, stride, padding)?;
-    let dims = PoolDims {
-        planes: g.planes,
-        h: g.h,
-        w: g.w,
-        k: g.k,
-        stride: g.s,
-        pad: g.p,
-        ho: g.ho,
-        wo: g.wo,
-    };
-    if let Some(pooled) = device::max_pool(x, dims, &g.out_shape(x.shape())) {
+    if let Some(pooled) = device::max_pool(x, g.dims(), &g.out_shape(x.shape())) {
         return Ok(pooled);
     }
     let plane_out = g.ho * g.wo;
@@ -322,6 +326,9 @@ pub fn try_avg_pool2d<T: Element>(
     padding: usize,
 ) -> Result<Tensor<T>, ShapeError> {
     let g = pool_geometry("avg_pool2d", x.shape(), kernel, stride, padding)?;
+    if let Some(y) = device::avg_pool(x, g.dims(), false, &g.out_shape(x.shape())) {
+        return Ok(y);
+    }
     let (plane_in, plane_out) = (g.h * g.w, g.ho * g.wo);
     let mut out = vec![T::zero(); g.planes * plane_out];
     let scale = T::one() / T::cast_usize(g.k * g.k);
@@ -378,6 +385,9 @@ pub fn avg_pool2d_backward<T: Element>(
         grad.shape(),
         &g.out_shape(input_shape),
     );
+    if let Some(dx) = device::avg_pool(grad, g.dims(), true, input_shape) {
+        return dx;
+    }
     let (plane_in, plane_out) = (g.h * g.w, g.ho * g.wo);
     let mut dx = vec![T::zero(); g.planes * plane_in];
     let scale = T::one() / T::cast_usize(g.k * g.k);

@@ -13,9 +13,9 @@
 //! forms return it, the others panic with its message), never NaN.
 
 use crate::tensor::device;
-use crate::tensor::Place;
 use crate::tensor::error::or_panic;
 use crate::tensor::shape::{check_axis, split_at_axis};
+use crate::tensor::Place;
 use crate::tensor::{Element, ShapeError, Tensor};
 
 /// Sum of a slice: the kernels' pairwise sum (accurate, vectorised, split
@@ -90,6 +90,11 @@ pub fn mean_backward<T: Element, P: Place + ?Sized>(input: &P, grad: T) -> Tenso
 /// The largest element; fails for an empty tensor. NaNs are ignored unless
 /// every element is NaN.
 pub fn try_max<T: Element>(x: &Tensor<T>) -> Result<T, ShapeError> {
+    if !x.is_empty() {
+        if let Some(m) = device::max_axis(x, (1, x.len(), 1), &[]) {
+            return Ok(m.item());
+        }
+    }
     first_argmax(x.data())
         .map(|i| x.data()[i])
         .ok_or_else(|| empty_error("max", MAXIMUM, x.shape(), None))
@@ -98,6 +103,13 @@ pub fn try_max<T: Element>(x: &Tensor<T>) -> Result<T, ShapeError> {
 /// Adjoint of [`try_max`]: `grad` at the first arg-max, zero elsewhere.
 #[track_caller]
 pub fn max_backward<T: Element>(x: &Tensor<T>, grad: T) -> Tensor<T> {
+    if !x.is_empty() && x.device() != crate::tensor::Device::Cpu {
+        let flat = x.reshape(&[1, x.len(), 1]);
+        let g = x.scalar_like(grad).reshape(&[1, 1]);
+        if let Some(dx) = device::max_axis_backward(&flat, (1, x.len(), 1), &g) {
+            return dx.reshape(x.shape());
+        }
+    }
     let i = or_panic(
         first_argmax(x.data()).ok_or_else(|| empty_error("max_backward", MAXIMUM, x.shape(), None)),
     );
@@ -195,6 +207,14 @@ pub fn try_max_axis<T: Element>(
     axis: usize,
     keepdim: bool,
 ) -> Result<Tensor<T>, ShapeError> {
+    if x.device() != crate::tensor::Device::Cpu {
+        check_nonempty_axis("max_axis", MAXIMUM, x.shape(), axis)?;
+        let dims = split_at_axis(x.shape(), axis);
+        let shape = reduced_shape(x.shape(), axis, keepdim);
+        if let Some(y) = device::max_axis(x, dims, &shape) {
+            return Ok(y);
+        }
+    }
     let idx = try_argmax_axis_named("max_axis", x, axis)?;
     let (_, len, inner) = split_at_axis(x.shape(), axis);
     let data = idx
@@ -213,6 +233,9 @@ pub fn try_max_axis<T: Element>(
 #[track_caller]
 pub fn max_axis_backward<T: Element>(x: &Tensor<T>, axis: usize, grad: &Tensor<T>) -> Tensor<T> {
     check_reduced_grad("max_axis_backward", x.shape(), axis, grad);
+    if let Some(dx) = device::max_axis_backward(x, split_at_axis(x.shape(), axis), grad) {
+        return dx;
+    }
     let idx = or_panic(try_argmax_axis_named("max_axis_backward", x, axis));
     let (_, len, inner) = split_at_axis(x.shape(), axis);
     let mut dx = vec![T::zero(); x.len()];

@@ -212,6 +212,16 @@ pub(crate) const LEAKY_RELU_BACKWARD_CUDA: &str = region_source!(
     [d0 = "T(0)", d1 = "T(0)", d2 = "T(0)"]
 );
 
+/// The CUDA C of the partials in the parameter: `∂(x0^p)/∂p` from the
+/// input `x0` and output `x1`, and `∂ leaky_relu(x0, a)/∂a`.
+pub(crate) const POWF_EXPONENT_CUDA: &str = region_source!(
+    [x0, x1],
+    "(x1 == T(0) ? T(0) : x1 * log(x0))",
+    [d0 = "T(0)", d1 = "T(0)"]
+);
+pub(crate) const LEAKY_SLOPE_CUDA: &str =
+    region_source!([x0], "(x0 > T(0) ? T(0) : x0)", [d0 = "T(0)"]);
+
 /// `op` of `x` with the scalar parameter `p` (and `grad`, for an adjoint)
 /// on their CUDA device, where they live on one.
 fn with_parameter<T: Element>(
@@ -274,6 +284,10 @@ pub fn leaky_relu_backward<T: Element>(x: &Tensor<T>, a: T, grad: &Tensor<T>) ->
 /// constant in `p`: the documented convention, the same test as generated
 /// scalar code and the tape). The exponent's adjoint is `Σ g · ∂y/∂p`.
 pub fn powf_exponent_partial<T: Element>(x: &Tensor<T>, y: &Tensor<T>) -> Tensor<T> {
+    expect_same_shape("powf", x.shape(), y.shape());
+    if let Some(d) = device::region_forward("powf", POWF_EXPONENT_CUDA, &[x, y], x.shape()) {
+        return d;
+    }
     Tensor::zip_map("powf", x, y, |v, out| {
         if out == T::zero() {
             T::zero()
@@ -287,7 +301,8 @@ pub fn powf_exponent_partial<T: Element>(x: &Tensor<T>, y: &Tensor<T>) -> Tensor
 /// (`x ≤ 0`, and NaN, which propagates), 0 elsewhere. The slope's adjoint is
 /// `Σ g · ∂y/∂a`.
 pub fn leaky_relu_slope_partial<T: Element>(x: &Tensor<T>) -> Tensor<T> {
-    x.map(|v| if v > T::zero() { T::zero() } else { v })
+    device::region_forward("leaky_relu", LEAKY_SLOPE_CUDA, &[x], x.shape())
+        .unwrap_or_else(|| x.map(|v| if v > T::zero() { T::zero() } else { v }))
 }
 
 impl<T: Element> Tensor<T> {
