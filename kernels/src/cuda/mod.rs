@@ -295,7 +295,7 @@ mod tests {
 /// The element types of CUDA buffers, kernels and cuBLAS products.
 #[cfg(feature = "cuda")]
 pub mod device {
-    use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
+    use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, StridedBatchedConfig};
     use cudarc::driver::{DevicePtr, DevicePtrMut, DeviceRepr, ValidAsZeroBits};
 
     /// An element type on a CUDA device (`f32`, `f64`): what its kernels'
@@ -316,6 +316,22 @@ pub mod device {
             b: &B,
             c: &mut C,
         ) -> Result<(), cudarc::cublas::result::CublasError>;
+
+        /// A batch of products, operands `stride` elements apart.
+        ///
+        /// # Safety
+        /// As [`DeviceFloat::gemm`], for every product of the batch.
+        unsafe fn gemm_strided_batched<
+            A: DevicePtr<Self>,
+            B: DevicePtr<Self>,
+            C: DevicePtrMut<Self>,
+        >(
+            blas: &CudaBlas,
+            cfg: StridedBatchedConfig<Self>,
+            a: &A,
+            b: &B,
+            c: &mut C,
+        ) -> Result<(), cudarc::cublas::result::CublasError>;
     }
 
     macro_rules! device_float {
@@ -332,6 +348,21 @@ pub mod device {
                 ) -> Result<(), cudarc::cublas::result::CublasError> {
                     // SAFETY: the caller's contract.
                     unsafe { Gemm::<$t>::gemm(blas, cfg, a, b, c) }
+                }
+
+                unsafe fn gemm_strided_batched<
+                    A: DevicePtr<Self>,
+                    B: DevicePtr<Self>,
+                    C: DevicePtrMut<Self>,
+                >(
+                    blas: &CudaBlas,
+                    cfg: StridedBatchedConfig<Self>,
+                    a: &A,
+                    b: &B,
+                    c: &mut C,
+                ) -> Result<(), cudarc::cublas::result::CublasError> {
+                    // SAFETY: the caller's contract.
+                    unsafe { Gemm::<$t>::gemm_strided_batched(blas, cfg, a, b, c) }
                 }
             }
         };

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use adjoint_kernels::cuda::{self as kernels, nvrtc, AdjointLayout};
 use adjoint_kernels::cudarc::cublas::sys::cublasOperation_t;
-use adjoint_kernels::cudarc::cublas::{CudaBlas, GemmConfig};
+use adjoint_kernels::cudarc::cublas::{CudaBlas, GemmConfig, StridedBatchedConfig};
 use adjoint_kernels::cudarc::driver::{
     sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut,
     DevicePtr, DevicePtrMut, LaunchConfig, PushKernelArg,
@@ -293,19 +293,16 @@ fn ops_function<T: Element>(gpu: &Gpu, kernel: &str) -> CudaFunction {
     gpu.function(source, &format!("adjoint_{kernel}_{}", T::SUFFIX))
 }
 
-/// `C[m, n] = op(A) · op(B) + beta·C` for row-major `A` (`[m, k]`, or `[k, m]` when
-/// `trans_a`) and `B` (`[k, n]`, or `[n, k]` when `trans_b`), at element
-/// offsets: cuBLAS is column-major, so it computes `Cᵀ = op(B)ᵀ · op(A)ᵀ`.
-#[allow(clippy::too_many_arguments)]
-fn gemm_into<T: Element, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
+/// cuBLAS's column-major configuration of the row-major product `C[m, n] =
+/// op(A) · op(B) + beta·C` (`A` stored `[m, k]`, or `[k, m]` when
+/// `trans_a`; `B` `[k, n]`, or `[n, k]` when `trans_b`): cuBLAS computes
+/// `Cᵀ = op(B)ᵀ · op(A)ᵀ`, so the operands are passed as `(B, A)`.
+fn gemm_config<T: Element>(
     gpu: &Gpu,
-    a: &A,
-    b: &B,
-    c: &mut C,
     (trans_a, trans_b): (bool, bool),
     (m, k, n): (usize, usize, usize),
     beta: T,
-) {
+) -> GemmConfig<T> {
     let op = |t: bool| {
         if t {
             cublasOperation_t::CUBLAS_OP_T
@@ -314,7 +311,7 @@ fn gemm_into<T: Element, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
         }
     };
     let int = |x: usize| gpu.check("gemm", i32::try_from(x.max(1)));
-    let cfg = GemmConfig {
+    GemmConfig {
         transa: op(trans_b),
         transb: op(trans_a),
         m: int(n),
@@ -325,14 +322,28 @@ fn gemm_into<T: Element, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
         ldb: int(if trans_a { m } else { k }),
         beta,
         ldc: int(n),
-    };
-    // SAFETY: the sizes and leading dimensions above describe the buffers,
-    // which the callers sized from the same (m, k, n).
+    }
+}
+
+/// `C[m, n] = op(A) · op(B) + beta·C` (see [`gemm_config`]).
+fn gemm_into<T: Element, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
+    gpu: &Gpu,
+    a: &A,
+    b: &B,
+    c: &mut C,
+    trans: (bool, bool),
+    mkn: (usize, usize, usize),
+    beta: T,
+) {
+    let cfg = gemm_config(gpu, trans, mkn, beta);
+    // SAFETY: the sizes and leading dimensions describe the buffers, which
+    // the callers sized from the same (m, k, n).
     gpu.check("gemm", unsafe { T::gemm(&gpu.blas, cfg, b, a, c) });
 }
 
 /// A batch of `batch` products `C_i = op(A_i) · op(B_i)` of row-major
-/// matrices stored one after another; the result `[batch·m·n]`.
+/// matrices stored one after another (one strided-batched cuBLAS call);
+/// the result `[batch·m·n]`.
 pub(crate) fn gemm<T: Element>(
     a: &Buffer<T>,
     b: &Buffer<T>,
@@ -343,14 +354,34 @@ pub(crate) fn gemm<T: Element>(
     let gpu = &a.gpu;
     let len = batch * m * n;
     let mut c = gpu.zeros::<T>(len);
-    if m * n > 0 && k > 0 {
-        for i in 0..batch {
-            let a_i = a.slice.slice(i * m * k..(i + 1) * m * k);
-            let b_i = b.slice.slice(i * k * n..(i + 1) * k * n);
-            let mut c_i = c.slice_mut(i * m * n..(i + 1) * m * n);
-            gemm_into(gpu, &a_i, &b_i, &mut c_i, trans, (m, k, n), T::zero());
-        }
+    if m * n == 0 || k == 0 {
+        return gpu.wrap(c, len);
     }
+    if batch == 1 {
+        gemm_into(
+            gpu,
+            &*a.slice,
+            &*b.slice,
+            &mut c,
+            trans,
+            (m, k, n),
+            T::zero(),
+        );
+        return gpu.wrap(c, len);
+    }
+    let stride = |x: usize| gpu.check("gemm", i64::try_from(x));
+    let cfg = StridedBatchedConfig {
+        gemm: gemm_config(gpu, trans, (m, k, n), T::zero()),
+        batch_size: gpu.check("gemm", i32::try_from(batch)),
+        stride_a: stride(k * n),
+        stride_b: stride(m * k),
+        stride_c: stride(m * n),
+    };
+    // SAFETY: each of the `batch` products reads `m·k` and `k·n` elements
+    // at its strides and writes `m·n`, inside the buffers.
+    gpu.check("gemm", unsafe {
+        T::gemm_strided_batched(&gpu.blas, cfg, &*b.slice, &*a.slice, &mut c)
+    });
     gpu.wrap(c, len)
 }
 
