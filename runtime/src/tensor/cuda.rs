@@ -298,7 +298,6 @@ fn ops_function<T: Element>(gpu: &Gpu, kernel: &str) -> CudaFunction {
 /// `trans_a`; `B` `[k, n]`, or `[n, k]` when `trans_b`): cuBLAS computes
 /// `Cᵀ = op(B)ᵀ · op(A)ᵀ`, so the operands are passed as `(B, A)`.
 fn gemm_config<T: Element>(
-    gpu: &Gpu,
     (trans_a, trans_b): (bool, bool),
     (m, k, n): (usize, usize, usize),
     beta: T,
@@ -310,7 +309,10 @@ fn gemm_config<T: Element>(
             cublasOperation_t::CUBLAS_OP_N
         }
     };
-    let int = |x: usize| gpu.check("gemm", i32::try_from(x.max(1)));
+    let int = |x: usize| {
+        i32::try_from(x.max(1))
+            .unwrap_or_else(|_| panic!("gemm: a dimension of {x} exceeds cuBLAS's 32-bit sizes"))
+    };
     GemmConfig {
         transa: op(trans_b),
         transb: op(trans_a),
@@ -335,7 +337,7 @@ fn gemm_into<T: Element, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
     mkn: (usize, usize, usize),
     beta: T,
 ) {
-    let cfg = gemm_config(gpu, trans, mkn, beta);
+    let cfg = gemm_config(trans, mkn, beta);
     // SAFETY: the sizes and leading dimensions describe the buffers, which
     // the callers sized from the same (m, k, n).
     gpu.check("gemm", unsafe { T::gemm(&gpu.blas, cfg, b, a, c) });
@@ -371,7 +373,7 @@ pub(crate) fn gemm<T: Element>(
     }
     let stride = |x: usize| gpu.check("gemm", i64::try_from(x));
     let cfg = StridedBatchedConfig {
-        gemm: gemm_config(gpu, trans, (m, k, n), T::zero()),
+        gemm: gemm_config(trans, (m, k, n), T::zero()),
         batch_size: gpu.check("gemm", i32::try_from(batch)),
         stride_a: stride(k * n),
         stride_b: stride(m * k),
@@ -1059,4 +1061,64 @@ pub(crate) fn avg_pool<T: Element>(x_or_g: &Buffer<T>, d: &PoolDims, backward: b
     // SAFETY: inputs hold planes·h·w elements, outputs planes·ho·wo.
     gpu.check("avg_pool2d", unsafe { launch.launch(grid(outputs)) });
     gpu.wrap(out, if backward { inputs } else { outputs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `C = alpha·op(A)·op(B) + beta·C` as cuBLAS defines it, column-major.
+    fn cublas_gemm(cfg: &GemmConfig<f64>, a: &[f64], b: &[f64], c: &mut [f64]) {
+        let (m, n, k) = (cfg.m as usize, cfg.n as usize, cfg.k as usize);
+        let (lda, ldb, ldc) = (cfg.lda as usize, cfg.ldb as usize, cfg.ldc as usize);
+        let t = |op: cublasOperation_t| op == cublasOperation_t::CUBLAS_OP_T;
+        let at = |i: usize, p: usize| {
+            if t(cfg.transa) {
+                a[p + i * lda]
+            } else {
+                a[i + p * lda]
+            }
+        };
+        let bt = |p: usize, j: usize| {
+            if t(cfg.transb) {
+                b[j + p * ldb]
+            } else {
+                b[p + j * ldb]
+            }
+        };
+        for j in 0..n {
+            for i in 0..m {
+                let dot: f64 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+                c[i + j * ldc] = cfg.alpha * dot + cfg.beta * c[i + j * ldc];
+            }
+        }
+    }
+
+    /// The row-major products the backend asks cuBLAS for, through the
+    /// configuration and the swapped operands, equal the plain products.
+    #[test]
+    fn row_major_products_map_onto_column_major_gemm() {
+        let (m, k, n) = (3, 4, 2);
+        let value = |i: usize| (i as f64 * 0.37).sin();
+        for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a: Vec<f64> = (0..m * k).map(value).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| value(i + 100)).collect();
+            // op(A)[i][p] and op(B)[p][j] of the row-major buffers.
+            let oa = |i: usize, p: usize| if trans_a { a[p * m + i] } else { a[i * k + p] };
+            let ob = |p: usize, j: usize| if trans_b { b[j * k + p] } else { b[p * n + j] };
+            let cfg = gemm_config((trans_a, trans_b), (m, k, n), 0.0);
+            let mut c = vec![0.0; m * n];
+            cublas_gemm(&cfg, &b, &a, &mut c);
+            for i in 0..m {
+                for j in 0..n {
+                    let expected: f64 = (0..k).map(|p| oa(i, p) * ob(p, j)).sum();
+                    assert!(
+                        (c[i * n + j] - expected).abs() < 1e-12,
+                        "trans {trans_a} {trans_b}: C[{i}][{j}] {} vs {expected}",
+                        c[i * n + j]
+                    );
+                }
+            }
+        }
+    }
 }
