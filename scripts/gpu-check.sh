@@ -10,7 +10,8 @@
 # `run` finds libcublas and libnvrtc in pip's nvidia wheels (or the CUDA
 # toolkit), then runs: the op test matrix on cuda:0 against the CPU, the
 # CUDA device tests (MLP and CNN gradients to 1e-4 in f32, running
-# statistics, Adam, training, errors), MNIST training with --device cuda (the
+# statistics, Adam, training, errors), the generated-vs-tape step benchmark
+# (benches/gpu.rs), MNIST training with --device cuda (the
 # README quick start's job) and a short ConvNet run on the bundled CIFAR-10
 # fixture, and writes everything to $OUT (or gpu-out/) as logs.
 set -euo pipefail
@@ -29,6 +30,14 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
         shutil.copy(m["executable"], "gpu-bin/" + m["target"]["name"])
 '
+    cargo bench --features cuda --bench gpu --no-run --message-format=json 2>/dev/null |
+        python3 -c '
+import json, sys, shutil
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "gpu":
+        shutil.copy(m["executable"], "gpu-bin/gpu_bench")
+'
     strip gpu-bin/* 2>/dev/null || true
     ls -la gpu-bin
     grep -qx '/gpu-bin/' .git/info/exclude 2>/dev/null || echo '/gpu-bin/' >>.git/info/exclude
@@ -44,6 +53,7 @@ run() {
     echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" | tee -a "$out/device.txt"
     status=0
     gpu-bin/cuda_device --nocapture 2>&1 | tee "$out/cuda_device.log" || status=1
+    gpu-bin/gpu_bench 2>&1 | tee "$out/gpu_bench.log" || status=1
     gpu-bin/op_matrix matrix_cuda 2>&1 | tee "$out/op_matrix.log" || status=1
     (time gpu-bin/mnist_mlp --device cuda --data data/mnist --out "$out/mnist") 2>&1 |
         tee "$out/mnist.log" || status=1

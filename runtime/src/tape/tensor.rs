@@ -26,7 +26,7 @@ use crate::tensor::ops::{
     binary, broadcast, conv, dropout, index, loss, matmul, normalize, pool, reduce, reshape,
     scalar, softmax, transpose, unary,
 };
-use crate::tensor::{Element, Labels, Tensor};
+use crate::tensor::{Element, Labels, Placement, Tensor};
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -144,7 +144,7 @@ impl<T: Element> TensorGradients<T> {
     pub fn wrt(&self, v: &TensorVar<'_, T>) -> Tensor<T> {
         match self.grads.get(v.id).and_then(Option::as_ref) {
             Some(g) => g.clone(),
-            None => Tensor::zeros(v.value.shape()),
+            None => v.value.zeros_like(),
         }
     }
 }
@@ -182,7 +182,7 @@ impl<'g, T: Element> TensorVar<'g, T> {
         );
         let nodes = self.graph.nodes.borrow();
         let mut grads: Vec<Option<Tensor<T>>> = vec![None; self.id + 1];
-        grads[self.id] = Some(Tensor::ones(self.value.shape()));
+        grads[self.id] = Some(self.value.scalar_like(T::one()).reshape(self.value.shape()));
         for id in (0..=self.id).rev() {
             let node = &nodes[id];
             let Some(backward) = &node.backward else {
@@ -226,7 +226,7 @@ impl<'g, T: Element> TensorVar<'g, T> {
     }
 
     fn to_scalar(&self, value: T, backward: impl Fn(T) -> Tensor<T> + 'static) -> TensorVar<'g, T> {
-        self.unary(Tensor::scalar(value), move |g| backward(g.item()))
+        self.unary(self.value.scalar_like(value), move |g| backward(g.item()))
     }
 
     /// Matrix product (2-D or batched), see [`Tensor::matmul`].
@@ -323,13 +323,13 @@ impl<'g, T: Element> TensorVar<'g, T> {
 
     /// The sum of all elements (a one-element variable).
     pub fn sum(&self) -> TensorVar<'g, T> {
-        let input = self.value.shape().to_vec();
+        let input = Placement::of(&self.value);
         self.to_scalar(self.value.sum(), move |g| reduce::sum_backward(&input, g))
     }
 
     /// The mean of all elements.
     pub fn mean(&self) -> TensorVar<'g, T> {
-        let input = self.value.shape().to_vec();
+        let input = Placement::of(&self.value);
         self.to_scalar(self.value.mean(), move |g| reduce::mean_backward(&input, g))
     }
 
@@ -409,14 +409,14 @@ impl<'g, T: Element> TensorVar<'g, T> {
     /// Mean squared error against `target`.
     pub fn mse(&self, target: &TensorVar<'g, T>) -> TensorVar<'g, T> {
         let (p, t) = (self.value.clone(), target.value.clone());
-        let value = Tensor::scalar(loss::mse(&p, &t));
+        let value = p.scalar_like(loss::mse(&p, &t));
         self.binary(target, value, move |g| loss::mse_backward(&p, &t, g.item()))
     }
 
     /// Mean absolute error against `target`.
     pub fn l1(&self, target: &TensorVar<'g, T>) -> TensorVar<'g, T> {
         let (p, t) = (self.value.clone(), target.value.clone());
-        let value = Tensor::scalar(loss::l1(&p, &t));
+        let value = p.scalar_like(loss::l1(&p, &t));
         self.binary(target, value, move |g| loss::l1_backward(&p, &t, g.item()))
     }
 
