@@ -355,10 +355,11 @@ pub(crate) fn gemm<T: Element>(
 ) -> Buffer<T> {
     let gpu = &a.gpu;
     let len = batch * m * n;
-    let mut c = gpu.zeros::<T>(len);
     if m * n == 0 || k == 0 {
-        return gpu.wrap(c, len);
+        return gpu.wrap(gpu.zeros::<T>(len), len);
     }
+    // cuBLAS writes every element with `beta = 0`.
+    let mut c = gpu.alloc::<T>(len);
     if batch == 1 {
         gemm_into(
             gpu,
