@@ -7,7 +7,7 @@
 #![cfg(feature = "cuda")]
 
 use adjoint::nn::{self, BatchNorm, Conv2d, Linear, MOMENTUM};
-use adjoint::optim::{Adam, Optimizer};
+use adjoint::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
 use adjoint::prelude::*;
 use adjoint::tensor::rand::{rngs::StdRng, SeedableRng};
 use adjoint::Device;
@@ -124,6 +124,44 @@ fn an_adam_step_on_cuda_matches_the_cpu() {
         let diff = max_rel_diff(c, &d);
         assert!(diff <= 1e-4, "{name} after 3 Adam steps differs by {diff}");
     }
+}
+
+/// Two steps of `make()`'s optimiser on the CPU and on `device` end with
+/// the same parameters.
+fn same_steps<O: Optimizer<Mlp>>(device: Device, name: &str, make: impl Fn() -> O) {
+    let mut rng = StdRng::seed_from_u64(15);
+    let mut cpu = mlp(&mut rng);
+    let x = Tensor::randn(&[8, 64], &mut rng);
+    let labels: Vec<usize> = (0..8).map(|i| i % 10).collect();
+    let mut there = cpu.clone();
+    there.move_to_device(device).expect("the model moves");
+    let xd = x.to_device(device).expect("the batch moves");
+    let (mut a, mut b) = (make(), make());
+    for _ in 0..2 {
+        let g = mlp_loss_grad(&cpu, &x, &labels);
+        a.step(&mut cpu, &g.p);
+        let g = mlp_loss_grad(&there, &xd, &labels);
+        b.step(&mut there, &g.p);
+    }
+    for ((param, c), (_, d)) in cpu.named_tensors().iter().zip(there.named_tensors()) {
+        let diff = max_rel_diff(c, &d);
+        assert!(diff <= 1e-4, "{name}: {param} differs by {diff}");
+    }
+}
+
+#[test]
+fn every_optimiser_steps_on_cuda_as_on_the_cpu() {
+    let Some(device) = gpu() else { return };
+    same_steps(device, "sgd", || Sgd::new(0.05));
+    same_steps(device, "sgd with momentum", || {
+        Sgd::new(0.05)
+            .with_momentum(0.9)
+            .with_nesterov(true)
+            .with_weight_decay(1e-3)
+    });
+    same_steps(device, "rmsprop", || RmsProp::new(1e-3));
+    same_steps(device, "adagrad", || Adagrad::new(0.05));
+    same_steps(device, "adamw", || AdamW::new(1e-3));
 }
 
 #[test]

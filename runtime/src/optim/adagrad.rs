@@ -1,6 +1,7 @@
 //! [`Adagrad`]: per-coordinate learning rates from accumulated squared
 //! gradients.
 
+use super::composed;
 use super::fused::elem;
 use super::saved::{describe, restore};
 use super::state::Slots;
@@ -70,6 +71,10 @@ impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Adagrad<E> {
         let lr: E = elem(self.lr);
         let eps: E = elem(self.eps);
         self.sum_sq.update(params, grads, |w, g, [s]| {
+            if composed::on_device(w) {
+                return composed::adagrad(w, g, s, (lr, eps));
+            }
+            let (w, g, s) = (w.data_mut(), g.data(), s.data_mut());
             for ((w, &g), s) in w.iter_mut().zip(g).zip(s.iter_mut()) {
                 *s += g * g;
                 *w = *w - lr * g / (s.sqrt() + eps);

@@ -158,7 +158,7 @@ impl<E: Element, P: Parameters<Elem = E>, const DECOUPLED: bool> Optimizer<P>
         };
         // One pass over each tensor: on its CUDA device, or on the host
         // split across cores when long enough.
-        self.moments.update_tensors(params, grads, |w, g, [m, v]| {
+        self.moments.update(params, grads, |w, g, [m, v]| {
             if device::adam(w, g, m, v, on_device) {
                 return;
             }

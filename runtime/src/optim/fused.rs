@@ -1,12 +1,11 @@
-//! The paired pass every optimiser makes: each parameter tensor's elements
-//! next to its gradient's, after checking that their shapes agree.
+//! The paired pass every optimiser makes: each parameter tensor next to its
+//! gradient, after checking that their shapes agree.
 
 use crate::params::Parameters;
 use crate::tensor::{Element, ShapeError, Tensor};
 
-/// Calls `update(w, g)` with the elements of every tensor of `params` and of
-/// the gradient tensor at the same place in `grads`, in
-/// [`Parameters::zip_mut`] order.
+/// Calls `update(w, g)` with every tensor of `params` and the gradient
+/// tensor at the same place in `grads`, in [`Parameters::zip_mut`] order.
 ///
 /// # Panics
 /// If `grads` has another structure, or a gradient tensor another shape than
@@ -14,11 +13,11 @@ use crate::tensor::{Element, ShapeError, Tensor};
 pub(super) fn for_each_pair<P: Parameters>(
     params: &mut P,
     grads: &P,
-    mut update: impl FnMut(&mut Tensor<P::Elem>, &[P::Elem]),
+    mut update: impl FnMut(&mut Tensor<P::Elem>, &Tensor<P::Elem>),
 ) {
     params.zip_mut(grads, &mut |w, g| {
         expect_same_shape("optimizer gradient", w.shape(), g.shape());
-        update(w, g.data());
+        update(w, g);
     });
 }
 

@@ -40,6 +40,7 @@
 
 mod adagrad;
 mod adam;
+mod composed;
 mod fused;
 mod rmsprop;
 mod saved;

@@ -1,5 +1,6 @@
 //! [`RmsProp`]: steps scaled by a running root mean square of the gradient.
 
+use super::composed;
 use super::fused::elem;
 use super::saved::{describe, restore};
 use super::state::Slots;
@@ -82,6 +83,10 @@ impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for RmsProp<E> {
         let one_minus_alpha: E = elem(1.0 - self.alpha);
         let eps: E = elem(self.eps);
         self.mean_sq.update(params, grads, |w, g, [e]| {
+            if composed::on_device(w) {
+                return composed::rmsprop(w, g, e, (lr, alpha, eps));
+            }
+            let (w, g, e) = (w.data_mut(), g.data(), e.data_mut());
             for ((w, &g), e) in w.iter_mut().zip(g).zip(e.iter_mut()) {
                 *e = alpha * *e + one_minus_alpha * g * g;
                 *w = *w - lr * g / (e.sqrt() + eps);

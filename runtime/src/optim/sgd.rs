@@ -1,5 +1,6 @@
 //! [`Sgd`]: stochastic gradient descent with momentum and weight decay.
 
+use super::composed;
 use super::fused::{elem, for_each_pair};
 use super::saved::{describe, restore};
 use super::state::Slots;
@@ -94,16 +95,23 @@ impl<E: Element, P: Parameters<Elem = E>> Optimizer<P> for Sgd<E> {
         let lr: E = elem(self.lr);
         let mu: E = elem(self.momentum);
         let wd: E = elem(self.weight_decay);
+        let nesterov = self.nesterov;
         if self.momentum == 0.0 {
             for_each_pair(params, grads, |w, g| {
-                for (w, &g) in w.data_mut().iter_mut().zip(g) {
+                if composed::on_device(w) {
+                    return composed::sgd(w, g, None, (lr, mu, wd), nesterov);
+                }
+                for (w, &g) in w.data_mut().iter_mut().zip(g.data()) {
                     *w = *w - lr * (g + wd * *w);
                 }
             });
             return;
         }
-        let nesterov = self.nesterov;
         self.velocity.update(params, grads, |w, g, [v]| {
+            if composed::on_device(w) {
+                return composed::sgd(w, g, Some(v), (lr, mu, wd), nesterov);
+            }
+            let (w, g, v) = (w.data_mut(), g.data(), v.data_mut());
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
                 let g = g + wd * *w;
                 *v = mu * *v + g;

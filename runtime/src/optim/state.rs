@@ -63,28 +63,14 @@ impl<E: Element, const N: usize> Slots<E, N> {
         self.slots = slots;
     }
 
-    /// Calls `update(w, g, state)` with the elements of every parameter
-    /// tensor, its gradient and its `N` state tensors. At the first call the
-    /// state is created as zeros shaped like the model.
+    /// Calls `update(w, g, state)` with every parameter tensor, its
+    /// gradient and its `N` state tensors. At the first call the state is
+    /// created as zeros shaped like the model, on each parameter's device.
     ///
     /// # Panics
     /// If `grads` does not match `params`, or `params` is not the model the
     /// state was created for.
     pub(super) fn update<P: Parameters<Elem = E>>(
-        &mut self,
-        params: &mut P,
-        grads: &P,
-        mut update: impl FnMut(&mut [E], &[E], [&mut [E]; N]),
-    ) {
-        self.update_tensors(params, grads, |w, g, slot| {
-            update(w.data_mut(), g.data(), slot.map(Tensor::data_mut))
-        });
-    }
-
-    /// [`update`](Self::update) with the tensors themselves (an optimiser
-    /// with a device path); the state is created on each parameter's
-    /// device.
-    pub(super) fn update_tensors<P: Parameters<Elem = E>>(
         &mut self,
         params: &mut P,
         grads: &P,
