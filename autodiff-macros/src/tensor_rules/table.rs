@@ -448,12 +448,8 @@ fn maps() -> Vec<OpDef> {
             Named(&["powf"]),
             &[Tensor, Scalar],
             Method("powf", &[Value(1)]),
-            CustomAdjoint(|c| {
-                with_scalar_partial(c, "unary::powf_backward", "unary::powf_exponent_partial")
-            }),
-            CustomTangent(|c| {
-                scalar_operand_tangent(c, "unary::powf_backward", "unary::powf_exponent_partial")
-            }),
+            CustomAdjoint(|c| with_scalar_partial(c, &POWF)),
+            CustomTangent(|c| scalar_operand_tangent(c, &POWF)),
         )
         .element(Op::Powf, BINARY),
         entry(
@@ -461,39 +457,40 @@ fn maps() -> Vec<OpDef> {
             Named(&["leaky_relu"]),
             &[Tensor, Scalar],
             Method("leaky_relu", &[Value(1)]),
-            CustomAdjoint(|c| {
-                with_scalar_partial(
-                    c,
-                    "unary::leaky_relu_backward",
-                    "unary::leaky_relu_slope_partial",
-                )
-            }),
-            CustomTangent(|c| {
-                scalar_operand_tangent(
-                    c,
-                    "unary::leaky_relu_backward",
-                    "unary::leaky_relu_slope_partial",
-                )
-            }),
+            CustomAdjoint(|c| with_scalar_partial(c, &LEAKY_RELU)),
+            CustomTangent(|c| scalar_operand_tangent(c, &LEAKY_RELU)),
         ),
     ]
 }
 
-/// What `powf`'s and `leaky_relu`'s partial in their scalar reads: the
-/// exponent's partial reads the output, the slope's only the input.
-fn scalar_partial(c: &Cx, partial: &str) -> TokenStream {
-    if partial.ends_with("powf_exponent_partial") {
-        c.kernel(partial, &[Input(0), Output])
-    } else {
-        c.kernel(partial, &[Input(0)])
-    }
+/// The kernels of an element-wise op with a scalar parameter `s`
+/// (`x.powf(s)`, `x.leaky_relu(s)`): the tensor's adjoint kernel (reading
+/// `x`, `s`, the adjoint) and `∂y/∂s` element-wise, with what it reads.
+struct ScalarParameter {
+    backward: &'static str,
+    partial: &'static str,
+    partial_reads: &'static [Read],
 }
 
-/// The adjoint of `x.f(s)` with a scalar `s`: the tensor kernel for `x`, the
-/// summed partial times the adjoint for `s`.
-fn with_scalar_partial(c: &Cx, backward: &str, partial: &str) -> Adjoint {
-    let dx = c.kernel(backward, &[Input(0), Value(1), Grad]);
-    let partial = scalar_partial(c, partial);
+/// `x^s`: the exponent's partial `y · ln x` reads the output.
+const POWF: ScalarParameter = ScalarParameter {
+    backward: "unary::powf_backward",
+    partial: "unary::powf_exponent_partial",
+    partial_reads: &[Input(0), Output],
+};
+
+/// The leaky rectifier: the slope's partial reads only the input.
+const LEAKY_RELU: ScalarParameter = ScalarParameter {
+    backward: "unary::leaky_relu_backward",
+    partial: "unary::leaky_relu_slope_partial",
+    partial_reads: &[Input(0)],
+};
+
+/// The adjoint of `x.f(s)`: the tensor kernel for `x`, the summed partial
+/// times the adjoint for `s`.
+fn with_scalar_partial(c: &Cx, op: &ScalarParameter) -> Adjoint {
+    let dx = c.kernel(op.backward, &[Input(0), Value(1), Grad]);
+    let partial = c.kernel(op.partial, op.partial_reads);
     let g = c.g();
     let ds = quote!((&#partial * &#g).sum());
     match (c.needs(0), c.needs(1)) {
@@ -512,16 +509,17 @@ fn with_scalar_partial(c: &Cx, backward: &str, partial: &str) -> Adjoint {
     }
 }
 
-/// The tangent of `x.f(s)` with a scalar `s`.
-fn scalar_operand_tangent(c: &Cx, backward: &str, partial: &str) -> TokenStream {
+/// The tangent of `x.f(s)`: the tensor kernel applied to `x`'s tangent,
+/// plus the partial times `s`'s.
+fn scalar_operand_tangent(c: &Cx, op: &ScalarParameter) -> TokenStream {
     let (ops, a, b) = (Cx::ops(), c.x(0), c.x(1));
-    let path: TokenStream = backward.parse().unwrap_or_default();
+    let path: TokenStream = op.backward.parse().unwrap_or_default();
     let mut terms = Vec::new();
     if let Some(d) = c.d(0) {
         terms.push(quote!(#ops::#path(&#a, #b, &#d)));
     }
     if let Some(d) = c.d(1) {
-        let partial = scalar_partial(c, partial);
+        let partial = c.kernel(op.partial, op.partial_reads);
         terms.push(quote!(#ops::scalar::mul_scalar(&#partial, #d)));
     }
     c.sum(terms)
