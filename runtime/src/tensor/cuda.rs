@@ -22,7 +22,7 @@ use adjoint_kernels::cudarc::cublas::sys::cublasOperation_t;
 use adjoint_kernels::cudarc::cublas::{CudaBlas, GemmConfig, StridedBatchedConfig};
 use adjoint_kernels::cudarc::driver::{
     sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut,
-    DevicePtr, DevicePtrMut, LaunchConfig, PushKernelArg,
+    DevicePtr, DevicePtrMut, DeviceRepr, LaunchConfig, PushKernelArg,
 };
 use adjoint_kernels::cudarc::nvrtc::Ptx;
 
@@ -161,6 +161,20 @@ impl Gpu {
         }
     }
 
+    /// The first `len` elements of `slice` on the host, once the stream
+    /// has run the work writing them.
+    fn download<U: DeviceRepr>(&self, slice: &CudaSlice<U>, len: usize) -> Vec<U> {
+        if len == 0 {
+            return Vec::new();
+        }
+        let values = self.check(
+            "copying to the host",
+            self.stream.clone_dtoh(&slice.slice(0..len)),
+        );
+        self.check("synchronising", self.stream.synchronize());
+        values
+    }
+
     /// `values` on this device.
     fn upload<T: Element>(self: &Arc<Self>, values: &[T]) -> Buffer<T> {
         let slice = if values.is_empty() {
@@ -227,16 +241,7 @@ impl<T: Element> Buffer<T> {
 
     /// A copy of the elements on the host.
     pub(crate) fn download(&self) -> Vec<T> {
-        if self.len == 0 {
-            return Vec::new();
-        }
-        let gpu = &self.gpu;
-        let values = gpu.check(
-            "copying to the host",
-            gpu.stream.clone_dtoh(&self.slice.slice(0..self.len)),
-        );
-        gpu.check("synchronising", gpu.stream.synchronize());
-        values
+        self.gpu.download(&self.slice, self.len)
     }
 }
 
@@ -886,15 +891,7 @@ impl Indices {
 
     /// A copy on the host.
     pub(crate) fn download(&self) -> Vec<usize> {
-        if self.len == 0 {
-            return Vec::new();
-        }
-        let gpu = &self.gpu;
-        let values = gpu.check(
-            "copying indices to the host",
-            gpu.stream.clone_dtoh(&self.slice.slice(0..self.len)),
-        );
-        gpu.check("synchronising", gpu.stream.synchronize());
+        let values = self.gpu.download(&self.slice, self.len);
         values.into_iter().map(|v| v as usize).collect()
     }
 }
