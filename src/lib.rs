@@ -64,7 +64,10 @@ pub mod prelude {
 /// What generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use adjoint_runtime::params::{accumulate, checked_gradient, checked_model_gradient};
+    pub use adjoint_runtime::params::{
+        accumulate, add_model_gradient, checked_gradient, checked_model_gradient,
+        finished_model_gradient,
+    };
     pub use adjoint_runtime::saves::{Inactive, SaveSlot, SaveStack};
     pub use adjoint_runtime::scalar::SliceTangent;
     pub use adjoint_runtime::scalar::{relu, sigmoid};

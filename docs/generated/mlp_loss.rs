@@ -158,7 +158,7 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     let mut v1_bar = v2_d1;
     let mut p_bar = {
         use ::adjoint::params::Parameters as _;
-        p.map(&mut |__t| ::adjoint::Tensor::empty_like(__t))
+        p.pending_gradient()
     };
     p_bar.b3 = ::adjoint::__private::checked_gradient("p.b3", v11_bar, p.b3.shape());
     p_bar.w3 = ::adjoint::__private::checked_gradient("p.w3", v9_bar, p.w3.shape());
@@ -166,19 +166,14 @@ fn loss_grad(p: &Mlp, x: &Tensor, labels: &[usize]) -> LossGrad {
     p_bar.w2 = ::adjoint::__private::checked_gradient("p.w2", v5_bar, p.w2.shape());
     p_bar.b1 = ::adjoint::__private::checked_gradient("p.b1", v3_bar, p.b1.shape());
     p_bar.w1 = ::adjoint::__private::checked_gradient("p.w1", v1_bar, p.w1.shape());
-    {
-        use ::adjoint::params::Parameters as _;
-        p_bar
-            .zip_mut(
-                ::core::borrow::Borrow::borrow(&p),
-                &mut |__g, __p| {
-                    if __g.shape() != __p.shape() {
-                        *__g = ::adjoint::Tensor::zeros_like(__p);
-                    }
-                },
-            );
+    LossGrad {
+        value: v13,
+        p: ::adjoint::__private::finished_model_gradient(
+            "p",
+            p_bar,
+            ::core::borrow::Borrow::borrow(&p),
+        ),
     }
-    LossGrad { value: v13, p: p_bar }
 }
 impl __loss_adjoint {
     /// The value and the pullback of the function: what a calling
@@ -340,7 +335,7 @@ impl __loss_adjoint {
                 let mut v1_bar = v2_d1;
                 let mut p_bar = {
                     use ::adjoint::params::Parameters as _;
-                    p.map(&mut |__t| ::adjoint::Tensor::empty_like(__t))
+                    p.pending_gradient()
                 };
                 p_bar.b3 = ::adjoint::__private::checked_gradient(
                     "p.b3",
@@ -372,19 +367,15 @@ impl __loss_adjoint {
                     v1_bar,
                     p.w1.shape(),
                 );
-                {
-                    use ::adjoint::params::Parameters as _;
-                    p_bar
-                        .zip_mut(
-                            ::core::borrow::Borrow::borrow(&p),
-                            &mut |__g, __p| {
-                                if __g.shape() != __p.shape() {
-                                    *__g = ::adjoint::Tensor::zeros_like(__p);
-                                }
-                            },
-                        );
-                }
-                (p_bar, ::adjoint::__private::Inactive, ::adjoint::__private::Inactive)
+                (
+                    ::adjoint::__private::finished_model_gradient(
+                        "p",
+                        p_bar,
+                        ::core::borrow::Borrow::borrow(&p),
+                    ),
+                    ::adjoint::__private::Inactive,
+                    ::adjoint::__private::Inactive,
+                )
             },
         )
     }

@@ -75,9 +75,46 @@ pub fn checked_model_gradient<M: Parameters>(name: &str, grad: M, model: &M) -> 
 /// generated code: the first contribution moves in, later ones add.
 pub fn accumulate<M: Parameters>(acc: &mut Option<M>, grad: M) {
     match acc {
-        Some(total) => total.zip_mut(&grad, &mut |a, g| *a += g),
+        Some(total) => add_model_gradient(total, grad),
         None => *acc = Some(grad),
     }
+}
+
+/// Adds `grad` into the model gradient `total`, tensor by tensor: a
+/// placeholder of [`Parameters::pending_gradient`] takes the contribution's
+/// storage (no copy), a placeholder contribution adds nothing, and two
+/// computed tensors add in place.
+pub fn add_model_gradient<M: Parameters>(total: &mut M, grad: M) {
+    total.zip_mut(&grad, &mut |a, g| {
+        if is_placeholder(g) {
+            return;
+        }
+        if is_placeholder(a) {
+            *a = g.clone();
+        } else {
+            *a += g;
+        }
+    });
+}
+
+/// The finished gradient of `model`: zeros for every tensor no contribution
+/// reached, then [`checked_model_gradient`].
+///
+/// # Panics
+/// As [`checked_model_gradient`].
+#[track_caller]
+pub fn finished_model_gradient<M: Parameters>(name: &str, mut grad: M, model: &M) -> M {
+    grad.zip_mut(model, &mut |g, p| {
+        if is_placeholder(g) && !is_placeholder(p) {
+            *g = p.zeros_like();
+        }
+    });
+    checked_model_gradient(name, grad, model)
+}
+
+/// Whether `t` is an element-less placeholder ([`Tensor::empty_like`]).
+fn is_placeholder<T: Element>(t: &Tensor<T>) -> bool {
+    t.shape() == [0]
 }
 
 /// A model: a fixed tree of tensors.
@@ -110,6 +147,17 @@ pub trait Parameters {
         Self: Sized,
     {
         self.map(&mut |t| Tensor::zeros(t.shape()))
+    }
+
+    /// A gradient of this model before any contribution: an element-less
+    /// placeholder per tensor, so generated code allocates nothing for a
+    /// gradient until a contribution arrives ([`add_model_gradient`] fills
+    /// the placeholders, [`finished_model_gradient`] zeros the rest).
+    fn pending_gradient(&self) -> Self
+    where
+        Self: Sized,
+    {
+        self.map(&mut |t| t.empty_like())
     }
 
     /// Calls `f` on every [`Buffer`] (non-trainable state) with its path;

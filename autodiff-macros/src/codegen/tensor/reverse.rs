@@ -16,7 +16,9 @@ use std::collections::{HashMap, HashSet};
 
 impl TensorGen<'_> {
     /// Adds `expr` to `target`'s adjoint: `let` at the first contribution,
-    /// in-place `+=` after it, `zip_mut` for a whole model. Inside a branch
+    /// in-place `+=` after it, `add_model_gradient` for a whole model (its
+    /// placeholders take the first contribution to each tensor without a
+    /// copy). Inside a branch
     /// or loop body, a target defined outside it accumulates into the
     /// region's accumulator, added to the target after the region.
     pub(super) fn contribute(&self, rev: &mut Reverse, target: ValueId, expr: TokenStream) {
@@ -26,7 +28,7 @@ impl TensorGen<'_> {
         let bar = self.names.bar(target);
         if rev.whole_models.contains(&target) {
             rev.lines.push(Line::new(quote!(
-                ::adjoint::params::Parameters::zip_mut(&mut #bar, &#expr, &mut |__a, __b| *__a += __b);
+                ::adjoint::__private::add_model_gradient(&mut #bar, #expr);
             )));
             return;
         }
@@ -46,7 +48,7 @@ impl TensorGen<'_> {
         }
         let line = match self.f.kind(target) {
             Kind::Model if rev.init.contains(&target) => {
-                quote!(::adjoint::params::Parameters::zip_mut(&mut #bar, &#expr, &mut |__a, __b| *__a += __b);)
+                quote!(::adjoint::__private::add_model_gradient(&mut #bar, #expr);)
             }
             Kind::Tensor if rev.init.contains(&target) => quote!(#bar += &#expr;),
             Kind::Tensor | Kind::Model => {
@@ -79,10 +81,9 @@ impl TensorGen<'_> {
         for m in whole {
             let bar = self.names.bar(m);
             let ident = self.names.value(m);
-            rev.lines.push(Line::new(quote!(let mut #bar = {
-                use ::adjoint::params::Parameters as _;
-                #ident.zeros_like()
-            };)));
+            rev.lines.push(Line::new(quote!(
+                let mut #bar = { use ::adjoint::params::Parameters as _; #ident.pending_gradient() };
+            )));
             rev.init.insert(m);
         }
         self.contribute(&mut rev, self.f.result, seed);
@@ -254,7 +255,9 @@ impl TensorGen<'_> {
                 let s = shape_ident(ident);
                 quote!(::adjoint::Tensor::zeros(&#s))
             }
-            Kind::Model => quote!({ use ::adjoint::params::Parameters as _; #ident.zeros_like() }),
+            Kind::Model => {
+                quote!({ use ::adjoint::params::Parameters as _; #ident.pending_gradient() })
+            }
             _ => quote!(0.0),
         }
     }
@@ -404,7 +407,7 @@ impl TensorGen<'_> {
                     let model_bar = self.names.bar(args[0]);
                     let path = self.names.resolve(&quote!(#path));
                     rev.lines.push(Line::new(quote!(
-                        ::adjoint::params::Parameters::zip_mut(&mut #model_bar #path, &#bar, &mut |__a, __b| *__a += __b);
+                        ::adjoint::__private::add_model_gradient(&mut #model_bar #path, #bar);
                     )));
                 } else {
                     rev.fields.push((args[0], path.clone(), value));
@@ -568,10 +571,9 @@ impl TensorGen<'_> {
                         // Empty placeholders, the computed field gradients,
                         // then zeros only where a field got no gradient: no
                         // large zero tensor is allocated just to be replaced.
-                        lines.push(Line::new(quote!(let mut #bar = {
-                            use ::adjoint::params::Parameters as _;
-                            #ident.map(&mut |__t| ::adjoint::Tensor::empty_like(__t))
-                        };)));
+                        lines.push(Line::new(quote!(
+                            let mut #bar = { use ::adjoint::params::Parameters as _; #ident.pending_gradient() };
+                        )));
                         // Shorter paths first: a path inside a sub-model
                         // that was already assigned accumulates into it.
                         let mut fields: Vec<_> = rev
@@ -591,29 +593,15 @@ impl TensorGen<'_> {
                             };
                             let inside = assigned.iter().any(|a| path.0.starts_with(&a.0));
                             lines.push(Line::new(if inside {
-                                quote!(::adjoint::params::Parameters::zip_mut(&mut #bar #path, &#checked, &mut |__a, __b| *__a += __b);)
+                                quote!(::adjoint::__private::add_model_gradient(&mut #bar #path, #checked);)
                             } else {
                                 quote!(#bar #path = #checked;)
                             }));
                             assigned.push(path);
                         }
-                        // Every computed gradient was checked above, so a
-                        // shape that differs is a placeholder: an unused field.
-                        lines.push(Line::new(quote!({
-                            use ::adjoint::params::Parameters as _;
-                            #bar.zip_mut(::core::borrow::Borrow::borrow(&#ident), &mut |__g, __p| {
-                                if __g.shape() != __p.shape() {
-                                    *__g = ::adjoint::Tensor::zeros_like(__p);
-                                }
-                            });
-                        })));
                     }
-                    if rev.whole_models.contains(&p.value) {
-                        let label = ident.to_string();
-                        quote!(::adjoint::__private::checked_model_gradient(#label, #bar, ::core::borrow::Borrow::borrow(&#ident)))
-                    } else {
-                        quote!(#bar)
-                    }
+                    let label = ident.to_string();
+                    quote!(::adjoint::__private::finished_model_gradient(#label, #bar, ::core::borrow::Borrow::borrow(&#ident)))
                 }
                 ParamKind::Data => quote!(::adjoint::__private::Inactive),
             };
