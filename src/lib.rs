@@ -64,6 +64,7 @@ pub mod prelude {
 /// What generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use adjoint_kernels::math::{exp, tanh};
     pub use adjoint_runtime::params::{
         accumulate, add_model_gradient, checked_gradient, checked_model_gradient,
         finished_model_gradient,

@@ -354,10 +354,18 @@ impl Real for Sym {
     }
 
     fn call1(self, method: &str) -> Self {
-        let receiver = self.at_least(Prec::Atom);
         let name = format_ident!("{}", method);
+        // exp and tanh go through the runtime's vectorisable versions, which
+        // its kernels and the tape use too.
+        let tokens = if matches!(method, "exp" | "tanh") {
+            let arg = &self.tokens;
+            quote!(::adjoint::__private::#name(#arg))
+        } else {
+            let receiver = self.at_least(Prec::Atom);
+            quote!(#receiver.#name())
+        };
         Sym {
-            tokens: quote!(#receiver.#name()),
+            tokens,
             prec: Prec::Atom,
             literal: None,
             negation_of: None,

@@ -25,7 +25,7 @@ struct GriewankGrad {
 fn griewank_grad(x1: f64, x2: f64) -> GriewankGrad {
     let v1 = x1 / x2;
     let v2 = v1.sin();
-    let v3 = x2.exp();
+    let v3 = ::adjoint::__private::exp(x2);
     let v4 = v1 - v3;
     let v5 = v2 + v4;
     let v6 = v5 * v4;
@@ -61,7 +61,7 @@ impl __griewank_adjoint {
     fn __griewank_pullback(x1: f64, x2: f64) -> (f64, impl FnOnce(f64) -> (f64, f64)) {
         let v1 = x1 / x2;
         let v2 = v1.sin();
-        let v3 = x2.exp();
+        let v3 = ::adjoint::__private::exp(x2);
         let v4 = v1 - v3;
         let v5 = v2 + v4;
         let v6 = v5 * v4;
@@ -129,7 +129,7 @@ fn griewank_jvp_trace(x1: f64, x2: f64, x1_dot: f64, x2_dot: f64) -> ::adjoint::
         let v2_n = __trace
             .op("sin({0})", &[::adjoint::__private::TraceArg::Var(v1_n)], f64::from(v2));
         __trace.tangent(v2_n, f64::from(v2_dot));
-        let v3 = x2.exp();
+        let v3 = ::adjoint::__private::exp(x2);
         let v3_dot = x2_dot * v3;
         let v3_n = __trace
             .op("exp({0})", &[::adjoint::__private::TraceArg::Var(x2_n)], f64::from(v3));
@@ -191,7 +191,7 @@ impl __griewank_adjoint {
         let v1_dot = x1_dot / x2 - x2_dot * v1 / x2;
         let v2 = v1.sin();
         let v2_dot = v1_dot * v1.cos();
-        let v3 = x2.exp();
+        let v3 = ::adjoint::__private::exp(x2);
         let v3_dot = x2_dot * v3;
         let v4 = v1 - v3;
         let v4_dot = v1_dot - v3_dot;
@@ -228,7 +228,7 @@ fn griewank_trace(x1: f64, x2: f64) -> ::adjoint::Trace {
     let v2 = v1.sin();
     let v2_n = __trace
         .op("sin({0})", &[::adjoint::__private::TraceArg::Var(v1_n)], f64::from(v2));
-    let v3 = x2.exp();
+    let v3 = ::adjoint::__private::exp(x2);
     let v3_n = __trace
         .op("exp({0})", &[::adjoint::__private::TraceArg::Var(x2_n)], f64::from(v3));
     let v4 = v1 - v3;

@@ -9,7 +9,8 @@
 //!   feature, their NVRTC compilation);
 //! - [`fused`]: the drivers of the compiler's fused element-wise regions
 //!   (N operands, broadcasting, gradients summed over broadcast axes);
-//! - [`reduce`]: accurate sums (whole, per row, per column) and the maximum.
+//! - [`reduce`]: accurate sums (whole, per row, per column) and the maximum;
+//! - [`math`]: `exp`, `tanh` and `sigmoid` as vectorisable arithmetic.
 //!
 //! Work is split across rayon's threads only above sizes measured to pay
 //! (each module documents its threshold); results never depend on the
@@ -25,6 +26,7 @@ pub mod elementwise;
 pub mod float;
 pub mod fused;
 pub mod gemm;
+pub mod math;
 mod parallel;
 pub mod reduce;
 

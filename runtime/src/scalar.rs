@@ -21,12 +21,7 @@ macro_rules! impl_scalar_ext {
         impl ScalarExt for $t {
             #[inline]
             fn sigmoid(self) -> Self {
-                if self >= 0.0 {
-                    1.0 / (1.0 + (-self).exp())
-                } else {
-                    let e = self.exp();
-                    e / (1.0 + e)
-                }
+                adjoint_kernels::math::sigmoid(self)
             }
 
             #[inline]
