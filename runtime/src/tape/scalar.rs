@@ -23,6 +23,7 @@
 //! assert!((g.wrt(x) - (2.0 * 1.0_f64.cos() + 3.0 * 0.25 / 2.0)).abs() < 1e-12);
 //! ```
 
+use adjoint_kernels::math;
 use num_traits::Float;
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -332,14 +333,20 @@ impl<'t, F: Float> Var<'t, F> {
     }
 
     /// Hyperbolic tangent; derivative `1 - tanh² x`.
-    pub fn tanh(self) -> Self {
-        let t = self.value.tanh();
+    pub fn tanh(self) -> Self
+    where
+        F: adjoint_kernels::Float,
+    {
+        let t = math::tanh(self.value);
         self.unary(t, F::one() - t * t)
     }
 
     /// `e^x`; derivative `e^x`.
-    pub fn exp(self) -> Self {
-        let e = self.value.exp();
+    pub fn exp(self) -> Self
+    where
+        F: adjoint_kernels::Float,
+    {
+        let e = math::exp(self.value);
         self.unary(e, e)
     }
 
@@ -485,14 +492,11 @@ impl<'t, F: Float> Var<'t, F> {
     }
 
     /// The logistic function `1 / (1 + e^-x)`, evaluated stably; derivative `s (1 - s)`.
-    pub fn sigmoid(self) -> Self {
-        let x = self.value;
-        let s = if x >= F::zero() {
-            (F::one() + (-x).exp()).recip()
-        } else {
-            let e = x.exp();
-            e / (F::one() + e)
-        };
+    pub fn sigmoid(self) -> Self
+    where
+        F: adjoint_kernels::Float,
+    {
+        let s = math::sigmoid(self.value);
         self.unary(s, s * (F::one() - s))
     }
 
