@@ -719,6 +719,45 @@ mod with_nn {
     /// statistics of each batch norm (once per step, PyTorch's update with
     /// the unbiased variance); evaluation normalises with them; optimisers
     /// and gradients never see them; checkpoints keep them.
+    /// With the weight `1 / n` at the `n`-th step (PyTorch's
+    /// `momentum=None`, the `cifar_cnn` example's VGG-16 default), the
+    /// running statistics are the plain average of every batch's: no trace
+    /// of their starting values after a short run.
+    #[test]
+    fn a_cumulative_momentum_averages_the_batches_statistics() {
+        let mut rng = StdRng::seed_from_u64(402);
+        let mut bn = BatchNorm::new(3);
+        let batches: Vec<Tensor> = (0..3)
+            .map(|k| &Tensor::randn(&[8, 3], &mut rng) * (k as f32 + 1.0))
+            .collect();
+        for (n, x) in batches.iter().enumerate() {
+            nn::train(&mut bn, 1.0 / (n + 1) as f64, |bn| nn::batch_norm(bn, x))
+                .expect("own layer");
+        }
+        for c in 0..3 {
+            let column = |x: &Tensor| -> Vec<f32> { (0..8).map(|i| x.data()[i * 3 + c]).collect() };
+            let means: Vec<f32> = batches
+                .iter()
+                .map(|x| column(x).iter().sum::<f32>() / 8.0)
+                .collect();
+            let vars: Vec<f32> = batches
+                .iter()
+                .zip(&means)
+                .map(|(x, m)| column(x).iter().map(|v| (v - m) * (v - m)).sum::<f32>() / 7.0)
+                .collect();
+            let mean = bn.running_mean.0.data()[c];
+            let var = bn.running_var.0.data()[c];
+            assert!(
+                (mean - means.iter().sum::<f32>() / 3.0).abs() < 1e-5,
+                "mean {c}: {mean} vs {means:?}"
+            );
+            assert!(
+                (var - vars.iter().sum::<f32>() / 3.0).abs() < 1e-4,
+                "var {c}: {var} vs {vars:?}"
+            );
+        }
+    }
+
     #[test]
     fn running_statistics_are_model_buffers_that_training_steps_update() {
         use adjoint::nn::MOMENTUM;
