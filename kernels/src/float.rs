@@ -15,13 +15,13 @@ pub trait Float:
     /// `f32::max`).
     fn max(self, other: Self) -> Self;
 
-    /// `e^x`; call it as [`math::exp`](crate::math::exp).
+    /// `e^x`; call it as [`math::exp`].
     fn exp_kernel(self) -> Self;
 
-    /// `tanh x`; call it as [`math::tanh`](crate::math::tanh).
+    /// `tanh x`; call it as [`math::tanh`].
     fn tanh_kernel(self) -> Self;
 
-    /// `1 / (1 + e^-x)`; call it as [`math::sigmoid`](crate::math::sigmoid).
+    /// `1 / (1 + e^-x)`; call it as [`math::sigmoid`].
     fn sigmoid_kernel(self) -> Self;
 }
 

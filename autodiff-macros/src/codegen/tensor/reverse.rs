@@ -18,9 +18,9 @@ impl TensorGen<'_> {
     /// Adds `expr` to `target`'s adjoint: `let` at the first contribution,
     /// in-place `+=` after it, `add_model_gradient` for a whole model (its
     /// placeholders take the first contribution to each tensor without a
-    /// copy). Inside a branch
-    /// or loop body, a target defined outside it accumulates into the
-    /// region's accumulator, added to the target after the region.
+    /// copy). Inside a branch or loop body, a target defined outside it
+    /// accumulates into the region's accumulator, added to the target after
+    /// the region.
     pub(super) fn contribute(&self, rev: &mut Reverse, target: ValueId, expr: TokenStream) {
         if !self.is_active(target) {
             return;
@@ -91,8 +91,8 @@ impl TensorGen<'_> {
         rev
     }
 
-    /// Model arguments whose gradient is accumulated as a whole (zeros, then
-    /// added into at each use): those passed to a call, and those read at a
+    /// Model arguments whose gradient is accumulated as a whole (placeholders,
+    /// then added into at each use): those passed to a call, and those read at a
     /// run-time index or inside a branch or loop, where a field may be read
     /// many times.
     fn whole_models(&self) -> HashSet<ValueId> {
