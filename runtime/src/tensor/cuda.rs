@@ -26,7 +26,9 @@ use adjoint_kernels::cudarc::driver::{
 };
 use adjoint_kernels::cudarc::nvrtc::Ptx;
 
-use super::device::{AdamStep, ConvDims, PoolDims};
+use super::device::AdamStep;
+use super::ops::conv::Geometry;
+use super::ops::pool::Pool;
 use super::shape::numel;
 use super::storage::{Device, DeviceError};
 use super::{Element, Tensor};
@@ -748,19 +750,7 @@ fn unique<'a, T: Element>(gpu: &Gpu, shared: &'a mut Arc<CudaSlice<T>>) -> &'a m
     Arc::get_mut(shared).unwrap_or_else(|| unreachable!("just made unique"))
 }
 
-impl ConvDims {
-    fn k(&self) -> usize {
-        self.c * self.kh * self.kw
-    }
-
-    fn l(&self) -> usize {
-        self.ho * self.wo
-    }
-
-    fn chw(&self) -> usize {
-        self.c * self.h * self.w
-    }
-
+impl Geometry {
     /// The `im2col`/`col2im` arguments after the two buffers.
     fn args(&self) -> [u64; 9] {
         [
@@ -779,7 +769,7 @@ impl ConvDims {
 }
 
 /// The receptive fields of one image into `cols` (`c·kh·kw × ho·wo`).
-fn im2col<T: Element>(gpu: &Gpu, image: &CudaView<'_, T>, cols: &mut CudaSlice<T>, d: &ConvDims) {
+fn im2col<T: Element>(gpu: &Gpu, image: &CudaView<'_, T>, cols: &mut CudaSlice<T>, d: &Geometry) {
     let f = ops_function::<T>(gpu, "im2col");
     let args = d.args();
     let mut launch = gpu.stream.launch_builder(&f);
@@ -797,7 +787,7 @@ fn col2im<T: Element>(
     gpu: &Gpu,
     cols: &CudaSlice<T>,
     image: &mut CudaViewMut<'_, T>,
-    d: &ConvDims,
+    d: &Geometry,
 ) {
     let f = ops_function::<T>(gpu, "col2im");
     let args = d.args();
@@ -812,7 +802,7 @@ fn col2im<T: Element>(
 
 /// The convolution of `x [N, C, H, W]` with `w [O, C, kh, kw]`: per image,
 /// its receptive fields (`im2col`) times the weights (cuBLAS).
-pub(crate) fn conv2d<T: Element>(x: &Buffer<T>, w: &Buffer<T>, d: &ConvDims) -> Buffer<T> {
+pub(crate) fn conv2d<T: Element>(x: &Buffer<T>, w: &Buffer<T>, d: &Geometry) -> Buffer<T> {
     let gpu = &x.gpu;
     let (k, l, chw) = (d.k(), d.l(), d.chw());
     let mut cols = gpu.alloc::<T>(k * l);
@@ -841,7 +831,7 @@ pub(crate) fn conv2d_backward<T: Element>(
     x: &Buffer<T>,
     w: &Buffer<T>,
     g: &Buffer<T>,
-    d: &ConvDims,
+    d: &Geometry,
     [need_dx, need_dw]: [bool; 2],
 ) -> (Option<Buffer<T>>, Option<Buffer<T>>) {
     let gpu = &x.gpu;
@@ -897,7 +887,7 @@ impl Indices {
 }
 
 /// Max pooling of every plane, with the flat input index of each maximum.
-pub(crate) fn max_pool<T: Element>(x: &Buffer<T>, d: &PoolDims) -> (Buffer<T>, Indices) {
+pub(crate) fn max_pool<T: Element>(x: &Buffer<T>, d: &Pool) -> (Buffer<T>, Indices) {
     let gpu = &x.gpu;
     let f = ops_function::<T>(gpu, "max_pool");
     let n = d.planes * d.ho * d.wo;
@@ -1028,7 +1018,7 @@ pub(crate) fn along_axis<T: Element>(
 
 /// Average pooling (padding counted) of every plane, or with `g` its
 /// adjoint into zeros of the input's size.
-pub(crate) fn avg_pool<T: Element>(x_or_g: &Buffer<T>, d: &PoolDims, backward: bool) -> Buffer<T> {
+pub(crate) fn avg_pool<T: Element>(x_or_g: &Buffer<T>, d: &Pool, backward: bool) -> Buffer<T> {
     let gpu = &x_or_g.gpu;
     let f = ops_function::<T>(gpu, "avg_pool");
     let (inputs, outputs) = (d.planes * d.h * d.w, d.planes * d.ho * d.wo);

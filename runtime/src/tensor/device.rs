@@ -12,6 +12,8 @@
 
 #[cfg(feature = "cuda")]
 use super::cuda;
+use super::ops::conv::Geometry;
+use super::ops::pool::Pool;
 use super::{Element, Tensor};
 
 /// The CUDA C of a single-op region over operands `x0, x1, …`: its value
@@ -210,30 +212,11 @@ pub(crate) fn softmax_backward<T: Element>(
     None
 }
 
-/// The sizes of a convolution (checked by the caller): `n` images of `c`
-/// channels `h × w`, `o` filters `kh × kw` at `stride` with `pad`, output
-/// `ho × wo`.
-#[derive(Clone, Copy)]
-#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-pub(crate) struct ConvDims {
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub o: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub stride: usize,
-    pub pad: usize,
-    pub ho: usize,
-    pub wo: usize,
-}
-
 /// The convolution of `x [N, C, H, W]` with `w [O, C, kh, kw]`.
 pub(crate) fn conv2d<T: Element>(
     x: &Tensor<T>,
     w: &Tensor<T>,
-    dims: ConvDims,
+    dims: Geometry,
 ) -> Option<Tensor<T>> {
     #[cfg(feature = "cuda")]
     return on_cuda("conv2d", &[x, w], |b| {
@@ -250,7 +233,7 @@ pub(crate) fn conv2d_backward<T: Element>(
     x: &Tensor<T>,
     w: &Tensor<T>,
     g: &Tensor<T>,
-    dims: ConvDims,
+    dims: Geometry,
     needs: [bool; 2],
 ) -> Option<(Option<Tensor<T>>, Option<Tensor<T>>)> {
     #[cfg(feature = "cuda")]
@@ -265,25 +248,10 @@ pub(crate) fn conv2d_backward<T: Element>(
     None
 }
 
-/// The sizes of a pooling: `planes` (`N·C`) of `h × w`, a `k × k` window
-/// at `stride` with `pad`, output `ho × wo`.
-#[derive(Clone, Copy)]
-#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-pub(crate) struct PoolDims {
-    pub planes: usize,
-    pub h: usize,
-    pub w: usize,
-    pub k: usize,
-    pub stride: usize,
-    pub pad: usize,
-    pub ho: usize,
-    pub wo: usize,
-}
-
 /// Max pooling with its indices, shaped `out_shape`.
 pub(crate) fn max_pool<T: Element>(
     x: &Tensor<T>,
-    dims: PoolDims,
+    dims: Pool,
     out_shape: &[usize],
 ) -> Option<(Tensor<T>, super::ops::pool::PoolIndices)> {
     #[cfg(feature = "cuda")]
@@ -382,7 +350,7 @@ pub(crate) fn scatter_axis<T: Element>(
 /// shaped `out_shape`.
 pub(crate) fn avg_pool<T: Element>(
     x_or_grad: &Tensor<T>,
-    dims: PoolDims,
+    dims: Pool,
     backward: bool,
     out_shape: &[usize],
 ) -> Option<Tensor<T>> {

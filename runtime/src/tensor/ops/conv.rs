@@ -56,52 +56,37 @@ use crate::tensor::base::expect_same_shape;
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
 
-/// The sizes of one convolution, checked to fit together.
+/// The sizes of one convolution, checked to fit together: `n` images of
+/// `c` channels `h × w`, `o` filters `kh × kw` at `stride` with `pad`,
+/// output `ho × wo` (also what the CUDA kernels take).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Geometry {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-    kh: usize,
-    kw: usize,
-    stride: usize,
-    pad: usize,
-    ho: usize,
-    wo: usize,
+    pub(crate) n: usize,
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) o: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) stride: usize,
+    pub(crate) pad: usize,
+    pub(crate) ho: usize,
+    pub(crate) wo: usize,
 }
 
 impl Geometry {
-    /// The sizes as the device kernels take them.
-    fn dims(&self) -> crate::tensor::device::ConvDims {
-        crate::tensor::device::ConvDims {
-            n: self.n,
-            c: self.c,
-            h: self.h,
-            w: self.w,
-            o: self.o,
-            kh: self.kh,
-            kw: self.kw,
-            stride: self.stride,
-            pad: self.pad,
-            ho: self.ho,
-            wo: self.wo,
-        }
-    }
-
     /// Rows of `cols`: `C·kh·kw`.
-    fn k(&self) -> usize {
+    pub(crate) fn k(&self) -> usize {
         self.c * self.kh * self.kw
     }
 
     /// Columns of `cols`: output positions per image.
-    fn l(&self) -> usize {
+    pub(crate) fn l(&self) -> usize {
         self.ho * self.wo
     }
 
     /// Elements of one input image.
-    fn chw(&self) -> usize {
+    pub(crate) fn chw(&self) -> usize {
         self.c * self.h * self.w
     }
 
@@ -385,7 +370,7 @@ pub fn try_conv2d<T: Element>(
     padding: usize,
 ) -> Result<Tensor<T>, ShapeError> {
     let g = geometry("conv2d", x.shape(), w.shape(), stride, padding)?;
-    if let Some(y) = crate::tensor::device::conv2d(x, w, g.dims()) {
+    if let Some(y) = crate::tensor::device::conv2d(x, w, g) {
         return Ok(y);
     }
     let out = conv2d_forward(&g, layout_for(&g), x.data(), w.data());
@@ -433,7 +418,7 @@ pub(crate) fn conv2d_backward_with<T: Element>(
         padding,
     ));
     expect_same_shape("conv2d_backward", grad.shape(), &g.out_shape());
-    if let Some(grads) = crate::tensor::device::conv2d_backward(x, w, grad, g.dims(), needs) {
+    if let Some(grads) = crate::tensor::device::conv2d_backward(x, w, grad, g, needs) {
         return grads;
     }
     let layout = layout(&g);

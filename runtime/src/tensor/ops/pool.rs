@@ -19,7 +19,7 @@
 
 use super::par::{group_size, run_parts};
 use crate::tensor::base::expect_same_shape;
-use crate::tensor::device::{self, PoolDims};
+use crate::tensor::device;
 use crate::tensor::error::or_panic;
 use crate::tensor::{Element, ShapeError, Tensor};
 
@@ -98,42 +98,30 @@ impl std::fmt::Debug for PoolIndices {
     }
 }
 
-/// The sizes of one pooling, checked to fit together.
+/// The sizes of one pooling, checked to fit together: `planes` (`N·C`) of
+/// `h × w`, a `k × k` window at `stride` with `pad`, output `ho × wo` (also
+/// what the CUDA kernels take).
 #[derive(Debug, Clone, Copy)]
-struct Pool {
-    planes: usize,
-    h: usize,
-    w: usize,
-    k: usize,
-    s: usize,
-    p: usize,
-    ho: usize,
-    wo: usize,
+pub(crate) struct Pool {
+    pub(crate) planes: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) k: usize,
+    pub(crate) stride: usize,
+    pub(crate) pad: usize,
+    pub(crate) ho: usize,
+    pub(crate) wo: usize,
 }
 
 impl Pool {
     /// Input rows (or columns, with `len = W`) window `o` covers, clipped
     /// to the image: `lo..hi`.
     fn span(&self, o: usize, len: usize) -> (usize, usize) {
-        let start = o * self.s;
+        let start = o * self.stride;
         (
-            start.saturating_sub(self.p),
-            (start + self.k).saturating_sub(self.p).min(len),
+            start.saturating_sub(self.pad),
+            (start + self.k).saturating_sub(self.pad).min(len),
         )
-    }
-
-    /// The sizes as the device kernels take them.
-    fn dims(&self) -> PoolDims {
-        PoolDims {
-            planes: self.planes,
-            h: self.h,
-            w: self.w,
-            k: self.k,
-            stride: self.s,
-            pad: self.p,
-            ho: self.ho,
-            wo: self.wo,
-        }
     }
 
     /// The output's shape.
@@ -179,8 +167,8 @@ fn pool_geometry(
         h,
         w,
         k: kernel,
-        s: stride,
-        p: padding,
+        stride,
+        pad: padding,
         ho: (hp - kernel) / stride + 1,
         wo: (wp - kernel) / stride + 1,
     })
@@ -197,7 +185,7 @@ pub fn try_max_pool2d_with_indices<T: Element>(
     padding: usize,
 ) -> Result<(Tensor<T>, PoolIndices), ShapeError> {
     let g = pool_geometry("max_pool2d", x.shape(), kernel, stride, padding)?;
-    if let Some(pooled) = device::max_pool(x, g.dims(), &g.out_shape(x.shape())) {
+    if let Some(pooled) = device::max_pool(x, g, &g.out_shape(x.shape())) {
         return Ok(pooled);
     }
     let plane_out = g.ho * g.wo;
@@ -326,7 +314,7 @@ pub fn try_avg_pool2d<T: Element>(
     padding: usize,
 ) -> Result<Tensor<T>, ShapeError> {
     let g = pool_geometry("avg_pool2d", x.shape(), kernel, stride, padding)?;
-    if let Some(y) = device::avg_pool(x, g.dims(), false, &g.out_shape(x.shape())) {
+    if let Some(y) = device::avg_pool(x, g, false, &g.out_shape(x.shape())) {
         return Ok(y);
     }
     let (plane_in, plane_out) = (g.h * g.w, g.ho * g.wo);
@@ -385,7 +373,7 @@ pub fn avg_pool2d_backward<T: Element>(
         grad.shape(),
         &g.out_shape(input_shape),
     );
-    if let Some(dx) = device::avg_pool(grad, g.dims(), true, input_shape) {
+    if let Some(dx) = device::avg_pool(grad, g, true, input_shape) {
         return dx;
     }
     let (plane_in, plane_out) = (g.h * g.w, g.ho * g.wo);
