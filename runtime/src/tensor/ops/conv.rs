@@ -97,6 +97,7 @@ impl Geometry {
 
     /// The output columns `ox` whose input column `ox·stride + j - pad` lies
     /// inside the image, as `lo..hi`.
+    #[inline]
     fn valid_cols(&self, j: usize) -> (usize, usize) {
         let s = self.stride;
         let hi = ((self.w + self.pad).saturating_sub(j))
@@ -107,6 +108,7 @@ impl Geometry {
     }
 
     /// The input row read by output row `oy` at kernel row `i`, if inside.
+    #[inline]
     fn input_row(&self, oy: usize, i: usize) -> Option<usize> {
         (oy * self.stride + i)
             .checked_sub(self.pad)
