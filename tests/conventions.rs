@@ -584,3 +584,88 @@ fn empty_reductions_fail_the_same_in_generated_tensor_code() {
         Err(ShapeError::EmptyReduction { op: "mean", .. })
     ));
 }
+
+// ---------------------------------------------------------------------------
+// exp, tanh, sigmoid in f32: one implementation (`adjoint_kernels::math`)
+// in the kernels, both tapes, fused loops and generated scalar code.
+
+#[differentiable]
+fn transcendentals_f32(x: f32) -> f32 {
+    x.exp() + x.tanh() + x.sigmoid()
+}
+
+/// Each function the root of its own fused region (`x * 1`, `x / 1` and
+/// `-(-x)` change no bit and keep the regions apart), so generated code
+/// computes them in fused loops.
+#[differentiable]
+fn transcendentals_t(x: &Tensor<f32>) -> Tensor<f32> {
+    let e = (x * 1.0).exp();
+    let t = (x / 1.0).tanh();
+    let s = (-(-x)).sigmoid();
+    &(&e + &t) + &s
+}
+
+/// Points across the range, the overflow limits, ±0 and NaN.
+const TRANSCENDENTAL_POINTS: [f32; 11] = [
+    -100.0,
+    -87.5,
+    -3.25,
+    -0.5,
+    -0.0,
+    0.0,
+    0.3,
+    2.0,
+    88.5,
+    100.0,
+    f32::NAN,
+];
+
+#[test]
+fn exp_tanh_sigmoid_give_the_same_bits_in_every_implementation() {
+    use adjoint::kernels::math;
+    let expected: Vec<f32> = TRANSCENDENTAL_POINTS
+        .iter()
+        .map(|&x| math::exp(x) + math::tanh(x) + math::sigmoid(x))
+        .collect();
+    let nan_aware = |v: &[f32]| {
+        v.iter()
+            .map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() })
+            .collect::<Vec<_>>()
+    };
+    let x = Tensor::from_vec(TRANSCENDENTAL_POINTS.to_vec(), &[11]).expect("shape");
+    // The runtime's kernels (what the tensor tape calls).
+    let kernels = &(&unary::exp(&x) + &unary::tanh(&x)) + &unary::sigmoid(&x);
+    assert_eq!(nan_aware(kernels.data()), nan_aware(&expected), "kernels");
+    // The tensor tape.
+    let graph = Graph::new();
+    let v = graph.leaf(x.clone());
+    let taped = &(&v.exp() + &v.tanh()) + &v.sigmoid();
+    assert_eq!(
+        nan_aware(taped.value().data()),
+        nan_aware(&expected),
+        "tensor tape"
+    );
+    // The function itself (the runtime's ops), and its generated code,
+    // where the sum of the three is one fused loop.
+    let plain = transcendentals_t(&x);
+    assert_eq!(nan_aware(plain.data()), nan_aware(&expected), "tensor ops");
+    let fused = transcendentals_t_vjp(&x, &Tensor::ones(&[11])).value;
+    assert_eq!(
+        nan_aware(fused.data()),
+        nan_aware(&expected),
+        "fused region"
+    );
+    for (&x, &e) in TRANSCENDENTAL_POINTS.iter().zip(&expected) {
+        // Generated scalar code and the scalar tape.
+        let generated = transcendentals_f32_grad(x).value;
+        let tape = Tape::new();
+        let t = tape.var(x);
+        let taped = (t.exp() + t.tanh() + t.sigmoid()).value();
+        for (what, got) in [("generated scalar", generated), ("scalar tape", taped)] {
+            assert!(
+                got.to_bits() == e.to_bits() || (got.is_nan() && e.is_nan()),
+                "{what} at {x}: {got} vs {e}"
+            );
+        }
+    }
+}
