@@ -493,8 +493,13 @@ fn spread_along<T: Element>(
         return out;
     }
     for row in g.chunks_exact(inner) {
-        for _ in 0..len {
-            out.extend(row.iter().map(|&v| v * scale));
+        if let [v] = row {
+            // Reduced along the last axis: one value per run of `len`.
+            out.extend(std::iter::repeat_n(*v * scale, len));
+        } else {
+            for _ in 0..len {
+                out.extend(row.iter().map(|&v| v * scale));
+            }
         }
     }
     out
