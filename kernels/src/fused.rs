@@ -18,6 +18,7 @@
 
 use crate::float::Float;
 use crate::parallel::{for_each_part, threads};
+use crate::wide::vectorised;
 use std::time::Instant;
 
 /// Elements per piece of the output (a multiple of a cache line's worth).
@@ -60,9 +61,12 @@ where
             // Every operand cut to the segment's length: no bounds checks below.
             let cols = scratch.columns(&inputs, seg).map(|c| &c[..len]);
             let o = &mut out[seg.at - start..seg.at - start + len];
-            for (j, o) in o.iter_mut().enumerate() {
-                *o = f(std::array::from_fn(|i| cols[i][j]));
-            }
+            let f = &f;
+            vectorised(move || {
+                for (j, o) in o.iter_mut().enumerate() {
+                    *o = f(std::array::from_fn(|i| cols[i][j]));
+                }
+            });
         });
     };
     timed_split(outs, run);
@@ -137,12 +141,15 @@ where
                 let gs = &g[seg.at..seg.at + n];
                 {
                     let mut outs = rows.each_mut().map(|r| &mut r[..n]);
-                    for j in 0..n {
-                        let d = f(std::array::from_fn(|i| cols[i][j]), ys[j], gs[j]);
-                        for (out, d) in outs.iter_mut().zip(d) {
-                            out[j] = d;
+                    let f = &f;
+                    vectorised(move || {
+                        for j in 0..n {
+                            let d = f(std::array::from_fn(|i| cols[i][j]), ys[j], gs[j]);
+                            for (out, d) in outs.iter_mut().zip(d) {
+                                out[j] = d;
+                            }
                         }
-                    }
+                    });
                 }
                 for i in 0..N {
                     let row = &rows[i][..n];

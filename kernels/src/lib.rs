@@ -29,6 +29,7 @@ pub mod gemm;
 pub mod math;
 mod parallel;
 pub mod reduce;
+mod wide;
 
 pub use float::Float;
 pub use gemm::{gemm, gemm_single_threaded, Gemm, MatRef};

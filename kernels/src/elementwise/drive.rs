@@ -11,6 +11,7 @@
 //! [`MIN_PARALLEL_NANOS`].
 
 use crate::parallel::{for_each_part, threads};
+use crate::wide::vectorised;
 use std::time::Instant;
 
 /// Loops shorter than this never split (even `exp` takes < 40 µs).
@@ -63,16 +64,16 @@ where
 {
     let threads = threads();
     if threads < 2 || len < MIN_SPLIT_LEN {
-        run(ops);
+        vectorised(|| run(ops));
         return;
     }
     let (probe, mut rest) = ops.split_at(PROBE);
     let start = Instant::now();
-    run(probe);
+    vectorised(|| run(probe));
     let rest_len = len - PROBE;
     let estimate = start.elapsed().as_nanos() * rest_len as u128 / PROBE as u128;
     if estimate < MIN_PARALLEL_NANOS {
-        run(rest);
+        vectorised(|| run(rest));
         return;
     }
     let chunk = rest_len.div_ceil(threads).next_multiple_of(CHUNK_ALIGN);
@@ -85,7 +86,7 @@ where
         left -= chunk;
     }
     parts.push(rest);
-    for_each_part(parts, run);
+    for_each_part(parts, |part| vectorised(|| run(part)));
 }
 
 #[cfg(test)]
